@@ -1,0 +1,37 @@
+"""A StatusRepository in a dict: the unit tests' durable store, held to the same contract
+suite as the SQL one."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Iterable
+
+from ...domain.presence import DurableStatus
+
+
+class InMemoryStatusRepository:
+    def __init__(self) -> None:
+        self.records: dict[str, DurableStatus] = {}
+        self.writes = 0
+
+    async def get(self, user_id: str) -> DurableStatus | None:
+        return self.records.get(user_id)
+
+    async def save_many(self, records: Iterable[DurableStatus]) -> None:
+        for record in records:
+            stored = self.records.get(record.user_id)
+            if stored is not None:
+                if stored.at > record.at:
+                    continue
+                if record.last_seen is None:
+                    record = replace(record, last_seen=stored.last_seen)
+            self.records[record.user_id] = record
+            self.writes += 1
+
+    async def mark_all_offline(self, offline: str, at: float) -> int:
+        moved = 0
+        for user_id, stored in list(self.records.items()):
+            if stored.status != offline and stored.at <= at:
+                self.records[user_id] = replace(stored, status=offline, last_seen=at, at=at)
+                moved += 1
+        return moved

@@ -1,0 +1,19 @@
+"""The durable presence table, read by the chat backend (documented in the README)."""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, DateTime, MetaData, String, Table
+
+metadata = MetaData()
+
+user_presence = Table(
+    "user_presence",
+    metadata,
+    Column("user_id", String(255), primary_key=True),
+    # What other users see (INVISIBLE is stored as OFFLINE).
+    Column("status", String(64), nullable=False),
+    # The status the user chose and keeps across reconnects (IDLE, DND, INVISIBLE), or NULL.
+    Column("chosen_status", String(64), nullable=True),
+    Column("last_seen_at", DateTime(timezone=True), nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)

@@ -1,0 +1,99 @@
+"""StatusRepository on SQLAlchemy 2 async; the same statements serve SQLite and PostgreSQL.
+
+Writes are upserts guarded by ``updated_at``: a record completing late (another instance,
+a retry after an outage) never overwrites a newer one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Iterable
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ...domain.presence import DurableStatus
+from .schema import metadata, user_presence
+
+_INSERTS = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}
+
+
+def _to_datetime(ts: float | None) -> datetime | None:
+    return None if ts is None else datetime.fromtimestamp(ts, timezone.utc)
+
+
+def _to_timestamp(value: datetime | None) -> float | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:  # SQLite keeps no zone; everything stored is UTC
+        value = value.replace(tzinfo=timezone.utc)
+    return value.timestamp()
+
+
+class SqlStatusRepository:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        try:
+            insert = _INSERTS[engine.dialect.name]
+        except KeyError:
+            raise ValueError(f"unsupported database {engine.dialect.name!r}: use SQLite or PostgreSQL") from None
+        t = user_presence
+        stmt = insert(t)
+        excluded = stmt.excluded
+        self._upsert = stmt.on_conflict_do_update(
+            index_elements=[t.c.user_id],
+            set_={
+                "status": excluded.status,
+                "chosen_status": excluded.chosen_status,
+                "last_seen_at": func.coalesce(excluded.last_seen_at, t.c.last_seen_at),
+                "updated_at": excluded.updated_at,
+            },
+            where=t.c.updated_at <= excluded.updated_at,
+        )
+
+    async def create_schema(self) -> None:
+        async with self._engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+
+    async def get(self, user_id: str) -> DurableStatus | None:
+        t = user_presence
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(select(t).where(t.c.user_id == user_id))).first()
+        if row is None:
+            return None
+        return DurableStatus(
+            user_id=row.user_id,
+            status=row.status,
+            chosen=row.chosen_status,
+            last_seen=_to_timestamp(row.last_seen_at),
+            at=_to_timestamp(row.updated_at) or 0.0,
+        )
+
+    async def save_many(self, records: Iterable[DurableStatus]) -> None:
+        rows = [
+            {
+                "user_id": r.user_id,
+                "status": r.status,
+                "chosen_status": r.chosen,
+                "last_seen_at": _to_datetime(r.last_seen),
+                "updated_at": _to_datetime(r.at),
+            }
+            for r in records
+        ]
+        if not rows:
+            return
+        async with self._engine.begin() as conn:
+            await conn.execute(self._upsert, rows)
+
+    async def mark_all_offline(self, offline: str, at: float) -> int:
+        t = user_presence
+        when = _to_datetime(at)
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                update(t)
+                .where(t.c.status != offline, t.c.updated_at <= when)
+                .values(status=offline, last_seen_at=when, updated_at=when)
+            )
+        return result.rowcount or 0

@@ -1,0 +1,111 @@
+"""Write-behind for durable statuses.
+
+Presence must not wait on the database: a connect or a status change is decided and
+delivered from the presence store, and its durable record is queued here. Records are
+coalesced per user (the newest wins, so a flapping user costs a bounded number of
+writes), written in batches, and kept and retried with backoff while the database is
+down, so its return writes the latest status of every affected user.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from typing import Iterable
+
+import anyio
+
+from .ports import StatusRepository
+from .presence import DurableStatus
+
+log = logging.getLogger(__name__)
+
+
+class DurableWriter:
+    def __init__(
+        self,
+        repository: StatusRepository,
+        *,
+        batch_size: int = 500,
+        linger: float = 0.05,
+        retry_initial: float = 0.5,
+        retry_max: float = 30.0,
+    ) -> None:
+        self._repository = repository
+        self._pending: dict[str, DurableStatus] = {}
+        self._wake: anyio.Event | None = None
+        self._batch_size = batch_size
+        self._linger = linger
+        self._retry_initial = retry_initial
+        self._retry_max = retry_max
+        self.available = True
+        self.written = 0
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def submit(self, record: DurableStatus) -> None:
+        self._queue((record,))
+        if self._wake is not None:
+            self._wake.set()
+
+    def _queue(self, records: Iterable[DurableStatus]) -> None:
+        pending = self._pending
+        for record in records:
+            queued = pending.get(record.user_id)
+            if queued is not None:
+                newer, older = (queued, record) if queued.at > record.at else (record, queued)
+                if newer.last_seen is None and older.last_seen is not None:
+                    newer = replace(newer, last_seen=older.last_seen)
+                record = newer
+            pending[record.user_id] = record
+
+    async def get(self, user_id: str) -> DurableStatus | None:
+        """Read your own writes: a queued record is newer than the stored one."""
+        queued = self._pending.get(user_id)
+        if queued is not None:
+            return queued
+        return await self._repository.get(user_id)
+
+    async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        self._wake = anyio.Event()
+        task_status.started()
+        delay = self._retry_initial
+        while True:
+            await self._wake.wait()
+            self._wake = anyio.Event()
+            if self._linger:
+                await anyio.sleep(self._linger)
+            while self._pending:
+                try:
+                    await self._write_batch()
+                except Exception as exc:  # the database is down or refusing: keep and retry
+                    if self.available:
+                        log.error("durable status writes failing, %d queued, retrying: %r", self.pending, exc)
+                    self.available = False
+                    await anyio.sleep(delay)
+                    delay = min(delay * 2, self._retry_max)
+                    continue
+                if not self.available:
+                    log.warning("durable status writes recovered")
+                self.available = True
+                delay = self._retry_initial
+
+    async def _write_batch(self) -> None:
+        pending = self._pending
+        batch = []
+        for user_id in list(pending)[: self._batch_size]:
+            batch.append(pending.pop(user_id))
+        try:
+            await self._repository.save_many(batch)
+        except BaseException:
+            # Put back what failed unless a newer record for the user arrived meanwhile.
+            self._queue(batch)
+            raise
+        self.written += len(batch)
+
+    async def flush(self) -> None:
+        """Write everything queued now (shutdown); raises if the database refuses."""
+        while self._pending:
+            await self._write_batch()

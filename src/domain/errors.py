@@ -1,0 +1,64 @@
+"""Errors the core raises, each with a stable ``code`` that reaches the client.
+
+PresenceError
+├── Refused                 — a connection that must not be accepted
+│   ├── MissingToken        "missing token"
+│   ├── InvalidToken        "invalid token"
+│   └── ExpiredToken        "expired token"
+├── InvalidPayload          — an event whose payload is not what the contract says
+├── UnknownStatus           — a status name the registry does not hold
+├── StatusNotChoosable      — a status that exists but a user may not pick
+└── Unavailable             — a dependency the event needs is down; retry later
+"""
+
+from __future__ import annotations
+
+
+class PresenceError(Exception):
+    code = "internal"
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or self.default_message)
+
+    default_message = "internal error"
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0])
+
+
+class Refused(PresenceError):
+    code = "unauthorized"
+    default_message = "unauthorized"
+
+
+class MissingToken(Refused):
+    default_message = "missing token"
+
+
+class InvalidToken(Refused):
+    default_message = "invalid token"
+
+
+class ExpiredToken(Refused):
+    default_message = "expired token"
+
+
+class InvalidPayload(PresenceError):
+    code = "invalid_payload"
+    default_message = "invalid payload"
+
+
+class UnknownStatus(PresenceError):
+    code = "unknown_status"
+    default_message = "unknown status"
+
+
+class StatusNotChoosable(PresenceError):
+    code = "not_choosable"
+    default_message = "status cannot be chosen"
+
+
+class Unavailable(PresenceError):
+    code = "unavailable"
+    default_message = "presence is temporarily unavailable"

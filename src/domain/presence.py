@@ -1,0 +1,119 @@
+"""The presence state machine: a store's before/after snapshot in, at most one change out.
+
+The store makes each operation atomic across instances and reports what a user's state
+was and became; everything that follows from it — what the user's own sockets see, what
+everybody else sees, what must be written durably — is decided here, without I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .statuses import OFFLINE, ONLINE, StatusRegistry
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """A status the user picked; ``remember`` keeps it after their last session ends."""
+
+    status: str
+    remember: bool
+
+
+@dataclass(frozen=True, slots=True)
+class UserState:
+    """What the store holds for one user: live sessions and the standing choice.
+
+    ``choice_known`` is False when the store has never seen the user (or lost its data),
+    so the durable record has to be asked what the user chose.
+    """
+
+    sessions: int
+    choice: Choice | None = None
+    choice_known: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    before: UserState
+    after: UserState
+
+    @property
+    def first_session(self) -> bool:
+        return self.before.sessions == 0 and self.after.sessions > 0
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceChanged:
+    """A change of what the user's own sockets see; ``public`` is what others see."""
+
+    user_id: str
+    status: str
+    public: str
+    previous: str
+    previous_public: str
+    at: float
+
+    @property
+    def public_changed(self) -> bool:
+        return self.public != self.previous_public
+
+
+@dataclass(frozen=True, slots=True)
+class DurableStatus:
+    """The durable record of a user: what others see, what they chose to keep, when.
+
+    ``last_seen`` is None when this transition does not move it (the stored value stays).
+    ``at`` orders writes: a record never overwrites one with a later ``at``.
+    """
+
+    user_id: str
+    status: str
+    chosen: str | None
+    last_seen: float | None
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    change: PresenceChanged | None
+    durable: DurableStatus | None
+
+
+NO_OUTCOME = Outcome(None, None)
+
+
+def own_status(state: UserState) -> str:
+    """The status the user's own sockets see."""
+    if state.sessions == 0:
+        return OFFLINE
+    choice = state.choice
+    return choice.status if choice is not None else ONLINE
+
+
+def remembered_choice(state: UserState) -> str | None:
+    choice = state.choice
+    return choice.status if choice is not None and choice.remember else None
+
+
+def decide(registry: StatusRegistry, user_id: str, transition: Transition, now: float) -> Outcome:
+    before, after = transition.before, transition.after
+    previous = own_status(before)
+    current = own_status(after)
+    previous_public = registry.public_name(previous)
+    public = registry.public_name(current)
+
+    change = None
+    if current != previous:
+        change = PresenceChanged(user_id, current, public, previous, previous_public, now)
+
+    durable = None
+    chosen_after = remembered_choice(after)
+    if public != previous_public or chosen_after != remembered_choice(before):
+        was_online = registry[previous_public].online
+        is_online = registry[public].online
+        last_seen = now if (was_online or is_online) and public != previous_public else None
+        durable = DurableStatus(user_id, public, chosen_after, last_seen, now)
+    if change is None and durable is None:
+        return NO_OUTCOME
+    return Outcome(change, durable)

@@ -1,0 +1,117 @@
+"""Socket event handlers: parse the frame, call the use case, emit the answer."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import socketio
+
+from ..adapters.socketio.broadcaster import user_room
+from ..domain.errors import InvalidPayload, PresenceError, Refused, Unavailable
+from ..domain.ports import Clock, SessionMeta
+from ..domain.use_cases import PresenceService
+
+log = logging.getLogger(__name__)
+
+MAX_DEVICE = 32
+MAX_PAYLOAD_KEYS = 16
+
+
+class SocketSession:
+    """What the gateway keeps per socket, in python-socketio's session (not on a namespace)."""
+
+    __slots__ = ("user_id", "meta", "status")
+
+    def __init__(self, user_id: str, meta: SessionMeta) -> None:
+        self.user_id = user_id
+        self.meta = meta
+        # The user's status as this socket joined, for its ``connected`` greeting.
+        self.status: str | None = None
+
+
+def _token(auth: Any, environ: dict[str, Any]) -> object:
+    if isinstance(auth, dict) and "token" in auth:
+        return auth["token"]
+    header = environ.get("HTTP_AUTHORIZATION")
+    if header:
+        return header
+    return None
+
+
+def _meta(auth: Any, environ: dict[str, Any], now: float) -> SessionMeta:
+    device = auth.get("device") if isinstance(auth, dict) else None
+    if not isinstance(device, str) or not device:
+        device = "web"
+    client = environ.get("asgi.scope", {}).get("client")
+    ip = client[0] if client else environ.get("REMOTE_ADDR", "")
+    return SessionMeta(device=device[:MAX_DEVICE], connected_at=now, ip=ip)
+
+
+def _status_of(payload: Any) -> object:
+    if not isinstance(payload, dict):
+        raise InvalidPayload("presence:update takes an object: {status}")
+    if len(payload) > MAX_PAYLOAD_KEYS:
+        raise InvalidPayload("presence:update payload is too large")
+    if "status" not in payload:
+        raise InvalidPayload("presence:update needs a status")
+    return payload["status"]
+
+
+def register_socket_events(sio: socketio.AsyncServer, service: PresenceService, clock: Clock) -> None:
+    async def reply_error(sid: str, event: str, error: Exception) -> None:
+        if not isinstance(error, PresenceError):
+            log.exception("%s from socket %s failed", event, sid, exc_info=error)
+            error = PresenceError()
+        await sio.emit("error", {"code": error.code, "message": error.message}, to=sid)
+
+    async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        try:
+            user_id = await service.authenticate(_token(auth, environ))
+        except Refused as refused:
+            raise socketio.exceptions.ConnectionRefusedError(refused.message) from None
+        session = SocketSession(user_id, _meta(auth, environ, clock.now()))
+        await sio.save_session(sid, session)
+        # Joined first, so the socket also hears the change its own arrival causes.
+        await sio.enter_room(sid, user_room(user_id))
+        try:
+            session.status = await service.connect(user_id, sid, session.meta)
+        except Unavailable as error:
+            raise socketio.exceptions.ConnectionRefusedError(error.message) from None
+        except Exception:
+            log.exception("connect of user %s failed", user_id)
+            raise socketio.exceptions.ConnectionRefusedError("internal error") from None
+
+    async def connected(sid: str) -> None:
+        session: SocketSession = await sio.get_session(sid)
+        greeting = {"userId": session.user_id, "socketId": sid, "status": session.status}
+        session.status = None
+        await sio.emit("connected", greeting, to=sid)
+
+    async def ping(sid: str, *_: Any) -> None:
+        await sio.emit("pong", to=sid)
+        session: SocketSession = await sio.get_session(sid)
+        try:
+            await service.heartbeat(session.user_id, sid, session.meta)
+        except Exception as error:
+            await reply_error(sid, "ping", error)
+
+    async def presence_update(sid: str, payload: Any = None, *_: Any) -> None:
+        session: SocketSession = await sio.get_session(sid)
+        try:
+            await service.choose(session.user_id, sid, session.meta, _status_of(payload))
+        except Exception as error:
+            await reply_error(sid, "presence:update", error)
+
+    async def disconnect(sid: str, *_: Any) -> None:
+        session: SocketSession = await sio.get_session(sid)
+        try:
+            await service.disconnect(session.user_id, sid)
+        except Exception:  # nothing to answer: the socket is gone; its TTL will expire it
+            log.exception("disconnect of %s for user %s not recorded", sid, session.user_id)
+
+    sio.on("connect", connect)
+    sio.on("ping", ping)
+    sio.on("presence:update", presence_update)
+    sio.on("disconnect", disconnect)
+    sio.on_connected = connected  # type: ignore[attr-defined]

@@ -1,0 +1,155 @@
+"""The PresenceStore contract: atomic operations that report before and after."""
+
+from __future__ import annotations
+
+import pytest
+
+from presence_gateway.domain.ports import SessionMeta
+from presence_gateway.domain.presence import Choice, UserState
+
+pytestmark = pytest.mark.anyio
+
+META = SessionMeta(device="web", connected_at=100.0, ip="127.0.0.1")
+DND = Choice("DND", remember=True)
+APPEAR_OFFLINE = Choice("OFFLINE", remember=False)
+
+
+async def test_a_user_never_seen_is_unknown_with_no_sessions(presence_store) -> None:
+    assert await presence_store.state("u1") == UserState(0, None, False)
+
+
+async def test_register_counts_sessions(presence_store) -> None:
+    first = await presence_store.register("u1", "s1", META, expires_at=190.0)
+    second = await presence_store.register("u1", "s2", META, expires_at=190.0)
+
+    assert (first.before.sessions, first.after.sessions) == (0, 1)
+    assert (second.before.sessions, second.after.sessions) == (1, 2)
+    assert first.first_session and not second.first_session
+
+
+async def test_registering_the_same_session_twice_counts_it_once(presence_store) -> None:
+    await presence_store.register("u1", "s1", META, expires_at=190.0)
+    again = await presence_store.register("u1", "s1", META, expires_at=200.0)
+
+    assert (again.before.sessions, again.after.sessions) == (1, 1)
+
+
+async def test_users_are_independent(presence_store) -> None:
+    await presence_store.register("u1", "s1", META, expires_at=190.0)
+    other = await presence_store.register("u2", "s1", META, expires_at=190.0)
+
+    assert other.first_session
+
+
+async def test_end_removes_one_session(presence_store) -> None:
+    await presence_store.register("u1", "s1", META, expires_at=190.0)
+    await presence_store.register("u1", "s2", META, expires_at=190.0)
+
+    ended = await presence_store.end("u1", "s1")
+    last = await presence_store.end("u1", "s2")
+
+    assert (ended.before.sessions, ended.after.sessions) == (2, 1)
+    assert (last.before.sessions, last.after.sessions) == (1, 0)
+
+
+async def test_ending_an_unknown_session_changes_nothing(presence_store) -> None:
+    await presence_store.register("u1", "s1", META, expires_at=190.0)
+
+    ended = await presence_store.end("u1", "other")
+    nobody = await presence_store.end("u2", "s1")
+
+    assert ended.before == ended.after and ended.after.sessions == 1
+    assert nobody.before == nobody.after and nobody.after.sessions == 0
+
+
+async def test_a_remembered_choice_outlives_the_last_session(presence_store) -> None:
+    await presence_store.register("u1", "s1", META, expires_at=190.0)
+    chosen = await presence_store.choose("u1", "s1", META, DND, expires_at=190.0)
+    ended = await presence_store.end("u1", "s1")
+    back = await presence_store.register("u1", "s2", META, expires_at=290.0)
+
+    assert (chosen.before.choice, chosen.after.choice) == (None, DND)
+    assert ended.after == UserState(0, DND, True)
+    assert back.before.choice == DND and back.after.choice_known
+
+
+async def test_a_choice_not_remembered_ends_with_the_last_session(presence_store) -> None:
+    await presence_store.register("u1", "s1", META, expires_at=190.0)
+    await presence_store.register("u1", "s2", META, expires_at=190.0)
+    await presence_store.choose("u1", "s1", META, APPEAR_OFFLINE, expires_at=190.0)
+
+    one_left = await presence_store.end("u1", "s1")
+    none_left = await presence_store.end("u1", "s2")
+
+    assert one_left.after.choice == APPEAR_OFFLINE
+    assert none_left.after.choice is None
+
+
+async def test_choose_revives_a_session_that_had_gone(presence_store) -> None:
+    revived = await presence_store.choose("u1", "s1", META, DND, expires_at=190.0)
+
+    assert (revived.before.sessions, revived.after.sessions) == (0, 1)
+    assert revived.after.choice == DND
+
+
+async def test_adopt_sets_the_choice_only_while_unknown(presence_store) -> None:
+    await presence_store.register("u1", "s1", META, expires_at=190.0)
+    adopted = await presence_store.adopt_choice("u1", DND)
+    ignored = await presence_store.adopt_choice("u1", None)
+
+    assert adopted == UserState(1, DND, True)
+    assert ignored == UserState(1, DND, True)
+
+
+async def test_adopt_does_not_override_a_fresh_choice(presence_store) -> None:
+    await presence_store.choose("u1", "s1", META, APPEAR_OFFLINE, expires_at=190.0)
+
+    assert (await presence_store.adopt_choice("u1", DND)).choice == APPEAR_OFFLINE
+
+
+async def test_sessions_expire_when_due_and_not_before(presence_store) -> None:
+    await presence_store.register("u1", "s1", META, expires_at=190.0)
+    await presence_store.register("u1", "s2", META, expires_at=250.0)
+
+    assert await presence_store.expire_due(189.9, limit=100) == []
+    first = await presence_store.expire_due(190.0, limit=100)
+    second = await presence_store.expire_due(300.0, limit=100)
+
+    assert [(e.user_id, e.session_id) for e in first] == [("u1", "s1")]
+    assert (first[0].transition.before.sessions, first[0].transition.after.sessions) == (2, 1)
+    assert [(e.session_id, e.transition.after.sessions) for e in second] == [("s2", 0)]
+    assert await presence_store.expire_due(400.0, limit=100) == []
+
+
+async def test_touch_pushes_expiry_back(presence_store) -> None:
+    await presence_store.register("u1", "s1", META, expires_at=190.0)
+    touched = await presence_store.touch("u1", "s1", META, expires_at=280.0)
+
+    assert touched.before == touched.after
+    assert await presence_store.expire_due(270.0, limit=100) == []
+    assert len(await presence_store.expire_due(280.0, limit=100)) == 1
+
+
+async def test_touch_brings_back_an_expired_session(presence_store) -> None:
+    await presence_store.register("u1", "s1", META, expires_at=190.0)
+    await presence_store.expire_due(200.0, limit=100)
+
+    touched = await presence_store.touch("u1", "s1", META, expires_at=290.0)
+
+    assert (touched.before.sessions, touched.after.sessions) == (0, 1)
+
+
+async def test_an_ended_session_does_not_expire_later(presence_store) -> None:
+    await presence_store.register("u1", "s1", META, expires_at=190.0)
+    await presence_store.end("u1", "s1")
+
+    assert await presence_store.expire_due(1000.0, limit=100) == []
+
+
+async def test_expire_due_respects_its_limit(presence_store) -> None:
+    for n in range(7):
+        await presence_store.register(f"u{n}", "s", META, expires_at=190.0 + n)
+
+    batches = [len(await presence_store.expire_due(500.0, limit=3)) for _ in range(4)]
+
+    assert batches == [3, 3, 1, 0]

@@ -1,0 +1,78 @@
+"""The StatusRepository contract: durable, ordered by transition time, last seen kept."""
+
+from __future__ import annotations
+
+import pytest
+
+from presence_gateway.domain.presence import DurableStatus
+
+pytestmark = pytest.mark.anyio
+
+
+def record(user: str, status: str, at: float, *, chosen: str | None = None, last_seen: float | None = None) -> DurableStatus:
+    return DurableStatus(user, status, chosen, last_seen, at)
+
+
+async def test_an_unknown_user_has_no_record(status_repository) -> None:
+    assert await status_repository.get("nobody") is None
+
+
+async def test_a_saved_record_reads_back(status_repository) -> None:
+    saved = record("u1", "DND", 1_800_000_000.25, chosen="DND", last_seen=1_800_000_000.25)
+    await status_repository.save_many([saved])
+
+    assert await status_repository.get("u1") == saved
+
+
+async def test_many_users_in_one_call(status_repository) -> None:
+    await status_repository.save_many([record(f"u{n}", "ONLINE", 10.0 + n) for n in range(50)])
+
+    assert (await status_repository.get("u49")).at == 59.0
+    assert (await status_repository.get("u0")).status == "ONLINE"
+
+
+async def test_a_newer_record_replaces_the_stored_one(status_repository) -> None:
+    await status_repository.save_many([record("u1", "ONLINE", 10.0, last_seen=10.0)])
+    await status_repository.save_many([record("u1", "IDLE", 20.0, chosen="IDLE", last_seen=20.0)])
+
+    assert await status_repository.get("u1") == record("u1", "IDLE", 20.0, chosen="IDLE", last_seen=20.0)
+
+
+async def test_an_older_record_never_overwrites_a_newer_one(status_repository) -> None:
+    await status_repository.save_many([record("u1", "ONLINE", 20.0, last_seen=20.0)])
+    await status_repository.save_many([record("u1", "OFFLINE", 10.0, last_seen=10.0)])
+
+    assert (await status_repository.get("u1")).status == "ONLINE"
+
+
+async def test_a_record_without_last_seen_keeps_the_stored_one(status_repository) -> None:
+    await status_repository.save_many([record("u1", "OFFLINE", 10.0, last_seen=10.0)])
+    await status_repository.save_many([record("u1", "OFFLINE", 20.0, chosen="INVISIBLE")])
+
+    stored = await status_repository.get("u1")
+    assert (stored.chosen, stored.last_seen, stored.at) == ("INVISIBLE", 10.0, 20.0)
+
+
+async def test_mark_all_offline_moves_only_users_shown_online(status_repository) -> None:
+    await status_repository.save_many(
+        [
+            record("on", "ONLINE", 10.0, last_seen=10.0),
+            record("dnd", "DND", 10.0, chosen="DND", last_seen=10.0),
+            record("off", "OFFLINE", 10.0, last_seen=5.0),
+        ]
+    )
+
+    moved = await status_repository.mark_all_offline("OFFLINE", 50.0)
+
+    assert moved == 2
+    assert (await status_repository.get("on")).status == "OFFLINE"
+    dnd = await status_repository.get("dnd")
+    assert (dnd.status, dnd.chosen, dnd.last_seen) == ("OFFLINE", "DND", 50.0)
+    assert (await status_repository.get("off")).last_seen == 5.0
+
+
+async def test_mark_all_offline_leaves_records_newer_than_it(status_repository) -> None:
+    await status_repository.save_many([record("u1", "ONLINE", 100.0, last_seen=100.0)])
+
+    assert await status_repository.mark_all_offline("OFFLINE", 50.0) == 0
+    assert (await status_repository.get("u1")).status == "ONLINE"

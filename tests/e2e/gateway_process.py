@@ -1,0 +1,92 @@
+"""A real gateway: ``presence-gateway serve`` in its own process, on a free port."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+SECRET = "e2e-secret-that-is-long-enough-for-hs256"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class GatewayProcess:
+    def __init__(self, workdir: Path, **env: str) -> None:
+        self.workdir = workdir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.data_dir = workdir / "data"
+        self.log_path = workdir / "gateway.log"
+        self.env = {
+            **os.environ,
+            "JWT_SECRET_ACCESS": SECRET,
+            "PRESENCE_DATA_DIR": str(self.data_dir),
+            "PORT": str(self.port),
+            "LOG_LEVEL": "INFO",
+            **env,
+        }
+        self.env.pop("CACHE_HOST", None)
+        self.env.pop("DATABASE_URL", None)
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 20.0) -> "GatewayProcess":
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "presence_gateway.entrypoints.cli", "serve", "--port", str(self.port)],
+            cwd=self.workdir,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+        self._wait_ready(timeout)
+        return self
+
+    def _wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gateway exited with {self.process.returncode}:\n{self.log()}")
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=1) as response:
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                time.sleep(0.05)  # poll for readiness; bounded by the deadline
+        raise TimeoutError(f"gateway not ready after {timeout}s:\n{self.log()}")
+
+    def stop(self, timeout: float = 15.0) -> float:
+        """SIGTERM this process only; returns how long it took to exit."""
+        if self.process is None or self.process.poll() is not None:
+            return 0.0
+        started = time.monotonic()
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise
+        return time.monotonic() - started
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def durable_status(self, user_id: str) -> tuple[str, str | None] | None:
+        import sqlite3
+
+        with sqlite3.connect(self.data_dir / "presence.sqlite3") as db:
+            row = db.execute("SELECT status, chosen_status FROM user_presence WHERE user_id = ?", (user_id,)).fetchone()
+        return None if row is None else (row[0], row[1])

@@ -1,0 +1,110 @@
+"""Start, expiry and shutdown of a real gateway process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import anyio
+import pytest
+
+from .clients import Client, connected_client
+from .gateway_process import GatewayProcess
+from .test_guide_flow import wait_for_durable
+
+pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
+
+
+def cli(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if k not in ("JWT_SECRET_ACCESS", "PRESENCE_ENV")}
+    return subprocess.run(
+        [sys.executable, "-m", "presence_gateway.entrypoints.cli", *args],
+        cwd=cwd, env={**clean, **env}, capture_output=True, text=True, timeout=30,
+    )
+
+
+async def test_a_silent_client_is_expired_and_a_later_ping_brings_it_back(tmp_path: Path) -> None:
+    gateway = GatewayProcess(tmp_path, PRESENCE_SESSION_TTL="1", PRESENCE_SWEEP_INTERVAL="0.05").start()
+    try:
+        silent = await connected_client(gateway.url, "half-open")
+        assert (await silent.next("presence:updated"))["status"] == "ONLINE"
+
+        assert (await silent.next("presence:updated", timeout=5))["status"] == "OFFLINE"
+        await wait_for_durable(gateway, "half-open", ("OFFLINE", None))
+
+        await silent.sio.emit("ping")
+        assert (await silent.next("presence:updated"))["status"] == "ONLINE"
+        await silent.close()
+    finally:
+        gateway.stop()
+    assert "Traceback" not in gateway.log()
+
+
+async def test_sigterm_with_clients_connected_exits_promptly_and_records_them_offline(tmp_path: Path) -> None:
+    gateway = GatewayProcess(tmp_path).start()
+    clients = [await connected_client(gateway.url, f"stay-{n % 20}") for n in range(50)]
+    for n in range(20):
+        await wait_for_durable(gateway, f"stay-{n}", ("ONLINE", None))
+
+    took = await anyio.to_thread.run_sync(gateway.stop)  # the clients keep answering meanwhile
+
+    assert gateway.process.returncode == 0
+    assert took < 5.0, f"shutdown took {took:.2f}s"
+    for n in range(20):
+        assert gateway.durable_status(f"stay-{n}") == ("OFFLINE", None)
+    assert "Traceback" not in gateway.log(), gateway.log()
+    for client in clients:
+        await client.close()
+
+
+async def test_users_left_online_by_a_crash_are_offline_after_a_restart(tmp_path: Path) -> None:
+    gateway = GatewayProcess(tmp_path).start()
+    client = await connected_client(gateway.url, "crashed")
+    await wait_for_durable(gateway, "crashed", ("ONLINE", None))
+    gateway.process.kill()
+    gateway.process.wait()
+    await client.close()
+
+    restarted = GatewayProcess(tmp_path).start()
+    try:
+        assert restarted.durable_status("crashed") == ("OFFLINE", None)
+    finally:
+        restarted.stop()
+
+
+def test_token_command_mints_a_token_the_gateway_accepts(tmp_path: Path) -> None:
+    result = cli("token", "--user", "42", "--expires-in", "12h", cwd=tmp_path, JWT_SECRET_ACCESS="abc-secret")
+    assert result.returncode == 0, result.stderr
+
+    from presence_gateway.adapters.jwt.verifier import JwtTokenVerifier
+
+    assert JwtTokenVerifier("abc-secret").verify_now(result.stdout.strip()) == "42"
+
+
+def test_serve_and_token_share_the_generated_development_secret(tmp_path: Path) -> None:
+    token = cli("token", "--user", "7", cwd=tmp_path).stdout.strip()
+    secret = (tmp_path / "data" / "jwt-secret").read_text().strip()
+
+    from presence_gateway.adapters.jwt.verifier import JwtTokenVerifier
+
+    assert JwtTokenVerifier(secret).verify_now(token) == "7"
+
+
+def test_production_without_a_secret_refuses_to_start(tmp_path: Path) -> None:
+    result = cli("serve", "--port", "1", cwd=tmp_path, PRESENCE_ENV="production")
+
+    assert result.returncode == 2
+    assert "JWT_SECRET_ACCESS" in result.stderr
+
+
+async def test_a_client_that_never_sent_a_token_is_refused_even_with_a_dev_secret(tmp_path: Path) -> None:
+    gateway = GatewayProcess(tmp_path).start()
+    try:
+        client = Client()
+        with pytest.raises(Exception):
+            await client.connect(gateway.url, {"token": "anything"})
+        assert client.received("connect_error") == [{"message": "invalid token"}]
+    finally:
+        gateway.stop()

@@ -1,0 +1,55 @@
+"""Settings under the deployment's names, and the secret rules of development and production."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from presence_gateway.entrypoints.secrets import resolve_jwt_secret
+from presence_gateway.entrypoints.settings import ConfigError, Settings, parse_duration
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("3600", 3600), ("45s", 45), ("30m", 1800), ("12h", 43200), ("7d", 604800)])
+def test_durations_in_the_forms_jwt_expires_in_takes(text: str, seconds: int) -> None:
+    assert parse_duration(text, "JWT_EXPIRES_IN") == seconds
+
+
+@pytest.mark.parametrize("text", ["soon", "7 days", "-5", "1.5h"])
+def test_a_bad_duration_names_the_setting(text: str) -> None:
+    with pytest.raises(ConfigError, match="JWT_EXPIRES_IN"):
+        parse_duration(text, "JWT_EXPIRES_IN")
+
+
+def test_the_guides_environment_names() -> None:
+    settings = Settings.from_env(
+        {"PORT": "4000", "JWT_SECRET_ACCESS": "s3cret", "JWT_EXPIRES_IN": "12h", "CORS_ORIGINS": "http://a.test, https://b.test"}
+    )
+    assert (settings.port, settings.jwt_secret, settings.jwt_expires_in) == (4000, "s3cret", 43200)
+    assert settings.cors_origins == ["http://a.test", "https://b.test"]
+    assert settings.ws_deflate is False
+
+
+@pytest.mark.parametrize(("env", "name"), [({"PORT": "http"}, "PORT"), ({"PRESENCE_WS_DEFLATE": "maybe"}, "PRESENCE_WS_DEFLATE"), ({"PRESENCE_ENV": "staging"}, "PRESENCE_ENV")])
+def test_a_bad_setting_is_named(env: dict[str, str], name: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        Settings.from_env(env)
+
+
+def test_development_generates_a_secret_once_and_keeps_it(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    first = resolve_jwt_secret(settings)
+    assert len(first) >= 32
+    assert resolve_jwt_secret(settings) == first
+    assert (tmp_path / "data" / "jwt-secret").stat().st_mode & 0o077 == 0
+
+
+def test_production_refuses_to_start_without_a_secret(tmp_path: Path) -> None:
+    settings = Settings.from_env({"PRESENCE_ENV": "production", "PRESENCE_DATA_DIR": str(tmp_path)})
+    with pytest.raises(ConfigError, match="JWT_SECRET_ACCESS"):
+        resolve_jwt_secret(settings)
+    assert not (tmp_path / "jwt-secret").exists()
+
+
+def test_production_with_no_cors_origins_allows_same_origin_only() -> None:
+    assert Settings.from_env({"PRESENCE_ENV": "production"}).cors_origins == []
