@@ -266,14 +266,17 @@ def handle_line(line: str, gateway: Gateway, node: subprocess.Popen, run: LoadRu
 
 # ---------------------------------------------------------------- report
 
-_LOG_NOISE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ ")
-_NOTABLE = re.compile(r"\b(ERROR|CRITICAL|WARNING|Traceback|Exception|Error|Warning)\b")
+_TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ ")
+_ADDRESS = re.compile(r"0x[0-9a-f]+")
+_NOTABLE = re.compile(r"\b(ERROR|CRITICAL|WARNING)\b|^Traceback|^[\w.]*(Error|Exception|Warning)\b|\w+Warning:")
 
 
 def notable_log_lines(log_path: Path) -> Counter:
-    """Warning and error lines of the gateway's log, timestamps stripped, counted."""
+    """Warning, error and exception lines of the gateway's log, counted alike once
+    timestamps and object addresses are taken out (traceback frames are left out)."""
     lines = log_path.read_text(errors="replace").splitlines()
-    return Counter(_LOG_NOISE.sub("", line) for line in lines if _NOTABLE.search(line))
+    cleaned = (_ADDRESS.sub("0x…", _TIMESTAMP.sub("", line)) for line in lines)
+    return Counter(line for line in cleaned if _NOTABLE.search(line))
 
 
 def _ms(summary: dict) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 import socketio
 
 from ..adapters.socketio.broadcaster import user_room
-from ..domain.errors import InvalidPayload, PresenceError, Refused, Unavailable
+from ..domain.errors import InvalidPayload, PresenceError, Refused
 from ..domain.ports import Clock, SessionMeta
 from ..domain.use_cases import PresenceService
 
@@ -21,13 +21,11 @@ MAX_PAYLOAD_KEYS = 16
 class SocketSession:
     """What the gateway keeps per socket, in python-socketio's session (not on a namespace)."""
 
-    __slots__ = ("user_id", "meta", "status")
+    __slots__ = ("user_id", "meta")
 
     def __init__(self, user_id: str, meta: SessionMeta) -> None:
         self.user_id = user_id
         self.meta = meta
-        # The user's status as this socket joined, for its ``connected`` greeting.
-        self.status: str | None = None
 
 
 def _token(auth: Any, environ: dict[str, Any]) -> object:
@@ -70,23 +68,19 @@ def register_socket_events(sio: socketio.AsyncServer, service: PresenceService, 
             user_id = await service.authenticate(_token(auth, environ))
         except Refused as refused:
             raise socketio.exceptions.ConnectionRefusedError(refused.message) from None
-        session = SocketSession(user_id, _meta(auth, environ, clock.now()))
-        await sio.save_session(sid, session)
-        # Joined first, so the socket also hears the change its own arrival causes.
-        await sio.enter_room(sid, user_room(user_id))
-        try:
-            session.status = await service.connect(user_id, sid, session.meta)
-        except Unavailable as error:
-            raise socketio.exceptions.ConnectionRefusedError(error.message) from None
-        except Exception:
-            log.exception("connect of user %s failed", user_id)
-            raise socketio.exceptions.ConnectionRefusedError("internal error") from None
+        await sio.save_session(sid, SocketSession(user_id, _meta(auth, environ, clock.now())))
 
     async def connected(sid: str) -> None:
+        """After CONNECT, as the guide orders it: join the room, register, confirm."""
         session: SocketSession = await sio.get_session(sid)
-        greeting = {"userId": session.user_id, "socketId": sid, "status": session.status}
-        session.status = None
-        await sio.emit("connected", greeting, to=sid)
+        await sio.enter_room(sid, user_room(session.user_id))
+        try:
+            status = await service.connect(session.user_id, sid, session.meta)
+        except Exception as error:
+            await reply_error(sid, "connect", error)
+            await sio.disconnect(sid)
+            return
+        await sio.emit("connected", {"userId": session.user_id, "socketId": sid, "status": status}, to=sid)
 
     async def ping(sid: str, *_: Any) -> None:
         await sio.emit("pong", to=sid)
