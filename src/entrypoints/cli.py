@@ -1,15 +1,17 @@
-"""The ``presence-gateway`` command: ``serve`` and ``token``."""
+"""The ``presence-gateway`` command: ``serve``, ``token`` and ``db``."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import sys
 from dataclasses import replace
 
 from ..adapters.jwt.minter import mint_token
+from ..domain.errors import InvalidStatuses
 from .secrets import resolve_jwt_secret
-from .settings import ConfigError, load_settings, parse_duration
+from .settings import ConfigError, Settings, load_settings, parse_duration
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -21,7 +23,53 @@ def _parser() -> argparse.ArgumentParser:
     token = commands.add_parser("token", help="mint a development JWT for a user")
     token.add_argument("--user", required=True, help="the user id (claim sub)")
     token.add_argument("--expires-in", help="lifetime such as 3600, 12h or 7d (default JWT_EXPIRES_IN, 7d)")
+    db = commands.add_parser("db", help="the durable table's schema (DATABASE_URL, else the SQLite file)")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    upgrade = db_commands.add_parser("upgrade", help="apply the migrations this gateway ships")
+    upgrade.add_argument("revision", nargs="?", default="head", help="target revision (default head)")
+    downgrade = db_commands.add_parser("downgrade", help="undo migrations down to a revision")
+    downgrade.add_argument("revision", help="target revision, or base to drop the table")
+    db_commands.add_parser("current", help="print the schema revision; exit 1 unless up to date")
     return parser
+
+
+def _db(settings: Settings, command: str, target: str | None) -> int:
+    """Changes the schema only where the operator says so; prints where it did what."""
+    from alembic.util import CommandError
+    from sqlalchemy.exc import DBAPIError
+
+    from ..adapters.sql import migrate
+    from ..adapters.sql.engine import create_engine, printable_url
+    from .containers import database_url
+
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    logging.getLogger("alembic.runtime.migration").setLevel(logging.INFO)  # "Running upgrade …"
+    if not settings.database_url:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    url = database_url(settings)
+    where = printable_url(url)
+
+    async def run() -> int:
+        engine = create_engine(url)
+        try:
+            before = await migrate.revision(engine)
+            if command == "upgrade":
+                await migrate.upgrade(engine, target)
+            elif command == "downgrade":
+                await migrate.downgrade(engine, target)
+            after = await migrate.revision(engine)
+        finally:
+            await engine.dispose()
+        if command == "current":
+            print(f"{where}: {after.describe()}")
+            return 0 if after.up_to_date else 1
+        print(f"{where}: {before.current or 'empty'} -> {after.describe()}")
+        return 0
+
+    try:
+        return asyncio.run(run())
+    except (OSError, TimeoutError, DBAPIError, CommandError) as error:
+        raise ConfigError(f"db {command} on {where} failed: {migrate.describe_error(error)}") from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,16 +81,20 @@ def main(argv: list[str] | None = None) -> int:
                 settings = replace(settings, host=args.host)
             if args.port:
                 settings = replace(settings, port=args.port)
+            from .database import prepare_database_now
             from .serve import run
 
+            prepare_database_now(settings)
             run(settings)
             return 0
+        if args.command == "db":
+            return _db(settings, args.db_command, getattr(args, "revision", None))
         logging.basicConfig(level=logging.WARNING, format="%(message)s")
         secret = resolve_jwt_secret(settings, announce=False)
         expires = parse_duration(args.expires_in, "--expires-in") if args.expires_in else settings.jwt_expires_in
         print(mint_token(secret, args.user, expires))
         return 0
-    except ConfigError as error:
+    except (ConfigError, InvalidStatuses) as error:
         print(f"presence-gateway: {error}", file=sys.stderr)
         return 2
 

@@ -1,11 +1,22 @@
-"""Engine construction: URL normalisation and the SQLite settings a write-heavy table needs."""
+"""Engine construction: URL normalisation, the SQLite settings a write-heavy table needs,
+and the PostgreSQL timeouts that turn a slow or unreachable server into an error the
+write-behind can retry, instead of a wait nobody bounds."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from sqlalchemy import event
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+# asyncpg's own connect timeout is 60 s and statements have none: a server that stops
+# answering (a partition, a stuck failover) would hold the writer and every first
+# connect of a user for that long.
+CONNECT_TIMEOUT = 5.0
+STATEMENT_TIMEOUT = 10.0
+# Waiting for a pooled connection while every one is stuck on such a server.
+POOL_TIMEOUT = 5.0
 
 
 def async_database_url(url: str) -> str:
@@ -22,10 +33,21 @@ def sqlite_url(path: Path) -> str:
     return f"sqlite+aiosqlite:///{path}"
 
 
-def create_engine(url: str) -> AsyncEngine:
+def printable_url(url: str) -> str:
+    """The URL for a log line or an error message: the password is never shown."""
+    return make_url(async_database_url(url)).render_as_string(hide_password=True)
+
+
+def create_engine(url: str, *, schema: str | None = None) -> AsyncEngine:
+    """``schema`` puts the table (and its migration history) in a PostgreSQL schema of its
+    own instead of the first one on the server's search path."""
     url = async_database_url(url)
-    engine = create_async_engine(url, pool_pre_ping=not url.startswith("sqlite"))
-    if engine.dialect.name == "sqlite":
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if schema is not None:
+            raise ValueError("SQLite has no schemas: give the table its own file instead")
+        engine = create_async_engine(url)
+
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):  # type: ignore[no-untyped-def]
             cursor = dbapi_connection.cursor()
@@ -33,4 +55,13 @@ def create_engine(url: str) -> AsyncEngine:
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA busy_timeout=5000")
             cursor.close()
-    return engine
+
+        return engine
+    connect_args: dict[str, object] = {}
+    if parsed.get_driver_name() == "asyncpg":
+        connect_args = {"timeout": CONNECT_TIMEOUT, "command_timeout": STATEMENT_TIMEOUT}
+        if schema is not None:
+            connect_args["server_settings"] = {"search_path": schema}
+    elif schema is not None:
+        raise ValueError(f"a schema is only supported on PostgreSQL through asyncpg, not {parsed.drivername}")
+    return create_async_engine(url, pool_pre_ping=True, pool_timeout=POOL_TIMEOUT, connect_args=connect_args)

@@ -1,4 +1,8 @@
-"""The durable presence table, read by the chat backend (documented in the README)."""
+"""The durable presence table, read by the chat backend (documented in the README).
+
+The migrations in ``migrations/versions`` create and change it; this description is what
+the queries are built from, and a test holds the two to the same columns.
+"""
 
 from __future__ import annotations
 

@@ -1,13 +1,14 @@
 """StatusRepository on SQLAlchemy 2 async; the same statements serve SQLite and PostgreSQL.
 
 Writes are upserts guarded by ``updated_at``: a record completing late (another instance,
-a retry after an outage) never overwrites a newer one.
+a retry after an outage) never overwrites a newer one. The table itself is the
+migrations' (``migrate.py``).
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Iterable
+from typing import AsyncIterator, Iterable
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -15,7 +16,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ...domain.presence import DurableStatus
-from .schema import metadata, user_presence
+from .schema import user_presence
 
 _INSERTS = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}
 
@@ -42,20 +43,19 @@ class SqlStatusRepository:
         t = user_presence
         stmt = insert(t)
         excluded = stmt.excluded
-        self._upsert = stmt.on_conflict_do_update(
-            index_elements=[t.c.user_id],
-            set_={
-                "status": excluded.status,
-                "chosen_status": excluded.chosen_status,
-                "last_seen_at": func.coalesce(excluded.last_seen_at, t.c.last_seen_at),
-                "updated_at": excluded.updated_at,
-            },
-            where=t.c.updated_at <= excluded.updated_at,
+        updates = {
+            "status": excluded.status,
+            "chosen_status": excluded.chosen_status,
+            "last_seen_at": func.coalesce(excluded.last_seen_at, t.c.last_seen_at),
+            "updated_at": excluded.updated_at,
+        }
+        newer = t.c.updated_at <= excluded.updated_at
+        self._upsert = stmt.on_conflict_do_update(index_elements=[t.c.user_id], set_=updates, where=newer)
+        # A record whose choice is unknown (the store could not learn it) keeps the stored one.
+        keep_chosen = {k: v for k, v in updates.items() if k != "chosen_status"}
+        self._upsert_keeping_choice = stmt.on_conflict_do_update(
+            index_elements=[t.c.user_id], set_=keep_chosen, where=newer
         )
-
-    async def create_schema(self) -> None:
-        async with self._engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
 
     async def get(self, user_id: str) -> DurableStatus | None:
         t = user_presence
@@ -72,20 +72,33 @@ class SqlStatusRepository:
         )
 
     async def save_many(self, records: Iterable[DurableStatus]) -> None:
-        rows = [
-            {
-                "user_id": r.user_id,
-                "status": r.status,
-                "chosen_status": r.chosen,
-                "last_seen_at": _to_datetime(r.last_seen),
-                "updated_at": _to_datetime(r.at),
-            }
-            for r in records
-        ]
-        if not rows:
+        known: list[dict[str, object]] = []
+        unknown: list[dict[str, object]] = []
+        for r in records:
+            (known if r.chosen_known else unknown).append(
+                {
+                    "user_id": r.user_id,
+                    "status": r.status,
+                    "chosen_status": r.chosen if r.chosen_known else None,
+                    "last_seen_at": _to_datetime(r.last_seen),
+                    "updated_at": _to_datetime(r.at),
+                }
+            )
+        if not known and not unknown:
             return
         async with self._engine.begin() as conn:
-            await conn.execute(self._upsert, rows)
+            if known:
+                await conn.execute(self._upsert, known)
+            if unknown:
+                await conn.execute(self._upsert_keeping_choice, unknown)
+
+    async def remembered_choices(self) -> AsyncIterator[tuple[str, str]]:
+        t = user_presence
+        query = select(t.c.user_id, t.c.chosen_status).where(t.c.chosen_status.is_not(None))
+        async with self._engine.connect() as conn:
+            result = await conn.stream(query.execution_options(yield_per=1000))
+            async for user_id, chosen in result:
+                yield user_id, chosen
 
     async def mark_all_offline(self, offline: str, at: float) -> int:
         t = user_presence

@@ -1,0 +1,30 @@
+"""integration: the domain's use cases on the real SQL adapter and a real PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+
+from presence_gateway.adapters.sql import migrate
+from presence_gateway.adapters.sql.engine import create_engine
+from tests.support.postgres_server import IsolatedSchema, shared_postgres_url
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"  # SQLAlchemy's async engines are asyncio-only
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """CI's server, or a throwaway one (tests/support/postgres_server.py); never skipped."""
+    return shared_postgres_url()
+
+
+@pytest.fixture
+async def postgres_engine(postgres_url: str):
+    """A migrated schema of the test's own."""
+    async with IsolatedSchema(postgres_url) as schema:
+        engine = create_engine(postgres_url, schema=schema)
+        await migrate.upgrade(engine)
+        yield engine
+        await engine.dispose()
