@@ -83,6 +83,16 @@ def ensure_node_modules() -> None:
     subprocess.run([npm, "install", "--no-audit", "--no-fund"], cwd=NODE_DIR, check=True)
 
 
+def source_state() -> str:
+    """The commit measured, ``-dirty`` when the work tree differs: figures move with the code."""
+    try:
+        done = subprocess.run(["git", "-C", str(ROOT), "describe", "--always", "--dirty"],
+                              capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    return done.stdout.strip() or "unknown"
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
@@ -98,7 +108,6 @@ class Sample:
     open_sockets: int
     rss_kib: int
     cpu_s: float
-    at: float
 
 
 @dataclass
@@ -131,7 +140,7 @@ class Gateway:
         return [pid for task in tasks.iterdir() for pid in (task / "children").read_text().split()]
 
     def sample(self, label: str, open_sockets: int) -> Sample:
-        taken = Sample(label, open_sockets, self._status("VmRSS"), self._cpu_s(), time.monotonic())
+        taken = Sample(label, open_sockets, self._status("VmRSS"), self._cpu_s())
         self.samples[label] = taken
         return taken
 
@@ -207,6 +216,7 @@ def engineio_handshake_error(gateway: Gateway) -> str | None:
 
 @dataclass
 class LoadRun:
+    setup_error: str | None = None  # the load never ran: why
     result: dict | None = None
     shutdown: dict | None = None
     exit_code: int | None = None
@@ -249,11 +259,10 @@ def handle_line(line: str, gateway: Gateway, node: subprocess.Popen, run: LoadRu
     kind, _, rest = line.partition(" ")
     if kind == "SAMPLE":
         label, _, count = rest.partition(" ")
-        if label == "shutdown":
+        if gateway.process.poll() is None:
             gateway.sample(label, int(count))
+        if label == "shutdown":  # the clients are still connected: stop the server under them
             gateway.stop()
-        elif gateway.process.poll() is None:
-            gateway.sample(label, int(count))
         node.stdin.write("go\n")
         node.stdin.flush()
     elif kind == "RESULT":
@@ -329,7 +338,7 @@ def phase_rows(gateway: Gateway, run: LoadRun) -> list[tuple[str, str, str, str]
 
 
 def problems(gateway: Gateway, run: LoadRun) -> list[str]:
-    found = []
+    found = [run.setup_error] if run.setup_error else []
     if run.timed_out:
         found.append("the load did not finish within --timeout and was stopped")
     if run.exit_code not in (0, None):
@@ -357,11 +366,11 @@ def print_table(title: str, header: tuple[str, ...], rows: list[tuple[str, ...]]
         print("  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
 
 
-def report(args: argparse.Namespace, gateway: Gateway, run: LoadRun) -> None:
+def report(args: argparse.Namespace, gateway: Gateway, run: LoadRun, source: str) -> None:
     cores = os.cpu_count()
     transports = "polling, then websocket" if args.transports == "default" else "websocket only"
     print(f"\npresence-gateway connections: deflate {'on' if args.deflate else 'off'}, transports {transports}"
-          f"; client and server share {cores} CPUs")
+          f"; client and server share {cores} CPUs; source {source}")
     if run.result:
         print_table("figures", ("figure", "value"), figures(args, gateway, run))
         print_table("phases (server and client CPU seconds over the same wall time)",
@@ -376,7 +385,7 @@ def report(args: argparse.Namespace, gateway: Gateway, run: LoadRun) -> None:
     for item in found:
         print(f"  - {item}")
     print_log_summary(gateway)
-    if gateway.killed:
+    if gateway.killed or run.setup_error:
         print_log_tail(gateway.log_path)
 
 
@@ -404,6 +413,7 @@ def main(argv: list[str] | None = None) -> int:
     sys.stdout.reconfigure(line_buffering=True)  # keep our lines in order with node's stderr
     ensure_node_modules()
     secret = secrets.token_urlsafe(32)
+    source = source_state()  # before the gateway starts, as it imports the code then
     with tempfile.TemporaryDirectory(prefix="presence-bench-") as tmp:
         workdir = Path(tmp)
         gateway = start_gateway(args, workdir, secret)
@@ -414,23 +424,23 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"note: the gateway {gateway.process.pid} has children {gateway.children()}; RSS is its own only")
             handshake = engineio_handshake_error(gateway)
             if handshake:
-                print(f"the gateway is healthy but Socket.IO does not work: {handshake}")
-                print_log_tail(gateway.log_path)
-                run.exit_code = 2
+                run.setup_error = f"the gateway is healthy but Socket.IO does not work: {handshake}"
             else:
                 print(f"gateway pid {gateway.process.pid} on {gateway.url}; running the load ...", flush=True)
                 run = run_load(args, gateway, secret)
+        except RuntimeError as error:  # the gateway did not come up
+            run.setup_error = f"the gateway did not start: {error}"
         finally:
             gateway.stop()
             if args.log:
                 shutil.copyfile(gateway.log_path, args.log)
-        report(args, gateway, run)
+        report(args, gateway, run, source)
         if args.json and run.result:
             args.json.write_text(json.dumps({"result": run.result, "shutdown": run.shutdown,
                                              "stop_s": gateway.stop_s}, indent=2))
-    if run.result and run.exit_code == 0:
-        return 0
-    return run.exit_code or 1
+    if run.setup_error:
+        return 2
+    return 0 if run.result and run.exit_code == 0 else 1
 
 
 if __name__ == "__main__":

@@ -118,6 +118,14 @@ async function timed(fn) {
   return { ...result, wallS: round((performance.now() - t0) / 1000), clientCpuS: round((cpu.user + cpu.system) / 1e6) };
 }
 
+/** engine.io-client hides the cause in `description` (an HTTP status, or the error). */
+function describe(error) {
+  const cause = error?.description;
+  if (cause == null) return error.message;
+  const detail = typeof cause === 'number' ? `HTTP status ${cause}` : (cause.message ?? cause.code ?? String(cause));
+  return `${error.message} (${detail})`;
+}
+
 function countBy(map, key) {
   map[key] = (map[key] ?? 0) + 1;
 }
@@ -197,7 +205,7 @@ async function connectMany(opts, prefix, count, concurrency) {
         sockets.push(socket);
         latencies.push(ms);
       } catch (error) {
-        countBy(failures, error.message);
+        countBy(failures, describe(error));
       }
     }
   };
@@ -250,7 +258,7 @@ async function sequential(count, step) {
       samples.push(await step(i));
       consecutive = 0;
     } catch (error) {
-      countBy(failures, error.message);
+      countBy(failures, describe(error));
       if (++consecutive >= MAX_CONSECUTIVE_FAILURES) break;
     }
   }

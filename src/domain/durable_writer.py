@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from typing import Iterable
+from typing import AsyncIterator, Iterable
 
 import anyio
 
@@ -58,6 +58,8 @@ class DurableWriter:
                 newer, older = (queued, record) if queued.at > record.at else (record, queued)
                 if newer.last_seen is None and older.last_seen is not None:
                     newer = replace(newer, last_seen=older.last_seen)
+                if not newer.chosen_known and older.chosen_known:
+                    newer = replace(newer, chosen=older.chosen, chosen_known=True)
                 record = newer
             pending[record.user_id] = record
 
@@ -67,6 +69,16 @@ class DurableWriter:
         if queued is not None:
             return queued
         return await self._repository.get(user_id)
+
+    async def remembered_choices(self) -> AsyncIterator[tuple[str, str]]:
+        """Stored remembered choices, with queued ones taking precedence."""
+        queued = dict(self._pending)
+        async for user_id, chosen in self._repository.remembered_choices():
+            if user_id not in queued:
+                yield user_id, chosen
+        for user_id, record in queued.items():
+            if record.chosen is not None:
+                yield user_id, record.chosen
 
     async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         self._wake = anyio.Event()
@@ -91,6 +103,10 @@ class DurableWriter:
                     log.warning("durable status writes recovered")
                 self.available = True
                 delay = self._retry_initial
+                if self._linger and 0 < self.pending < self._batch_size:
+                    # What arrived during the write lingers too: without this a user who
+                    # flaps is written once per round trip, not once per linger.
+                    await anyio.sleep(self._linger)
 
     async def _write_batch(self) -> None:
         pending = self._pending

@@ -9,6 +9,8 @@ PresenceError
 ├── UnknownStatus           — a status name the registry does not hold
 ├── StatusNotChoosable      — a status that exists but a user may not pick
 └── Unavailable             — a dependency the event needs is down; retry later
+
+InvalidStatuses (a ValueError) — status declarations the gateway refuses to start with
 """
 
 from __future__ import annotations
@@ -62,3 +64,7 @@ class StatusNotChoosable(PresenceError):
 class Unavailable(PresenceError):
     code = "unavailable"
     default_message = "presence is temporarily unavailable"
+
+
+class InvalidStatuses(ValueError):
+    """A status declaration breaks a rule the state machine relies on; the message names it."""

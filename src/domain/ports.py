@@ -4,7 +4,7 @@ tests/contract hold every implementation of a port to the same behaviour."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Protocol
+from typing import AsyncIterable, AsyncIterator, Iterable, Protocol
 
 from .presence import Choice, DurableStatus, PresenceChanged, Transition, UserState
 
@@ -30,6 +30,15 @@ class Expired:
     transition: Transition
 
 
+@dataclass(frozen=True, slots=True)
+class DueDecay:
+    """A user whose chosen ``status`` was due to decay at ``due`` (claimed by a sweeper)."""
+
+    user_id: str
+    status: str
+    due: float
+
+
 class PresenceStore(Protocol):
     """Sessions per user. Every operation is atomic (across instances, for a shared store)
     and reports the user's state before and after it, so the decision stays pure."""
@@ -45,12 +54,26 @@ class PresenceStore(Protocol):
         """Renew a session's expiry; a session that already expired is registered again."""
 
     async def choose(
-        self, user_id: str, session_id: str, meta: SessionMeta, choice: Choice, expires_at: float
+        self,
+        user_id: str,
+        session_id: str,
+        meta: SessionMeta,
+        choice: Choice,
+        expires_at: float,
+        decays_at: float | None = None,
     ) -> Transition:
-        """Record the user's choice and renew (or revive) the session that made it."""
+        """Record the user's choice (due to decay at ``decays_at``, if given) and renew
+        (or revive) the session that made it."""
 
-    async def adopt_choice(self, user_id: str, choice: Choice | None) -> UserState:
+    async def adopt_choice(self, user_id: str, choice: Choice | None, decays_at: float | None = None) -> UserState:
         """Set the choice only while the store does not know one (after a cold start)."""
+
+    async def claim_due_decays(self, now: float, limit: int) -> list[DueDecay]:
+        """Take up to ``limit`` choices due to decay by ``now``; each is handed to one
+        caller only, even with several instances sweeping."""
+
+    async def decay(self, due: DueDecay, to: Choice, decays_at: float | None) -> Transition | None:
+        """Replace the choice that was due, unless the user chose again since (None)."""
 
     async def end(self, user_id: str, session_id: str) -> Transition:
         """Remove a session; a choice that is not remembered ends with the last one."""
@@ -60,6 +83,14 @@ class PresenceStore(Protocol):
 
     async def state(self, user_id: str) -> UserState: ...
 
+    async def needs_seeding(self) -> bool:
+        """True while the store cannot tell "chose nothing" from "never heard of them"."""
+
+    async def seed_choices(self, choices: AsyncIterable[tuple[str, Choice, float | None]]) -> int:
+        """Learn remembered choices (user, choice, decays at) from the durable record,
+        never overriding one the store knows, then treat every user it has not heard of
+        as having chosen nothing. Returns how many it learnt."""
+
 
 class StatusRepository(Protocol):
     """Durable status per user. Writes are ordered by ``DurableStatus.at``: a record
@@ -68,6 +99,9 @@ class StatusRepository(Protocol):
     async def get(self, user_id: str) -> DurableStatus | None: ...
 
     async def save_many(self, records: Iterable[DurableStatus]) -> None: ...
+
+    def remembered_choices(self) -> AsyncIterator[tuple[str, str]]:
+        """Every (user id, chosen status) with a remembered choice, streamed."""
 
     async def mark_all_offline(self, offline: str, at: float) -> int:
         """Turn every user not stored as ``offline`` to it; returns how many moved."""

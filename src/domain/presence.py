@@ -63,7 +63,8 @@ class PresenceChanged:
 class DurableStatus:
     """The durable record of a user: what others see, what they chose to keep, when.
 
-    ``last_seen`` is None when this transition does not move it (the stored value stays).
+    ``last_seen`` is None when this transition does not move it (the stored value stays);
+    likewise ``chosen_known`` False keeps the stored choice (the store could not learn it).
     ``at`` orders writes: a record never overwrites one with a later ``at``.
     """
 
@@ -72,6 +73,7 @@ class DurableStatus:
     chosen: str | None
     last_seen: float | None
     at: float
+    chosen_known: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +115,7 @@ def decide(registry: StatusRegistry, user_id: str, transition: Transition, now: 
         was_online = registry[previous_public].online
         is_online = registry[public].online
         last_seen = now if (was_online or is_online) and public != previous_public else None
-        durable = DurableStatus(user_id, public, chosen_after, last_seen, now)
+        durable = DurableStatus(user_id, public, chosen_after, last_seen, now, after.choice_known)
     if change is None and durable is None:
         return NO_OUTCOME
     return Outcome(change, durable)

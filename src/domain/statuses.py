@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Iterator, Mapping
 
-from .errors import StatusNotChoosable, UnknownStatus
+from .errors import InvalidStatuses, StatusNotChoosable, UnknownStatus
 
 ONLINE = "ONLINE"
 OFFLINE = "OFFLINE"
@@ -15,6 +15,15 @@ DND = "DND"
 INVISIBLE = "INVISIBLE"
 
 MAX_STATUS_NAME = 64
+
+
+@dataclass(frozen=True, slots=True)
+class Decay:
+    """After ``after`` seconds in a status, the user's status becomes ``to`` (IDLE for
+    ten minutes becomes AWAY). Driven by the sweeper through the Clock port."""
+
+    after: float
+    to: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +40,7 @@ class Status:
     seen_as: str | None = None
     online: bool = True
     remembered: bool = True
+    decay: Decay | None = None
 
     @property
     def public_name(self) -> str:
@@ -46,6 +56,48 @@ BUILTIN_STATUSES: tuple[Status, ...] = (
     Status(DND, choosable=True, online=True, remembered=True),
     Status(INVISIBLE, choosable=True, seen_as=OFFLINE, online=False, remembered=True),
 )
+BUILTIN_NAMES = frozenset(s.name for s in BUILTIN_STATUSES)
+
+
+def _validate(by_name: Mapping[str, Status]) -> None:
+    """Every rule the state machine relies on, checked once, with a message naming the
+    status at fault (a gateway refuses to start on a bad declaration)."""
+    for required in (ONLINE, OFFLINE):
+        if required not in by_name:
+            raise InvalidStatuses(f"the registry needs the built-in status {required}")
+    offline = by_name[OFFLINE]
+    if offline.online or offline.public_name != OFFLINE or offline.decay is not None:
+        raise InvalidStatuses("OFFLINE must be offline, seen as itself, and never decay")
+    for status in by_name.values():
+        if not status.name or len(status.name) > MAX_STATUS_NAME or not status.name.isprintable():
+            raise InvalidStatuses(f"status name {status.name!r} must be 1 to {MAX_STATUS_NAME} printable characters")
+        target = by_name.get(status.public_name)
+        if target is None:
+            raise InvalidStatuses(f"status {status.name} is seen as {status.seen_as}, which is not declared")
+        if target.public_name != target.name:
+            raise InvalidStatuses(
+                f"status {status.name} is seen as {target.name}, which is itself seen as {target.public_name}; "
+                "name the final status"
+            )
+        if target.online != status.online and status.seen_as is not None:
+            raise InvalidStatuses(
+                f"status {status.name} is seen as {target.name} but does not agree on counting as online"
+            )
+        if status.decay is not None:
+            if status.decay.to not in by_name:
+                raise InvalidStatuses(f"status {status.name} decays to {status.decay.to}, which is not declared")
+            if status.decay.after <= 0:
+                raise InvalidStatuses(f"status {status.name} decays after {status.decay.after}s; it must be positive")
+    for status in by_name.values():
+        seen = [status.name]
+        step = status
+        while step.decay is not None:
+            step = by_name[step.decay.to]
+            if step.name in seen:
+                raise InvalidStatuses(
+                    f"status {status.name} cannot reach OFFLINE: its decay cycles ({' -> '.join([*seen, step.name])})"
+                )
+            seen.append(step.name)
 
 
 class StatusRegistry(Mapping[str, Status]):
@@ -57,16 +109,9 @@ class StatusRegistry(Mapping[str, Status]):
         by_name: dict[str, Status] = {}
         for status in statuses:
             if status.name in by_name:
-                raise ValueError(f"status {status.name!r} is declared twice")
+                raise InvalidStatuses(f"status {status.name} is declared twice")
             by_name[status.name] = status
-        for required in (ONLINE, OFFLINE):
-            if required not in by_name:
-                raise ValueError(f"the registry needs the built-in status {required}")
-        for status in by_name.values():
-            if status.seen_as is not None and status.seen_as not in by_name:
-                raise ValueError(
-                    f"status {status.name!r} is seen as {status.seen_as!r}, which is not declared"
-                )
+        _validate(by_name)
         self._by_name = by_name
 
     def __getitem__(self, name: str) -> Status:
@@ -92,6 +137,16 @@ class StatusRegistry(Mapping[str, Status]):
 
     def public_name(self, name: str) -> str:
         return self._by_name[name].public_name
+
+    def seen_offline(self) -> list[str]:
+        """Statuses other users see as not online (INVISIBLE, OFFLINE): a store that flags
+        users online for other services must not flag these."""
+        return [name for name, s in self._by_name.items() if not self._by_name[s.public_name].online]
+
+    def decays_at(self, name: str, since: float) -> float | None:
+        """When a status entered at ``since`` decays, or None if it never does."""
+        decay = self._by_name[name].decay
+        return None if decay is None else since + decay.after
 
 
 def default_registry() -> StatusRegistry:

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import logging
 
+import anyio
+
 from .durable_writer import DurableWriter
 from .errors import InvalidPayload
-from .ports import Broadcaster, Clock, PresenceStore, SessionMeta, TokenVerifier
+from .ports import Broadcaster, Clock, DueDecay, PresenceStore, SessionMeta, TokenVerifier
 from .presence import Choice, Transition, UserState, decide, own_status
 from .statuses import MAX_STATUS_NAME, StatusRegistry
 
@@ -65,7 +67,12 @@ class PresenceService:
         status = self.registry.choosable(status_name)
         now = self._clock.now()
         transition = await self._store.choose(
-            user_id, session_id, meta, Choice(status.name, status.remembered), now + self.session_ttl
+            user_id,
+            session_id,
+            meta,
+            Choice(status.name, status.remembered),
+            now + self.session_ttl,
+            self.registry.decays_at(status.name, now),
         )
         await self._apply(user_id, transition, now)
 
@@ -75,12 +82,43 @@ class PresenceService:
         await self._apply(user_id, transition, now)
 
     async def sweep(self, limit: int = 1000) -> int:
-        """Expire sessions whose TTL passed without a ping, as if they disconnected."""
+        """Expire sessions whose TTL passed without a ping, as if they disconnected, and
+        decay statuses that were held long enough (IDLE becomes AWAY). Returns how many
+        of either it handled, so a full batch is followed by another."""
         now = self._clock.now()
         expired = await self._store.expire_due(now, limit)
         for item in expired:
             await self._apply(item.user_id, item.transition, now)
-        return len(expired)
+        decayed = await self._store.claim_due_decays(now, limit)
+        for due in decayed:
+            await self._decay(due, now)
+        return max(len(expired), len(decayed))
+
+    async def _decay(self, due: DueDecay, now: float) -> None:
+        status = self.registry.get(due.status)
+        if status is None or status.decay is None:
+            return  # the declaration changed since the decay was scheduled
+        target = self.registry[status.decay.to]
+        # A chain (IDLE → AWAY → …) keeps its rhythm from when each step was due.
+        next_due = self.registry.decays_at(target.name, due.due)
+        transition = await self._store.decay(due, Choice(target.name, target.remembered), next_due)
+        if transition is not None:
+            await self._apply(due.user_id, transition, now)
+
+    async def seed_remembered_choices(self) -> int:
+        """Copy every remembered choice from the durable record into the store, so that a
+        user's first connect needs no database read (one store call, nothing else)."""
+        if not await self._store.needs_seeding():
+            return 0
+        now = self._clock.now()
+
+        async def choices():
+            async for user_id, chosen in self._durable.remembered_choices():
+                status = self.registry.get(chosen)
+                if status is not None and status.remembered:
+                    yield user_id, Choice(status.name, True), self.registry.decays_at(status.name, now)
+
+        return await self._store.seed_choices(choices())
 
     async def _apply(self, user_id: str, transition: Transition, now: float) -> Transition:
         if transition.first_session and not transition.after.choice_known:
@@ -92,13 +130,34 @@ class PresenceService:
             await self._broadcaster.publish(outcome.change)
         return transition
 
+    # How long a first connect waits for the database to say what the user chose.
+    recall_timeout = 2.0
+
     async def _recall_choice(self, user_id: str, transition: Transition) -> Transition:
-        """The store lost (or never had) the user's choice: the durable record has it."""
-        record = await self._durable.get(user_id)
+        """The store lost (or never had) the user's choice: the durable record has it.
+
+        A database that is down or slow must not fail or stall the connect: past the
+        timeout, or on an error, the user connects as if they had chosen nothing, and the
+        choice stays unknown — nothing learnt is taught to the store, and the durable
+        write this connect causes keeps the stored choice instead of erasing it.
+        """
+        read = False
+        record = None
+        with anyio.move_on_after(self.recall_timeout) as waited:
+            try:
+                record = await self._durable.get(user_id)
+                read = True
+            except Exception as error:
+                log.warning("remembered status of user %s not read, the database is unavailable: %r", user_id, error)
+        if waited.cancelled_caught:
+            log.warning("remembered status of user %s not read within %gs", user_id, self.recall_timeout)
+        if not read:
+            return transition
         chosen = record.chosen if record is not None else None
         choice = None
         if chosen is not None and chosen in self.registry:
             choice = Choice(chosen, self.registry[chosen].remembered)
-        after = await self._store.adopt_choice(user_id, choice)
+        decays_at = self.registry.decays_at(choice.status, self._clock.now()) if choice is not None else None
+        after = await self._store.adopt_choice(user_id, choice, decays_at)
         before = UserState(transition.before.sessions, after.choice)
         return Transition(before, after)

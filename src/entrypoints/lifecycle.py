@@ -7,12 +7,16 @@ import logging
 from functools import partial
 
 import anyio
+from redis.exceptions import RedisError
 
 from ..domain.statuses import OFFLINE
 from ..domain.sweeper import run_sweeper
+from ..domain.warm_up import warm_up
 from .background import Supervisor
 from .containers import Container
+from .database import prepare_database
 from .settings import Settings
+from .single_instance import SingleInstanceLock, claim_single_instance
 
 log = logging.getLogger(__name__)
 
@@ -27,24 +31,44 @@ class Gateway:
         self.container = container
         self.settings = settings
         self._supervisor: Supervisor | None = None
+        self._lock: SingleInstanceLock | None = None
 
     async def start(self) -> None:
         c = self.container
+        await prepare_database(c.engine(), self.settings)  # upgrade, or check in production
         repository = c.status_repository()
-        await repository.create_schema()
-        # The in-process store starts empty: any user the durable table still shows online
-        # was left there by a previous run that did not shut down cleanly.
-        stale = await repository.mark_all_offline(OFFLINE, c.clock().now())
-        if stale:
-            log.warning("marked %d users OFFLINE that a previous run left online", stale)
+        if c.kind() == "redis":
+            await self._start_shared_presence()
+        else:
+            self._lock = claim_single_instance(self.settings.data_dir)
+            # The in-process store starts empty: any user the durable table still shows
+            # online was left there by a previous run that did not shut down cleanly.
+            stale = await repository.mark_all_offline(OFFLINE, c.clock().now())
+            if stale:
+                log.warning("marked %d users OFFLINE that a previous run left online", stale)
         self._supervisor = Supervisor(
             [
                 c.durable_writer().run,
                 partial(run_sweeper, c.presence_service(), self.settings.sweep_interval),
+                partial(warm_up, c.presence_service()),
             ]
         )
         await self._supervisor.start()
-        log.info("presence ready (in-process store); get a token with: presence-gateway token --user 42")
+        where = "shared through Redis" if c.kind() == "redis" else "in-process"
+        log.info("presence ready (%s); get a token with: presence-gateway token --user 42", where)
+
+    async def _start_shared_presence(self) -> None:
+        c = self.container
+        try:
+            await c.presence_store().load_scripts()
+        except RedisError as error:  # serve degraded: events answer "unavailable" until it is back
+            log.error("Redis is not answering at start (%r); presence events will fail until it does", error)
+        # python-socketio starts its Redis listener at the first connection; start it now,
+        # so this instance hears other instances' emits from the moment it serves.
+        sio = c.socket_server()
+        if not sio.manager_initialized:
+            sio.manager_initialized = True
+            sio.manager.initialize()
 
     async def disconnect_all(self) -> None:
         """End every socket first, so shutdown does not wait on clients (python-engineio
@@ -65,3 +89,7 @@ class Gateway:
         except Exception:
             log.exception("%d durable status writes could not be flushed at shutdown", writer.pending)
         await self.container.engine().dispose()
+        if self.container.kind() == "redis":
+            await self.container.redis().aclose()
+        if self._lock is not None:
+            self._lock.release()

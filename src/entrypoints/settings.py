@@ -4,16 +4,18 @@ deployment used: CACHE_HOST, JWT_SECRET_ACCESS, PORT, DATABASE_URL, CORS_ORIGINS
 from __future__ import annotations
 
 import os
-import re
+import secrets
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
+from urllib.parse import quote
+
+from ..adapters.durations import parse_duration as _parse_duration
 
 DEVELOPMENT = "development"
 PRODUCTION = "production"
 
-_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw]?)\s*$")
-_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 class ConfigError(Exception):
@@ -22,10 +24,10 @@ class ConfigError(Exception):
 
 def parse_duration(value: str, name: str) -> int:
     """Seconds from ``3600``, ``45s``, ``30m``, ``12h``, ``7d`` (the forms JWT_EXPIRES_IN takes)."""
-    match = _DURATION.match(value)
-    if not match:
-        raise ConfigError(f"{name}={value!r} is not a duration such as 3600, 30m, 12h or 7d")
-    return int(match.group(1)) * _UNITS[match.group(2)]
+    try:
+        return _parse_duration(value)
+    except ValueError as error:
+        raise ConfigError(f"{name}={error}") from None
 
 
 def _flag(value: str | None, name: str, default: bool) -> bool:
@@ -51,6 +53,17 @@ def _number(value: str | None, name: str, default: float, *, minimum: float = 0.
     return number
 
 
+def _port(value: str, name: str) -> int:
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise ConfigError(f"{name}={value!r} is not a TCP port")
+    return int(value)
+
+
+def default_instance_id() -> str:
+    """Unique per process: host, pid and a random suffix (a restarted pid is a new instance)."""
+    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+
+
 @dataclass(frozen=True)
 class Settings:
     environment: str = DEVELOPMENT
@@ -61,7 +74,15 @@ class Settings:
     jwt_expires_in: int | None = 7 * 86400
     database_url: str | None = None
     cache_host: str | None = None
+    cache_port: int = 6379
+    cache_pass: str | None = None
     redis_url: str | None = None
+    socketio_channel: str = "socketio"
+    updates_channel: str = "presence:updates"
+    redis_cluster_keys: bool = False
+    redis_pool_size: int = 64
+    instance_id: str = ""
+    statuses_file: Path | None = None
     cors_origins: list[str] | str = "*"
     session_ttl: float = 90.0
     sweep_interval: float = 5.0
@@ -73,14 +94,22 @@ class Settings:
     def production(self) -> bool:
         return self.environment == PRODUCTION
 
+    @property
+    def shared_presence_url(self) -> str | None:
+        """The Redis instances share presence through — ``REDIS_URL``, else the guide's
+        ``CACHE_HOST``/``CACHE_PORT``/``CACHE_PASS`` — or None for the embedded default."""
+        if self.redis_url:
+            return self.redis_url
+        if not self.cache_host:
+            return None
+        auth = f":{quote(self.cache_pass, safe='')}@" if self.cache_pass else ""
+        return f"redis://{auth}{self.cache_host}:{self.cache_port}/0"
+
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "Settings":
         environment = (env.get("PRESENCE_ENV") or DEVELOPMENT).strip().lower()
         if environment not in (DEVELOPMENT, PRODUCTION):
             raise ConfigError(f"PRESENCE_ENV={environment!r}: use development or production")
-        port_text = env.get("PORT") or "3000"
-        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-            raise ConfigError(f"PORT={port_text!r} is not a TCP port")
         expires = env.get("JWT_EXPIRES_IN")
         origins_text = env.get("CORS_ORIGINS")
         if origins_text is None or origins_text.strip() == "":
@@ -93,13 +122,21 @@ class Settings:
         return cls(
             environment=environment,
             host=env.get("HOST") or "127.0.0.1",
-            port=int(port_text),
+            port=_port(env.get("PORT") or "3000", "PORT"),
             data_dir=Path(env.get("PRESENCE_DATA_DIR") or "data"),
             jwt_secret=env.get("JWT_SECRET_ACCESS") or None,
             jwt_expires_in=parse_duration(expires, "JWT_EXPIRES_IN") if expires else 7 * 86400,
             database_url=env.get("DATABASE_URL") or None,
             cache_host=env.get("CACHE_HOST") or None,
+            cache_port=_port(env.get("CACHE_PORT") or "6379", "CACHE_PORT"),
+            cache_pass=env.get("CACHE_PASS") or None,
             redis_url=env.get("REDIS_URL") or None,
+            socketio_channel=env.get("PRESENCE_SOCKETIO_CHANNEL") or "socketio",
+            updates_channel=env.get("PRESENCE_UPDATES_CHANNEL") or "presence:updates",
+            redis_cluster_keys=_flag(env.get("PRESENCE_REDIS_CLUSTER_KEYS"), "PRESENCE_REDIS_CLUSTER_KEYS", False),
+            redis_pool_size=int(_number(env.get("PRESENCE_REDIS_POOL_SIZE"), "PRESENCE_REDIS_POOL_SIZE", 64, minimum=2)),
+            instance_id=env.get("PRESENCE_INSTANCE_ID") or default_instance_id(),
+            statuses_file=Path(env["PRESENCE_STATUSES_FILE"]) if env.get("PRESENCE_STATUSES_FILE") else None,
             cors_origins=origins,
             session_ttl=_number(env.get("PRESENCE_SESSION_TTL"), "PRESENCE_SESSION_TTL", 90.0, minimum=1.0),
             sweep_interval=_number(env.get("PRESENCE_SWEEP_INTERVAL"), "PRESENCE_SWEEP_INTERVAL", 5.0, minimum=0.01),

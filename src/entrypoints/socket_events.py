@@ -101,7 +101,9 @@ def register_socket_events(sio: socketio.AsyncServer, service: PresenceService, 
         session: SocketSession = await sio.get_session(sid)
         try:
             await service.disconnect(session.user_id, sid)
-        except Exception:  # nothing to answer: the socket is gone; its TTL will expire it
+        except PresenceError as error:  # nothing to answer: the socket is gone; its TTL will expire it
+            log.warning("disconnect of %s for user %s not recorded: %s", sid, session.user_id, error)
+        except Exception:
             log.exception("disconnect of %s for user %s not recorded", sid, session.user_id)
 
     sio.on("connect", connect)

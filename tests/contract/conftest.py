@@ -9,8 +9,13 @@ import pytest
 
 from presence_gateway.adapters.memory.presence_store import InMemoryPresenceStore
 from presence_gateway.adapters.memory.status_repository import InMemoryStatusRepository
+from presence_gateway.adapters.redis.client import create_redis
+from presence_gateway.adapters.redis.presence_store import RedisPresenceStore
+from presence_gateway.adapters.sql import migrate
 from presence_gateway.adapters.sql.engine import create_engine, sqlite_url
 from presence_gateway.adapters.sql.status_repository import SqlStatusRepository
+from tests.support.postgres_server import IsolatedSchema, shared_postgres_url
+from presence_gateway.domain.statuses import default_registry
 
 
 @pytest.fixture
@@ -24,7 +29,18 @@ def memory_store() -> InMemoryPresenceStore:
     return InMemoryPresenceStore()
 
 
-@pytest.fixture(params=["memory_store"])
+@pytest.fixture
+async def redis_store(redis_url: str):
+    client = create_redis(redis_url)
+    store = RedisPresenceStore(
+        client, instance="contract", session_ttl=90.0, hidden_statuses=default_registry().seen_offline()
+    )
+    await store.load_scripts()
+    yield store
+    await client.aclose()
+
+
+@pytest.fixture(params=["memory_store", "redis_store"])
 def presence_store(request: pytest.FixtureRequest):
     return request.getfixturevalue(request.param)
 
@@ -37,12 +53,26 @@ def memory_repository() -> InMemoryStatusRepository:
 @pytest.fixture
 async def sqlite_repository(tmp_path: Path):
     engine = create_engine(sqlite_url(tmp_path / "presence.sqlite3"))
-    repository = SqlStatusRepository(engine)
-    await repository.create_schema()
-    yield repository
+    await migrate.upgrade(engine)
+    yield SqlStatusRepository(engine)
     await engine.dispose()
 
 
-@pytest.fixture(params=["memory_repository", "sqlite_repository"])
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """CI's server, or a throwaway one (tests/support/postgres_server.py); never skipped."""
+    return shared_postgres_url()
+
+
+@pytest.fixture
+async def postgres_repository(postgres_url: str):
+    async with IsolatedSchema(postgres_url) as schema:
+        engine = create_engine(postgres_url, schema=schema)
+        await migrate.upgrade(engine)
+        yield SqlStatusRepository(engine)
+        await engine.dispose()
+
+
+@pytest.fixture(params=["memory_repository", "sqlite_repository", "postgres_repository"])
 def status_repository(request: pytest.FixtureRequest):
     return request.getfixturevalue(request.param)

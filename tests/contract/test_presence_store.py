@@ -153,3 +153,94 @@ async def test_expire_due_respects_its_limit(presence_store) -> None:
     batches = [len(await presence_store.expire_due(500.0, limit=3)) for _ in range(4)]
 
     assert batches == [3, 3, 1, 0]
+
+
+IDLE = Choice("IDLE", remember=True)
+AWAY = Choice("AWAY", remember=True)
+
+
+async def test_a_decay_is_claimed_when_due_and_only_once(presence_store) -> None:
+    await presence_store.choose("u1", "s1", META, IDLE, expires_at=190.0, decays_at=700.0)
+
+    assert await presence_store.claim_due_decays(699.9, limit=10) == []
+    claimed = await presence_store.claim_due_decays(700.0, limit=10)
+    assert [(d.user_id, d.status, d.due) for d in claimed] == [("u1", "IDLE", 700.0)]
+    assert await presence_store.claim_due_decays(800.0, limit=10) == []
+
+
+async def test_a_claimed_decay_replaces_the_choice(presence_store) -> None:
+    await presence_store.choose("u1", "s1", META, IDLE, expires_at=190.0, decays_at=700.0)
+    [due] = await presence_store.claim_due_decays(700.0, limit=10)
+
+    decayed = await presence_store.decay(due, AWAY, decays_at=None)
+
+    assert (decayed.before.choice, decayed.after.choice) == (IDLE, AWAY)
+    assert decayed.before.sessions == decayed.after.sessions == 1
+    assert (await presence_store.state("u1")).choice == AWAY
+    assert await presence_store.claim_due_decays(10_000.0, limit=10) == []
+
+
+async def test_a_decay_schedules_the_next_one(presence_store) -> None:
+    await presence_store.choose("u1", "s1", META, IDLE, expires_at=190.0, decays_at=700.0)
+    [due] = await presence_store.claim_due_decays(700.0, limit=10)
+    await presence_store.decay(due, AWAY, decays_at=900.0)
+
+    [after] = await presence_store.claim_due_decays(900.0, limit=10)
+    assert (after.status, after.due) == ("AWAY", 900.0)
+
+
+async def test_a_decay_made_stale_by_a_new_choice_does_nothing(presence_store) -> None:
+    await presence_store.choose("u1", "s1", META, IDLE, expires_at=190.0, decays_at=700.0)
+    [due] = await presence_store.claim_due_decays(700.0, limit=10)
+    await presence_store.choose("u1", "s1", META, IDLE, expires_at=190.0, decays_at=1300.0)
+
+    assert await presence_store.decay(due, AWAY, decays_at=None) is None
+    assert (await presence_store.state("u1")).choice == IDLE
+
+
+async def test_a_choice_without_decay_cancels_the_pending_one(presence_store) -> None:
+    await presence_store.choose("u1", "s1", META, IDLE, expires_at=190.0, decays_at=700.0)
+    await presence_store.choose("u1", "s1", META, DND, expires_at=190.0)
+
+    assert await presence_store.claim_due_decays(10_000.0, limit=10) == []
+
+
+async def test_a_user_without_sessions_decays_too(presence_store) -> None:
+    await presence_store.choose("u1", "s1", META, IDLE, expires_at=190.0, decays_at=700.0)
+    await presence_store.end("u1", "s1")
+    [due] = await presence_store.claim_due_decays(700.0, limit=10)
+
+    decayed = await presence_store.decay(due, AWAY, decays_at=None)
+
+    assert decayed.after == UserState(0, AWAY, True)
+
+
+async def _choices(*items):
+    for item in items:
+        yield item
+
+
+async def test_seeding_teaches_remembered_choices_and_settles_everyone_else(presence_store) -> None:
+    assert await presence_store.needs_seeding()
+    await presence_store.choose("chosen-here", "s1", META, IDLE, expires_at=190.0)
+
+    learnt = await presence_store.seed_choices(
+        _choices(("u1", DND, None), ("chosen-here", DND, None), ("u2", IDLE, 700.0))
+    )
+
+    assert learnt == 2
+    assert not await presence_store.needs_seeding()
+    assert (await presence_store.state("u1")).choice == DND
+    assert (await presence_store.state("chosen-here")).choice == IDLE  # the store's own choice wins
+    stranger = await presence_store.register("stranger", "s1", META, expires_at=190.0)
+    assert stranger.after.choice_known and stranger.after.choice is None
+    [due] = await presence_store.claim_due_decays(700.0, limit=10)
+    assert (due.user_id, due.status) == ("u2", "IDLE")
+
+
+async def test_a_seeded_user_comes_back_with_their_choice(presence_store) -> None:
+    await presence_store.seed_choices(_choices(("u1", DND, None)))
+
+    back = await presence_store.register("u1", "s1", META, expires_at=190.0)
+
+    assert back.first_session and back.before.choice == DND and back.after.choice_known

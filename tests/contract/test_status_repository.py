@@ -76,3 +76,21 @@ async def test_mark_all_offline_leaves_records_newer_than_it(status_repository) 
 
     assert await status_repository.mark_all_offline("OFFLINE", 50.0) == 0
     assert (await status_repository.get("u1")).status == "ONLINE"
+
+
+async def test_a_record_whose_choice_is_unknown_keeps_the_stored_choice(status_repository) -> None:
+    await status_repository.save_many([record("u1", "OFFLINE", 10.0, chosen="DND", last_seen=10.0)])
+    unknown = DurableStatus("u1", "ONLINE", None, 20.0, 20.0, chosen_known=False)
+    await status_repository.save_many([unknown, DurableStatus("u2", "ONLINE", None, 20.0, 20.0, chosen_known=False)])
+
+    stored = await status_repository.get("u1")
+    assert (stored.status, stored.chosen) == ("ONLINE", "DND")
+    assert (await status_repository.get("u2")).chosen is None
+
+
+async def test_remembered_choices_are_streamed(status_repository) -> None:
+    await status_repository.save_many(
+        [record("u1", "OFFLINE", 1.0, chosen="DND"), record("u2", "ONLINE", 1.0), record("u3", "OFFLINE", 1.0, chosen="INVISIBLE")]
+    )
+
+    assert sorted([pair async for pair in status_repository.remembered_choices()]) == [("u1", "DND"), ("u3", "INVISIBLE")]

@@ -26,18 +26,17 @@ class GatewayProcess:
         self.workdir = workdir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.data_dir = workdir / "data"
+        self.data_dir = Path(env.get("PRESENCE_DATA_DIR") or workdir / "data")
         self.log_path = workdir / "gateway.log"
+        inherited = {k: v for k, v in os.environ.items() if k not in ("CACHE_HOST", "REDIS_URL", "DATABASE_URL")}
         self.env = {
-            **os.environ,
+            **inherited,
             "JWT_SECRET_ACCESS": SECRET,
             "PRESENCE_DATA_DIR": str(self.data_dir),
             "PORT": str(self.port),
             "LOG_LEVEL": "INFO",
             **env,
         }
-        self.env.pop("CACHE_HOST", None)
-        self.env.pop("DATABASE_URL", None)
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 20.0) -> "GatewayProcess":

@@ -47,6 +47,7 @@ def build_world(
     repository: InMemoryStatusRepository | None = None,
     clock: FakeClock | None = None,
     registry: StatusRegistry | None = None,
+    session_ttl: float = 90.0,
 ) -> World:
     repository = repository or InMemoryStatusRepository()
     clock = clock or FakeClock()
@@ -60,7 +61,7 @@ def build_world(
         broadcaster=broadcaster,
         clock=clock,
         verifier=TableTokenVerifier(),
-        session_ttl=90.0,
+        session_ttl=session_ttl,
     )
     return World(service, store, repository, writer, broadcaster, clock)
 

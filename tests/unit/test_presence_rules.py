@@ -192,7 +192,7 @@ async def test_a_bad_status_is_refused_and_changes_nothing(world: World, payload
 
 
 async def test_a_status_that_exists_but_is_not_choosable_is_refused() -> None:
-    registry = StatusRegistry([*BUILTIN_STATUSES, Status("SUSPENDED", choosable=False, seen_as="OFFLINE")])
+    registry = StatusRegistry([*BUILTIN_STATUSES, Status("SUSPENDED", choosable=False, seen_as="OFFLINE", online=False)])
     world = build_world(registry=registry)
     await world.service.connect("u1", "s1", META)
 
@@ -258,3 +258,25 @@ async def test_sweep_expires_in_batches(world: World) -> None:
 
 async def test_authenticate_goes_through_the_token_verifier(world: World) -> None:
     assert await world.service.authenticate("token-42") == "42"
+
+
+async def test_after_seeding_a_first_connect_needs_no_database_read(world: World) -> None:
+    await world.service.connect("u1", "s1", META)
+    await world.service.choose("u1", "s1", META, "DND")
+    await world.service.disconnect("u1", "s1")
+    await world.writer.flush()
+    restarted = world.restart()
+
+    assert await restarted.service.seed_remembered_choices() == 1
+    reads = []
+    original = restarted.repository.get
+
+    async def counting_get(user_id):
+        reads.append(user_id)
+        return await original(user_id)
+
+    restarted.repository.get = counting_get
+    assert await restarted.service.connect("u1", "s2", META) == "DND"
+    assert await restarted.service.connect("newcomer", "s3", META) == "ONLINE"
+    assert reads == []
+    assert await restarted.service.seed_remembered_choices() == 0  # once is enough

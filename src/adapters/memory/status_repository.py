@@ -4,7 +4,7 @@ suite as the SQL one."""
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Iterable
+from typing import AsyncIterator, Iterable
 
 from ...domain.presence import DurableStatus
 
@@ -25,8 +25,18 @@ class InMemoryStatusRepository:
                     continue
                 if record.last_seen is None:
                     record = replace(record, last_seen=stored.last_seen)
+                if not record.chosen_known:
+                    record = replace(record, chosen=stored.chosen)
+            elif not record.chosen_known:
+                record = replace(record, chosen=None)
+            record = replace(record, chosen_known=True)
             self.records[record.user_id] = record
             self.writes += 1
+
+    async def remembered_choices(self) -> AsyncIterator[tuple[str, str]]:
+        for user_id, record in list(self.records.items()):
+            if record.chosen is not None:
+                yield user_id, record.chosen
 
     async def mark_all_offline(self, offline: str, at: float) -> int:
         moved = 0

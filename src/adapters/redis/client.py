@@ -1,0 +1,33 @@
+"""The Redis client every Redis adapter shares: a pool that waits instead of failing.
+
+redis-py's asyncio pool raises at once when its 100 connections are busy; in a burst (a
+thousand sockets disconnecting together) that silently skipped cleanups. A blocking pool
+of a fixed size makes the burst queue for a connection instead.
+"""
+
+from __future__ import annotations
+
+from redis.asyncio import BlockingConnectionPool, Redis
+
+
+def create_redis(
+    url: str,
+    *,
+    pool_size: int = 64,
+    pool_timeout: float = 5.0,
+    socket_timeout: float | None = 2.0,
+    connect_timeout: float = 2.0,
+    decode_responses: bool = True,
+) -> Redis:
+    """``socket_timeout`` bounds a slow Redis: an event fails fast with ``unavailable``
+    rather than hanging (None for a pub/sub connection, which waits by design)."""
+    pool = BlockingConnectionPool.from_url(
+        url,
+        max_connections=pool_size,
+        timeout=pool_timeout,
+        socket_timeout=socket_timeout,
+        socket_connect_timeout=connect_timeout,
+        health_check_interval=30,
+        decode_responses=decode_responses,
+    )
+    return Redis(connection_pool=pool)
