@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from presence_gateway.domain.errors import InvalidToken, MissingToken
+from presence_gateway.domain.errors import InvalidToken, MissingToken, Unavailable
 from presence_gateway.domain.presence import PresenceChanged
 
 
@@ -22,19 +22,65 @@ class FakeClock:
 
 
 class RecordingBroadcaster:
-    """Keeps every change published, and what each audience saw."""
+    """Keeps every change published, and what each audience saw; sockets watching a user
+    (``rooms(socket)``) receive what others see when it changes, as Socket.IO rooms would
+    deliver it: to whoever is in the room at that moment."""
 
     def __init__(self) -> None:
         self.changes: list[PresenceChanged] = []
+        self.watchers: dict[str, set[str]] = {}
+        self.inboxes: dict[str, list[tuple[str, str]]] = {}
 
     async def publish(self, change: PresenceChanged) -> None:
         self.changes.append(change)
+        if change.public_changed:
+            for socket in self.watchers.get(change.user_id, ()):
+                self.inboxes.setdefault(socket, []).append((change.user_id, change.public))
+
+    def rooms(self, socket: str) -> "FakeWatchRooms":
+        return FakeWatchRooms(self, socket)
 
     def seen_by_self(self, user_id: str) -> list[str]:
         return [c.status for c in self.changes if c.user_id == user_id]
 
     def seen_by_others(self, user_id: str) -> list[str]:
         return [c.public for c in self.changes if c.user_id == user_id and c.public_changed]
+
+
+class FakeWatchRooms:
+    """One socket's watch rooms in a RecordingBroadcaster; ``on_enter`` runs once the
+    socket is in (a test's way to make a change happen at that moment)."""
+
+    def __init__(self, broadcaster: RecordingBroadcaster, socket: str) -> None:
+        self._broadcaster = broadcaster
+        self.socket = socket
+        self.on_enter = None
+
+    async def enter(self, user_ids) -> None:
+        for user_id in user_ids:
+            self._broadcaster.watchers.setdefault(user_id, set()).add(self.socket)
+        if self.on_enter is not None:
+            await self.on_enter()
+
+    async def leave(self, user_ids) -> None:
+        for user_id in user_ids:
+            self._broadcaster.watchers.get(user_id, set()).discard(self.socket)
+
+    def watching(self) -> set[str]:
+        return {user for user, sockets in self._broadcaster.watchers.items() if self.socket in sockets}
+
+
+class ContactsAudience:
+    """The contacts policy as a set of (viewer, target) pairs; ``down`` is a database outage."""
+
+    def __init__(self, *pairs: tuple[str, str]) -> None:
+        self.pairs = set(pairs)
+        self.down = False
+
+    async def allowed(self, viewer: str, targets) -> set[str]:
+        if self.down:
+            raise Unavailable("contacts unavailable")
+        return {target for target in targets if (viewer, target) in self.pairs}
 
 
 class TableTokenVerifier:

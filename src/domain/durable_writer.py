@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from typing import AsyncIterator, Iterable
+from typing import AsyncIterator, Iterable, Sequence
 
 import anyio
 
@@ -69,6 +69,27 @@ class DurableWriter:
         if queued is not None:
             return queued
         return await self._repository.get(user_id)
+
+    async def get_many(self, user_ids: Sequence[str]) -> dict[str, DurableStatus]:
+        """``get`` for many users in one read. A queued record is merged with the stored
+        one as its write will merge them: the newer wins, and what it leaves unset (last
+        seen, an unknown choice) the stored one keeps."""
+        records = await self._repository.get_many(user_ids)
+        pending = self._pending
+        for user_id in user_ids:
+            queued = pending.get(user_id)
+            if queued is None:
+                continue
+            stored = records.get(user_id)
+            if stored is not None:
+                if stored.at > queued.at:
+                    continue  # another instance wrote a newer one
+                if queued.last_seen is None:
+                    queued = replace(queued, last_seen=stored.last_seen)
+                if not queued.chosen_known:
+                    queued = replace(queued, chosen=stored.chosen, chosen_known=True)
+            records[user_id] = queued
+        return records
 
     async def remembered_choices(self) -> AsyncIterator[tuple[str, str]]:
         """Stored remembered choices, with queued ones taking precedence."""

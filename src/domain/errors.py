@@ -8,6 +8,8 @@ PresenceError
 ├── InvalidPayload          — an event whose payload is not what the contract says
 ├── UnknownStatus           — a status name the registry does not hold
 ├── StatusNotChoosable      — a status that exists but a user may not pick
+├── LimitExceeded           — more ids in one call, or watched by one socket, than allowed
+├── Forbidden               — the audience policy does not let this viewer see that user
 └── Unavailable             — a dependency the event needs is down; retry later
 
 InvalidStatuses (a ValueError) — status declarations the gateway refuses to start with
@@ -59,6 +61,16 @@ class UnknownStatus(PresenceError):
 class StatusNotChoosable(PresenceError):
     code = "not_choosable"
     default_message = "status cannot be chosen"
+
+
+class LimitExceeded(PresenceError):
+    code = "limit"
+    default_message = "limit exceeded"
+
+
+class Forbidden(PresenceError):
+    code = "forbidden"
+    default_message = "not allowed to see this user's presence"
 
 
 class Unavailable(PresenceError):

@@ -4,7 +4,7 @@ tests/contract hold every implementation of a port to the same behaviour."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import AsyncIterable, AsyncIterator, Iterable, Protocol
+from typing import AsyncIterable, AsyncIterator, Iterable, Protocol, Sequence
 
 from .presence import Choice, DurableStatus, PresenceChanged, Transition, UserState
 
@@ -28,6 +28,29 @@ class Expired:
     user_id: str
     session_id: str
     transition: Transition
+
+
+@dataclass(frozen=True, slots=True)
+class UserTransition:
+    user_id: str
+    transition: Transition
+
+
+@dataclass(frozen=True, slots=True)
+class HeldSession:
+    """A session this instance holds, as it would put it back into a store that lost it:
+    ``expires_at`` already passed for one whose end could not be recorded (the sweeper then
+    ends it, with its event); ``choice`` is the user's as the store last reported it, at
+    ``choice_as_of`` (unknown when ``choice_known`` is False)."""
+
+    user_id: str
+    session_id: str
+    meta: SessionMeta
+    expires_at: float
+    choice: Choice | None = None
+    choice_known: bool = False
+    choice_as_of: float = 0.0
+    decays_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,13 +98,34 @@ class PresenceStore(Protocol):
     async def decay(self, due: DueDecay, to: Choice, decays_at: float | None) -> Transition | None:
         """Replace the choice that was due, unless the user chose again since (None)."""
 
-    async def end(self, user_id: str, session_id: str) -> Transition:
-        """Remove a session; a choice that is not remembered ends with the last one."""
+    async def end(self, user_id: str, session_id: str, grace_until: float | None = None) -> Transition:
+        """Remove a session. When it was the last one and ``grace_until`` is given, the
+        user lingers (seen as before) until then, and a new session cancels their going;
+        otherwise a choice that is not remembered ends with the last session."""
+
+    async def settle_due_graces(self, now: float, limit: int) -> list[UserTransition]:
+        """Users whose grace ran out with no new session: they go offline now."""
+
+    async def end_instance_sessions(self, instance: str | None, limit: int) -> list[Expired]:
+        """End up to ``limit`` sessions of an instance (this one when None), without grace:
+        a shutdown, or a survivor taking over a dead instance."""
+
+    async def renew_lease(self, now: float, ttl: float) -> bool:
+        """Hold this instance's lease; False if it had lapsed (survivors may have taken over)."""
+
+    async def release_lease(self) -> None: ...
+
+    async def claim_dead_instances(self, now: float) -> list[str]:
+        """Instances whose lease lapsed; each is claimed by exactly one survivor."""
 
     async def expire_due(self, now: float, limit: int) -> list[Expired]:
         """End up to ``limit`` sessions whose expiry is at or before ``now``."""
 
     async def state(self, user_id: str) -> UserState: ...
+
+    async def states(self, user_ids: Sequence[str]) -> list[UserState]:
+        """The state of each user, in order, in one read (one round trip for a shared
+        store); each user's state is consistent on its own."""
 
     async def needs_seeding(self) -> bool:
         """True while the store cannot tell "chose nothing" from "never heard of them"."""
@@ -91,12 +135,28 @@ class PresenceStore(Protocol):
         never overriding one the store knows, then treat every user it has not heard of
         as having chosen nothing. Returns how many it learnt."""
 
+    async def needs_restore(self) -> bool:
+        """True when the store may have lost this instance's sessions (restarted empty,
+        flushed) since it last put them back with ``restore_sessions``."""
+
+    async def restore_sessions(self, sessions: Sequence[HeldSession]) -> int:
+        """Put this instance's sessions back, atomically per session, and note that the
+        store holds them. A session already there keeps its state; a user's choice is set
+        from the hint unless the store has one that is newer (set since the loss, or
+        restored from a fresher hint by another instance). Returns how many were written."""
+
+    async def release_restore(self) -> None:
+        """This instance is leaving: drop the note that the store holds its sessions."""
+
 
 class StatusRepository(Protocol):
     """Durable status per user. Writes are ordered by ``DurableStatus.at``: a record
     never replaces a stored one that is newer."""
 
     async def get(self, user_id: str) -> DurableStatus | None: ...
+
+    async def get_many(self, user_ids: Sequence[str]) -> dict[str, DurableStatus]:
+        """The records of those users that have one: a batched read, not one per user."""
 
     async def save_many(self, records: Iterable[DurableStatus]) -> None: ...
 
@@ -109,9 +169,27 @@ class StatusRepository(Protocol):
 
 class Broadcaster(Protocol):
     async def publish(self, change: PresenceChanged) -> None:
-        """Deliver a change to every socket of the user, on every instance."""
+        """Deliver a change to every socket of the user and, when what others see
+        changed, that (``public``) to every socket watching the user, on every instance."""
 
 
 class TokenVerifier(Protocol):
     async def verify(self, token: object) -> str:
         """The user id the token names, or a ``Refused`` saying why not."""
+
+
+class AudiencePolicy(Protocol):
+    """Who may watch whom. A user may always watch themselves; the policy is asked only
+    about others."""
+
+    async def allowed(self, viewer: str, targets: Sequence[str]) -> set[str]:
+        """The targets ``viewer`` may watch (a subset of ``targets``); ``Unavailable`` when
+        the policy cannot be read."""
+
+
+class WatchRooms(Protocol):
+    """How one socket hears the changes of the users it watches (on every instance)."""
+
+    async def enter(self, user_ids: Sequence[str]) -> None: ...
+
+    async def leave(self, user_ids: Sequence[str]) -> None: ...

@@ -25,12 +25,15 @@ class UserState:
     """What the store holds for one user: live sessions and the standing choice.
 
     ``choice_known`` is False when the store has never seen the user (or lost its data),
-    so the durable record has to be asked what the user chose.
+    so the durable record has to be asked what the user chose. ``lingering`` is True
+    while a user whose last session closed is within the offline grace period: everyone
+    still sees them as they were, so a page reload is no OFFLINE/ONLINE flap.
     """
 
     sessions: int
     choice: Choice | None = None
     choice_known: bool = True
+    lingering: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +90,7 @@ NO_OUTCOME = Outcome(None, None)
 
 def own_status(state: UserState) -> str:
     """The status the user's own sockets see."""
-    if state.sessions == 0:
+    if state.sessions == 0 and not state.lingering:
         return OFFLINE
     choice = state.choice
     return choice.status if choice is not None else ONLINE

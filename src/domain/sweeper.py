@@ -1,15 +1,13 @@
-"""The loop that expires silent sessions. Expiry itself is ``PresenceService.sweep``
-(tested through the Clock port); this only decides how often to ask."""
+"""The loop that expires silent sessions, settles offline graces and applies decays. The
+rules themselves are ``PresenceService.sweep`` (tested through the Clock port); this only
+decides how often to ask."""
 
 from __future__ import annotations
 
-import logging
-
 import anyio
 
+from .periodic import every
 from .use_cases import PresenceService
-
-log = logging.getLogger(__name__)
 
 
 async def run_sweeper(
@@ -19,11 +17,8 @@ async def run_sweeper(
     batch: int = 1000,
     task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
-    task_status.started()
-    while True:
-        await anyio.sleep(interval)
-        try:
-            while await service.sweep(batch) == batch:
-                pass
-        except Exception:  # a failing sweep must not end the loop; the next one retries
-            log.exception("sweeping expired sessions failed")
+    async def sweep_until_done() -> None:
+        while await service.sweep(batch) == batch:
+            pass
+
+    await every(interval, sweep_until_done, failure="sweeping failed", task_status=task_status)

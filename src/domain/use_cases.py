@@ -33,6 +33,7 @@ class PresenceService:
         clock: Clock,
         verifier: TokenVerifier,
         session_ttl: float = DEFAULT_SESSION_TTL,
+        offline_grace: float = 0.0,
     ) -> None:
         self.registry = registry
         self._store = store
@@ -41,6 +42,12 @@ class PresenceService:
         self._clock = clock
         self._verifier = verifier
         self.session_ttl = session_ttl
+        # A user whose last tab closes stays as they were this long: a page reload (or a
+        # reconnect to another instance) within it is no OFFLINE/ONLINE flap.
+        self.offline_grace = offline_grace
+        # Set once this instance's sessions were ended in one batch (shutdown): the
+        # disconnects that follow have nothing left to record.
+        self.draining = False
 
     async def authenticate(self, token: object) -> str:
         return await self._verifier.verify(token)
@@ -77,8 +84,11 @@ class PresenceService:
         await self._apply(user_id, transition, now)
 
     async def disconnect(self, user_id: str, session_id: str) -> None:
+        if self.draining:
+            return
         now = self._clock.now()
-        transition = await self._store.end(user_id, session_id)
+        grace_until = now + self.offline_grace if self.offline_grace > 0 else None
+        transition = await self._store.end(user_id, session_id, grace_until)
         await self._apply(user_id, transition, now)
 
     async def sweep(self, limit: int = 1000) -> int:
@@ -89,10 +99,43 @@ class PresenceService:
         expired = await self._store.expire_due(now, limit)
         for item in expired:
             await self._apply(item.user_id, item.transition, now)
+        settled = await self._store.settle_due_graces(now, limit)
+        for item in settled:
+            await self._apply(item.user_id, item.transition, now)
         decayed = await self._store.claim_due_decays(now, limit)
         for due in decayed:
             await self._decay(due, now)
-        return max(len(expired), len(decayed))
+        return max(len(expired), len(settled), len(decayed))
+
+    async def end_instance(self, instance: str | None = None, batch: int = 500) -> int:
+        """End every session of an instance in batches, with no grace: this one at
+        shutdown (None), or a dead one a survivor took over. Users with a session left
+        elsewhere stay as they are; the others go OFFLINE, each with one event."""
+        if instance is None:
+            self.draining = True
+        ended = 0
+        while True:
+            now = self._clock.now()
+            items = await self._store.end_instance_sessions(instance, batch)
+            for item in items:
+                await self._apply(item.user_id, item.transition, now)
+            ended += len(items)
+            if len(items) < batch:
+                return ended
+
+    async def renew_lease(self, ttl: float) -> bool:
+        return await self._store.renew_lease(self._clock.now(), ttl)
+
+    async def release_lease(self) -> None:
+        await self._store.release_lease()
+
+    async def take_over_dead_instances(self) -> dict[str, int]:
+        """Sessions of instances whose lease lapsed (killed, partitioned) are ended by one
+        survivor, so nobody stays "online" on a node that died without a word."""
+        taken = {}
+        for instance in await self._store.claim_dead_instances(self._clock.now()):
+            taken[instance] = await self.end_instance(instance)
+        return taken
 
     async def _decay(self, due: DueDecay, now: float) -> None:
         status = self.registry.get(due.status)

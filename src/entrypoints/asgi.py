@@ -11,11 +11,13 @@ import socketio
 from quart import Quart
 
 from .containers import build_container
+from .http_api import presence_api_blueprint
 from .http_routes import health_blueprint
 from .lifecycle import Gateway
 from .secrets import resolve_jwt_secret
 from .settings import Settings, load_settings
 from .socket_events import register_socket_events
+from .watch_events import register_watch_events
 from .ws_deflate import configure_ws_deflate
 
 
@@ -40,7 +42,9 @@ def create_app(settings: Settings | None = None) -> GatewayApp:
     gateway = Gateway(container, settings)
 
     http = Quart("presence_gateway")
-    http.register_blueprint(health_blueprint(container.durable_writer()))
+    shared = container.redis_health().readiness if container.kind() == "redis" else None
+    http.register_blueprint(health_blueprint(container.durable_writer(), shared))
+    http.register_blueprint(presence_api_blueprint(container.presence_service(), container.watch_service()))
     # Passed to Quart, not to ASGIApp: given on_startup/on_shutdown, ASGIApp would take
     # the lifespan over and Quart's serving hooks would never run.
     http.before_serving(gateway.start)
@@ -48,6 +52,7 @@ def create_app(settings: Settings | None = None) -> GatewayApp:
 
     sio = container.socket_server()
     register_socket_events(sio, container.presence_service(), container.clock())
+    register_watch_events(sio, container.watch_service())
     app = GatewayApp(sio, other_asgi_app=http)
     app.gateway = gateway
     return app

@@ -8,7 +8,10 @@ from ..adapters.clock import SystemClock
 from ..adapters.fanout import FanOutBroadcaster
 from ..adapters.jwt.verifier import JwtTokenVerifier
 from ..adapters.memory.presence_store import InMemoryPresenceStore
+from ..adapters.open_policy import OpenAudience
+from ..adapters.redis.circuit import RedisCircuit
 from ..adapters.redis.client import create_redis
+from ..adapters.redis.health import RedisHealth
 from ..adapters.redis.keys import RedisKeys
 from ..adapters.redis.presence_store import RedisPresenceStore
 from ..adapters.redis.socketio_manager import PooledRedisManager
@@ -16,10 +19,14 @@ from ..adapters.redis.updates_publisher import RedisUpdatesPublisher
 from ..adapters.socketio.broadcaster import SocketIOBroadcaster
 from ..adapters.status_declarations import load_registry
 from ..adapters.socketio.server import PresenceSocketServer
+from ..adapters.sql.contacts_policy import SqlContactsAudience
 from ..adapters.sql.engine import create_engine, sqlite_url
 from ..adapters.sql.status_repository import SqlStatusRepository
 from ..domain.durable_writer import DurableWriter
+from ..domain.held_sessions import HeldSessions, RecordingStore
+from ..domain.restore import RestoreRequests, SessionRestorer
 from ..domain.use_cases import PresenceService
+from ..domain.watching import WatchService
 from .settings import Settings
 
 # Transport limit: a frame over this closes the connection; presence frames are ~100 bytes.
@@ -49,8 +56,13 @@ class Container(containers.DeclarativeContainer):
     durable_writer = providers.Singleton(DurableWriter, status_repository)
 
     kind = providers.Callable(presence_kind, settings)
+    # Open while Redis is known to be down: every pool refuses at once (circuit.py).
+    redis_circuit = providers.Singleton(RedisCircuit)
     redis = providers.Singleton(
-        create_redis, settings.provided.shared_presence_url, pool_size=settings.provided.redis_pool_size
+        create_redis,
+        settings.provided.shared_presence_url,
+        pool_size=settings.provided.redis_pool_size,
+        circuit=redis_circuit,
     )
 
     presence_store = providers.Selector(
@@ -66,6 +78,17 @@ class Container(containers.DeclarativeContainer):
         ),
     )
 
+    # With Redis, the use cases' store also keeps what this instance would write back if
+    # Redis lost it (held_sessions.py); the restorer does (restore.py).
+    restore_requests = providers.Singleton(RestoreRequests)
+    service_store = providers.Selector(
+        kind,
+        memory=presence_store,
+        redis=providers.Singleton(
+            RecordingStore, presence_store, providers.Singleton(HeldSessions), clock, restore_requests.provided.request
+        ),
+    )
+
     # Room emits reach the sockets of every instance through python-socketio's manager.
     client_manager = providers.Selector(
         kind,
@@ -75,6 +98,7 @@ class Container(containers.DeclarativeContainer):
             settings.provided.shared_presence_url,
             channel=settings.provided.socketio_channel,
             pool_size=settings.provided.redis_pool_size,
+            circuit=redis_circuit,
         ),
     )
     socket_server = providers.Singleton(
@@ -103,14 +127,39 @@ class Container(containers.DeclarativeContainer):
     presence_service = providers.Singleton(
         PresenceService,
         registry=registry,
-        store=presence_store,
+        store=service_store,
         durable=durable_writer,
         broadcaster=broadcaster,
         clock=clock,
         verifier=token_verifier,
         session_ttl=settings.provided.session_ttl,
+        offline_grace=settings.provided.offline_grace,
+    )
+    session_restorer = providers.Singleton(SessionRestorer, store=service_store, service=presence_service, clock=clock)
+    redis_health = providers.Singleton(
+        RedisHealth,
+        settings.provided.shared_presence_url,
+        redis_circuit,
+        on_back=restore_requests.provided.request,
+        listener=client_manager,
     )
 
+
+    # Who may watch whom; the contacts table lives in the status repository's database.
+    audience_policy = providers.Selector(
+        settings.provided.audience,
+        open=providers.Singleton(OpenAudience),
+        contacts=providers.Singleton(SqlContactsAudience, engine),
+    )
+    watch_service = providers.Singleton(
+        WatchService,
+        registry=registry,
+        store=presence_store,
+        durable=durable_writer,
+        policy=audience_policy,
+        max_targets=settings.provided.watch_max_targets,
+        max_ids=settings.provided.max_ids_per_call,
+    )
 
 def build_container(settings: Settings, jwt_secret: str) -> Container:
     if not settings.database_url:

@@ -4,12 +4,15 @@ resource start-up is unordered, and these steps depend on each other)."""
 from __future__ import annotations
 
 import logging
+import time
 from functools import partial
 
 import anyio
 from redis.exceptions import RedisError
 
 from ..domain.statuses import OFFLINE
+from ..domain.instance_lease import keep_lease, watch_dead_instances
+from ..domain.restore import keep_sessions_restored
 from ..domain.sweeper import run_sweeper
 from ..domain.warm_up import warm_up
 from .background import Supervisor
@@ -21,9 +24,9 @@ from .single_instance import SingleInstanceLock, claim_single_instance
 log = logging.getLogger(__name__)
 
 FLUSH_TIMEOUT = 5.0
-# engineio waits for each socket's send queue to drain; a socket whose client left at the
-# same moment never drains, so the wait is bounded (its disconnect handler has run by then).
+# How long shutdown waits for clients to close their connections once told to.
 DISCONNECT_TIMEOUT = 1.0
+END_SESSIONS_TIMEOUT = 5.0
 
 
 class Gateway:
@@ -46,13 +49,23 @@ class Gateway:
             stale = await repository.mark_all_offline(OFFLINE, c.clock().now())
             if stale:
                 log.warning("marked %d users OFFLINE that a previous run left online", stale)
-        self._supervisor = Supervisor(
-            [
-                c.durable_writer().run,
-                partial(run_sweeper, c.presence_service(), self.settings.sweep_interval),
-                partial(warm_up, c.presence_service()),
+        service = c.presence_service()
+        jobs = [
+            c.durable_writer().run,
+            partial(run_sweeper, service, self.settings.sweep_interval),
+            partial(warm_up, service),
+        ]
+        if c.kind() == "redis":
+            jobs += [
+                partial(keep_lease, service, self.settings.lease_ttl),
+                partial(watch_dead_instances, service, self.settings.lease_check_interval),
+                # Redis outages: the prober (circuit, /readyz), python-socketio's listener,
+                # and the restore of this instance's sessions after Redis lost them.
+                c.redis_health().run,
+                c.client_manager().run,
+                partial(keep_sessions_restored, c.session_restorer(), c.restore_requests()),
             ]
-        )
+        self._supervisor = Supervisor(jobs)
         await self._supervisor.start()
         where = "shared through Redis" if c.kind() == "redis" else "in-process"
         log.info("presence ready (%s); get a token with: presence-gateway token --user 42", where)
@@ -63,23 +76,53 @@ class Gateway:
             await c.presence_store().load_scripts()
         except RedisError as error:  # serve degraded: events answer "unavailable" until it is back
             log.error("Redis is not answering at start (%r); presence events will fail until it does", error)
-        # python-socketio starts its Redis listener at the first connection; start it now,
-        # so this instance hears other instances' emits from the moment it serves.
+        # python-socketio initialises its manager at the first connection; do it now. Its
+        # Redis listener is one of the supervisor's jobs, ready once it has subscribed.
         sio = c.socket_server()
         if not sio.manager_initialized:
             sio.manager_initialized = True
             sio.manager.initialize()
 
     async def disconnect_all(self) -> None:
-        """End every socket first, so shutdown does not wait on clients (python-engineio
-        under hypercorn otherwise waits for them) and their sessions end as disconnects."""
+        """Shutdown, before the server waits on connections: end this instance's sessions
+        in one batch (users connected elsewhere stay as they are, the rest go OFFLINE with
+        one event each), give up the lease, then close every socket — python-engineio
+        under hypercorn would otherwise wait for clients to leave."""
+        await self._end_own_sessions()
         sio = self.container.socket_server()
-        if sio.eio.sockets:  # with none, engineio's disconnect waits on an empty set
-            with anyio.move_on_after(DISCONNECT_TIMEOUT):
-                await sio.eio.disconnect()
+        # A Socket.IO DISCONNECT makes each client close its own connection (engine.io's
+        # CLOSE alone leaves Node clients' websockets open until hypercorn cancels them).
+        async with anyio.create_task_group() as tg:
+            for sid, _ in list(sio.manager.get_participants("/", None)):
+                tg.start_soon(sio.disconnect, sid)
+        with anyio.move_on_after(DISCONNECT_TIMEOUT):
+            while sio.eio.sockets:
+                await anyio.sleep(0.02)  # the clients are closing; bounded by the timeout
+        # Stragglers (a client gone quiet, a polling session never upgraded): close without
+        # waiting for their send queues, which a vanished client never drains.
+        with anyio.move_on_after(DISCONNECT_TIMEOUT):
+            async with anyio.create_task_group() as tg:
+                for socket in list(sio.eio.sockets.values()):
+                    tg.start_soon(partial(socket.close, wait=False, reason=sio.eio.reason.SERVER_DISCONNECT))
         await sio.shutdown()
 
+    async def _end_own_sessions(self) -> None:
+        service = self.container.presence_service()
+        if service.draining:
+            return
+        started = time.monotonic()
+        try:
+            with anyio.fail_after(END_SESSIONS_TIMEOUT):
+                ended = await service.end_instance()
+                await service.release_lease()
+        except Exception as error:  # survivors (or the next start) will clean up after us
+            service.draining = True
+            log.error("could not end this instance's sessions at shutdown: %r", error)
+            return
+        log.info("ended %d sessions in %.2fs", ended, time.monotonic() - started)
+
     async def stop(self) -> None:
+        await self._end_own_sessions()  # served by a plain hypercorn: no shutdown trigger ran
         if self._supervisor is not None:
             await self._supervisor.stop()
         writer = self.container.durable_writer()

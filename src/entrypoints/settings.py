@@ -15,6 +15,8 @@ from ..adapters.durations import parse_duration as _parse_duration
 
 DEVELOPMENT = "development"
 PRODUCTION = "production"
+# Who may watch whom: anyone signed in, or the pairs of the presence_contacts table.
+AUDIENCES = ("open", "contacts")
 
 
 
@@ -53,6 +55,24 @@ def _number(value: str | None, name: str, default: float, *, minimum: float = 0.
     return number
 
 
+def _count(value: str | None, name: str, default: int) -> int:
+    if value is None or value == "":
+        return default
+    if not value.strip().isdigit() or int(value) < 1:
+        raise ConfigError(f"{name}={value!r} must be a whole number of at least 1")
+    return int(value)
+
+
+def _choice(value: str | None, name: str, choices: tuple[str, ...]) -> str:
+    """The first choice is the default."""
+    if value is None or value.strip() == "":
+        return choices[0]
+    chosen = value.strip().lower()
+    if chosen not in choices:
+        raise ConfigError(f"{name}={value!r}: use {' or '.join(choices)}")
+    return chosen
+
+
 def _port(value: str, name: str) -> int:
     if not value.isdigit() or not 0 < int(value) < 65536:
         raise ConfigError(f"{name}={value!r} is not a TCP port")
@@ -85,9 +105,15 @@ class Settings:
     statuses_file: Path | None = None
     cors_origins: list[str] | str = "*"
     session_ttl: float = 90.0
+    offline_grace: float = 5.0
+    lease_ttl: float = 10.0
+    lease_check_interval: float = 1.0
     sweep_interval: float = 5.0
     ws_deflate: bool = False
     log_level: str = "INFO"
+    audience: str = "open"
+    watch_max_targets: int = 1000
+    max_ids_per_call: int = 1000
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -139,9 +165,17 @@ class Settings:
             statuses_file=Path(env["PRESENCE_STATUSES_FILE"]) if env.get("PRESENCE_STATUSES_FILE") else None,
             cors_origins=origins,
             session_ttl=_number(env.get("PRESENCE_SESSION_TTL"), "PRESENCE_SESSION_TTL", 90.0, minimum=1.0),
+            offline_grace=_number(env.get("PRESENCE_OFFLINE_GRACE"), "PRESENCE_OFFLINE_GRACE", 5.0),
+            lease_ttl=_number(env.get("PRESENCE_LEASE_TTL"), "PRESENCE_LEASE_TTL", 10.0, minimum=1.0),
+            lease_check_interval=_number(
+                env.get("PRESENCE_LEASE_CHECK_INTERVAL"), "PRESENCE_LEASE_CHECK_INTERVAL", 1.0, minimum=0.05
+            ),
             sweep_interval=_number(env.get("PRESENCE_SWEEP_INTERVAL"), "PRESENCE_SWEEP_INTERVAL", 5.0, minimum=0.01),
             ws_deflate=_flag(env.get("PRESENCE_WS_DEFLATE"), "PRESENCE_WS_DEFLATE", False),
             log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
+            audience=_choice(env.get("PRESENCE_AUDIENCE"), "PRESENCE_AUDIENCE", AUDIENCES),
+            watch_max_targets=_count(env.get("PRESENCE_WATCH_MAX_TARGETS"), "PRESENCE_WATCH_MAX_TARGETS", 1000),
+            max_ids_per_call=_count(env.get("PRESENCE_MAX_IDS_PER_CALL"), "PRESENCE_MAX_IDS_PER_CALL", 1000),
         )
 
 

@@ -21,11 +21,12 @@ MAX_PAYLOAD_KEYS = 16
 class SocketSession:
     """What the gateway keeps per socket, in python-socketio's session (not on a namespace)."""
 
-    __slots__ = ("user_id", "meta")
+    __slots__ = ("user_id", "meta", "watching")
 
     def __init__(self, user_id: str, meta: SessionMeta) -> None:
         self.user_id = user_id
         self.meta = meta
+        self.watching: set[str] = set()  # the users whose changes this socket hears
 
 
 def _token(auth: Any, environ: dict[str, Any]) -> object:

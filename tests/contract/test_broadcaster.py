@@ -1,4 +1,5 @@
-"""The Broadcaster contract: a change reaches every socket of its user and nobody else,
+"""The Broadcaster contract: a change reaches every socket of its user, what others see
+reaches the sockets watching the user when it changes, and nobody else hears anything —
 over a real hypercorn and real Socket.IO clients."""
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import socketio
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
 
-from presence_gateway.adapters.socketio.broadcaster import SocketIOBroadcaster, user_room
+from presence_gateway.adapters.socketio.broadcaster import SocketIOBroadcaster, user_room, watchers_room
 from presence_gateway.adapters.socketio.server import PresenceSocketServer
 from presence_gateway.domain.presence import PresenceChanged
 from tests.e2e.clients import Client
@@ -28,11 +29,25 @@ async def socket_server():
 
     @sio.event
     async def connect(sid, environ, auth):
-        await sio.enter_room(sid, user_room(auth["user"]))
+        if "user" in auth:
+            await sio.enter_room(sid, user_room(auth["user"]))
+        for watched in auth.get("watch", []):
+            await sio.enter_room(sid, watchers_room(watched))
 
     @sio.on("ping")
     async def ping(sid):
         await sio.emit("pong", to=sid)
+
+    async def watch(sid, user_id):
+        """Join, then a change of the user lands while the snapshot is being answered."""
+        await sio.enter_room(sid, watchers_room(user_id))
+        await broadcaster.publish(PresenceChanged(user_id, "DND", "DND", "ONLINE", "ONLINE", 1_800_000_000.5))
+        return {"snapshot": "ONLINE"}
+
+    broadcaster = SocketIOBroadcaster(sio)
+    sio.on("watch", watch)
+    sio.on("watch-unordered", watch)
+    sio.reply_first("watch")
 
     config = Config()
     port = free_port()
@@ -51,7 +66,7 @@ async def socket_server():
                     break
                 except socketio.exceptions.ConnectionError:
                     await anyio.sleep(0.02)
-        yield url, SocketIOBroadcaster(sio)
+        yield url, broadcaster
         stop.set()
 
 
@@ -88,3 +103,81 @@ async def test_a_change_reaches_every_socket_of_the_user_and_nobody_else(broadca
 async def test_a_user_with_no_socket_is_no_error(broadcaster) -> None:
     _, publisher = broadcaster
     await publisher.publish(PresenceChanged("nobody", "OFFLINE", "OFFLINE", "ONLINE", "ONLINE", 0.0))
+
+
+def statuses(client: Client) -> list[str]:
+    return [update["status"] for update in client.received("presence:updated")]
+
+
+async def test_watchers_hear_what_others_see_and_the_user_what_they_are(broadcaster) -> None:
+    url, publisher = broadcaster
+    own = await Client().connect(url, {"user": "42"})
+    watcher = await Client().connect(url, {"user": "7", "watch": ["42"]})
+    watching_another = await Client().connect(url, {"watch": ["99"]})
+    try:
+        await publisher.publish(PresenceChanged("42", "INVISIBLE", "OFFLINE", "ONLINE", "ONLINE", 1_800_000_000.5))
+
+        assert await watcher.next("presence:updated") == {
+            "userId": "42", "status": "OFFLINE", "timestamp": "2027-01-15T08:00:00.500Z",
+        }
+        assert (await own.next("presence:updated"))["status"] == "INVISIBLE"
+        for client in (own, watcher, watching_another):
+            await client.round_trip()
+        assert (statuses(own), statuses(watcher), statuses(watching_another)) == (["INVISIBLE"], ["OFFLINE"], [])
+    finally:
+        for client in (own, watcher, watching_another):
+            await client.close()
+
+
+async def test_a_change_others_cannot_see_reaches_the_users_sockets_only(broadcaster) -> None:
+    url, publisher = broadcaster
+    own = await Client().connect(url, {"user": "42"})
+    watcher = await Client().connect(url, {"user": "7", "watch": ["42"]})
+    try:
+        # Invisible, then "appear offline": the user sees the change, everyone else saw OFFLINE already.
+        await publisher.publish(PresenceChanged("42", "OFFLINE", "OFFLINE", "INVISIBLE", "OFFLINE", 1_800_000_000.5))
+
+        assert (await own.next("presence:updated"))["status"] == "OFFLINE"
+        await watcher.round_trip()
+        assert statuses(watcher) == []
+    finally:
+        await own.close()
+        await watcher.close()
+
+
+async def test_a_change_seen_alike_reaches_every_socket_once(broadcaster) -> None:
+    url, publisher = broadcaster
+    own = await Client().connect(url, {"user": "42"})
+    watching_themselves = await Client().connect(url, {"user": "42", "watch": ["42"]})
+    watchers = [await Client().connect(url, {"user": f"w{n}", "watch": ["42"]}) for n in range(3)]
+    everyone = [own, watching_themselves, *watchers]
+    try:
+        await publisher.publish(PresenceChanged("42", "DND", "DND", "ONLINE", "ONLINE", 1_800_000_000.5))
+
+        for client in everyone:
+            assert (await client.next("presence:updated"))["status"] == "DND"
+        for client in everyone:
+            await client.round_trip()
+            assert statuses(client) == ["DND"]
+    finally:
+        for client in everyone:
+            await client.close()
+
+
+async def test_an_update_emitted_while_a_snapshot_is_answered_arrives_after_the_answer(broadcaster) -> None:
+    url, _ = broadcaster
+    ordered = await Client().connect(url, {"user": "7"})
+    unordered = await Client().connect(url, {"user": "8"})
+    try:
+        await ordered.call("watch", "42")
+        await unordered.call("watch-unordered", "43")
+
+        for client in (ordered, unordered):
+            await client.next("presence:updated")
+        assert [name for name, _ in ordered.events] == ["ack", "presence:updated"]
+        # python-socketio's own order, which a client would apply the stale snapshot last in:
+        assert [name for name, _ in unordered.events] == ["presence:updated", "ack"]
+    finally:
+        await ordered.close()
+        await unordered.close()
+

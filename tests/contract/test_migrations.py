@@ -12,7 +12,7 @@ from sqlalchemy import inspect, text
 
 from presence_gateway.adapters.sql import migrate
 from presence_gateway.adapters.sql.engine import create_engine, sqlite_url
-from presence_gateway.adapters.sql.schema import metadata
+from presence_gateway.adapters.sql.schema import metadata, user_presence
 from presence_gateway.adapters.sql.status_repository import SqlStatusRepository
 from presence_gateway.domain.presence import DurableStatus
 from tests.support.postgres_server import IsolatedSchema
@@ -64,6 +64,19 @@ async def test_upgrade_from_empty_downgrade_and_upgrade_again(empty_database) ->
     assert await repository.get("u1") == RECORD
 
 
+async def test_the_contacts_table_comes_and_goes_with_its_own_revision(empty_database) -> None:
+    await migrate.upgrade(empty_database, "0001")
+    assert "presence_contacts" not in await tables(empty_database)
+
+    await migrate.upgrade(empty_database)
+    assert {"user_presence", "presence_contacts"} <= await tables(empty_database)
+    await SqlStatusRepository(empty_database).save_many([RECORD])
+
+    await migrate.downgrade(empty_database, "0001")
+    assert "presence_contacts" not in await tables(empty_database)
+    assert await SqlStatusRepository(empty_database).get("u1") == RECORD
+
+
 async def test_the_migrated_table_is_the_one_the_code_queries(empty_database) -> None:
     await migrate.upgrade(empty_database)
 
@@ -78,7 +91,7 @@ async def test_the_migrated_table_is_the_one_the_code_queries(empty_database) ->
 
 async def test_a_table_from_before_migrations_is_adopted_with_its_rows(empty_database) -> None:
     async with empty_database.begin() as connection:
-        await connection.run_sync(metadata.create_all)
+        await connection.run_sync(user_presence.create)  # all those gateways had
     await SqlStatusRepository(empty_database).save_many([RECORD])
 
     await migrate.upgrade(empty_database)

@@ -244,3 +244,98 @@ async def test_a_seeded_user_comes_back_with_their_choice(presence_store) -> Non
     back = await presence_store.register("u1", "s1", META, expires_at=190.0)
 
     assert back.first_session and back.before.choice == DND and back.after.choice_known
+
+
+async def test_the_last_session_ending_with_grace_leaves_the_user_lingering(presence_store) -> None:
+    await presence_store.register("u1", "s1", META, expires_at=190.0)
+    await presence_store.choose("u1", "s1", META, APPEAR_OFFLINE, expires_at=190.0)
+
+    ended = await presence_store.end("u1", "s1", grace_until=105.0)
+
+    assert ended.after == UserState(0, APPEAR_OFFLINE, True, lingering=True)
+    assert (await presence_store.state("u1")).lingering
+
+
+async def test_a_session_within_the_grace_cancels_going_offline(presence_store) -> None:
+    await presence_store.register("u1", "s1", META, expires_at=190.0)
+    await presence_store.end("u1", "s1", grace_until=105.0)
+
+    back = await presence_store.register("u1", "s2", META, expires_at=200.0)
+
+    assert back.before.lingering and not back.after.lingering
+    assert await presence_store.settle_due_graces(1000.0, limit=10) == []
+
+
+async def test_a_grace_that_runs_out_settles_once(presence_store) -> None:
+    await presence_store.register("u1", "s1", META, expires_at=190.0)
+    await presence_store.choose("u1", "s1", META, APPEAR_OFFLINE, expires_at=190.0)
+    await presence_store.end("u1", "s1", grace_until=105.0)
+
+    assert await presence_store.settle_due_graces(104.9, limit=10) == []
+    [settled] = await presence_store.settle_due_graces(105.0, limit=10)
+
+    assert settled.user_id == "u1"
+    assert settled.transition.before.lingering and not settled.transition.after.lingering
+    assert settled.transition.after.choice is None  # a choice not remembered ends now
+    assert await presence_store.settle_due_graces(1000.0, limit=10) == []
+
+
+async def test_one_of_two_sessions_ending_with_grace_is_just_an_end(presence_store) -> None:
+    await presence_store.register("u1", "s1", META, expires_at=190.0)
+    await presence_store.register("u1", "s2", META, expires_at=190.0)
+
+    ended = await presence_store.end("u1", "s1", grace_until=105.0)
+
+    assert ended.after == UserState(1, None, ended.after.choice_known, lingering=False)
+    assert await presence_store.settle_due_graces(1000.0, limit=10) == []
+
+
+async def test_ending_this_instances_sessions_ends_them_all_without_grace(presence_store) -> None:
+    for n in range(7):
+        await presence_store.register(f"u{n % 3}", f"s{n}", META, expires_at=190.0)
+
+    first = await presence_store.end_instance_sessions(None, limit=5)
+    rest = await presence_store.end_instance_sessions(None, limit=5)
+
+    assert len(first) == 5 and len(rest) == 2
+    states = [await presence_store.state(f"u{n}") for n in range(3)]
+    assert {s.sessions for s in states} == {0}
+    assert not any(s.lingering for s in states)
+    assert await presence_store.expire_due(10_000.0, limit=100) == []
+
+
+async def test_states_reads_many_users_in_the_order_asked(presence_store) -> None:
+    await presence_store.seed_choices(_choices(("away", DND, None)))
+    await presence_store.register("on", "s1", META, expires_at=190.0)
+    await presence_store.register("on", "s2", META, expires_at=190.0)
+    await presence_store.choose("busy", "s1", META, DND, expires_at=190.0)
+    await presence_store.register("reloading", "s1", META, expires_at=190.0)
+    await presence_store.end("reloading", "s1", grace_until=105.0)
+    users = ["busy", "nobody", "on", "away", "reloading"]
+
+    states = await presence_store.states(users)
+
+    assert states == [
+        UserState(1, DND, True),
+        UserState(0, None, True),
+        UserState(2, None, True),
+        UserState(0, DND, True),
+        UserState(0, None, True, lingering=True),
+    ]
+    assert states == [await presence_store.state(u) for u in users]
+    assert await presence_store.states([]) == []
+
+
+async def test_states_before_seeding_say_the_choice_is_unknown(presence_store) -> None:
+    await presence_store.register("u1", "s1", META, expires_at=190.0)
+
+    assert await presence_store.states(["u1", "u2"]) == [UserState(1, None, False), UserState(0, None, False)]
+
+
+async def test_states_of_a_thousand_users(presence_store) -> None:
+    for n in range(0, 1000, 10):
+        await presence_store.register(f"u{n}", "s1", META, expires_at=190.0)
+
+    states = await presence_store.states([f"u{n}" for n in range(1000)])
+
+    assert [n for n, state in enumerate(states) if state.sessions] == list(range(0, 1000, 10))

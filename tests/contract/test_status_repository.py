@@ -94,3 +94,26 @@ async def test_remembered_choices_are_streamed(status_repository) -> None:
     )
 
     assert sorted([pair async for pair in status_repository.remembered_choices()]) == [("u1", "DND"), ("u3", "INVISIBLE")]
+
+
+async def test_get_many_reads_the_users_that_have_a_record(status_repository) -> None:
+    await status_repository.save_many(
+        [record("u1", "OFFLINE", 10.0, chosen="INVISIBLE", last_seen=5.0), record("u2", "ONLINE", 20.0, last_seen=20.0)]
+    )
+
+    records = await status_repository.get_many(["u2", "nobody", "u1"])
+
+    assert records == {
+        "u1": record("u1", "OFFLINE", 10.0, chosen="INVISIBLE", last_seen=5.0),
+        "u2": record("u2", "ONLINE", 20.0, last_seen=20.0),
+    }
+    assert await status_repository.get_many([]) == {}
+
+
+async def test_get_many_reads_more_users_than_one_statement_asks_about(status_repository) -> None:
+    await status_repository.save_many([record(f"u{n}", "OFFLINE", 10.0, last_seen=float(n)) for n in range(0, 2500, 2)])
+
+    records = await status_repository.get_many([f"u{n}" for n in range(2500)])
+
+    assert sorted(records) == sorted(f"u{n}" for n in range(0, 2500, 2))
+    assert records["u2498"].last_seen == 2498.0

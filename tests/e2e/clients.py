@@ -55,6 +55,21 @@ class Client:
             self._cursor[event] = index + 1
             return self.received(event)[index]
 
+    async def wait_until(self, condition, timeout: float = 5.0) -> None:
+        """Until ``condition()`` holds, checked again as each event arrives."""
+        async with self._arrived:
+            await asyncio.wait_for(self._arrived.wait_for(condition), timeout)
+
+    async def call(self, event: str, payload: Any, timeout: float = 5.0) -> Any:
+        """Emit ``event`` and return its acknowledgement, which is also kept among the
+        events, where it arrived, as ``("ack", reply)``."""
+
+        async def acknowledged(*reply: Any) -> None:
+            await self._record("ack", *reply)
+
+        await self.sio.emit(event, payload, callback=acknowledged)
+        return await self.next("ack", timeout)
+
     async def round_trip(self) -> None:
         """Ping and wait for its pong: whatever the server sent this socket before is here now."""
         await self.sio.emit("ping")

@@ -35,6 +35,8 @@ class GatewayProcess:
             "PRESENCE_DATA_DIR": str(self.data_dir),
             "PORT": str(self.port),
             "LOG_LEVEL": "INFO",
+            # OFFLINE at once unless a test is about the grace period.
+            "PRESENCE_OFFLINE_GRACE": "0",
             **env,
         }
         self.process: subprocess.Popen[bytes] | None = None

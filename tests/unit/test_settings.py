@@ -53,3 +53,24 @@ def test_production_refuses_to_start_without_a_secret(tmp_path: Path) -> None:
 
 def test_production_with_no_cors_origins_allows_same_origin_only() -> None:
     assert Settings.from_env({"PRESENCE_ENV": "production"}).cors_origins == []
+
+
+def test_watching_settings_and_their_defaults() -> None:
+    assert (Settings.from_env({}).audience, Settings.from_env({}).watch_max_targets) == ("open", 1000)
+    settings = Settings.from_env(
+        {"PRESENCE_AUDIENCE": "Contacts", "PRESENCE_WATCH_MAX_TARGETS": "250", "PRESENCE_MAX_IDS_PER_CALL": "50"}
+    )
+    assert (settings.audience, settings.watch_max_targets, settings.max_ids_per_call) == ("contacts", 250, 50)
+
+
+@pytest.mark.parametrize(
+    ("env", "name"),
+    [
+        ({"PRESENCE_AUDIENCE": "friends"}, "PRESENCE_AUDIENCE"),
+        ({"PRESENCE_WATCH_MAX_TARGETS": "0"}, "PRESENCE_WATCH_MAX_TARGETS"),
+        ({"PRESENCE_MAX_IDS_PER_CALL": "many"}, "PRESENCE_MAX_IDS_PER_CALL"),
+    ],
+)
+def test_a_bad_watching_setting_is_named(env: dict[str, str], name: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        Settings.from_env(env)

@@ -19,6 +19,10 @@ def state(sessions: int, choice: Choice | None = None) -> UserState:
     return UserState(sessions, choice)
 
 
+def lingering(choice: Choice | None = None) -> UserState:
+    return UserState(0, choice, lingering=True)
+
+
 # before, after, (own before → own after) or None, (public before → after) or None, durable (status, chosen) or None
 CASES = [
     ("first socket", state(0), state(1), ("OFFLINE", "ONLINE"), ("OFFLINE", "ONLINE"), ("ONLINE", None)),
@@ -37,6 +41,10 @@ CASES = [
     ("appear offline", state(1), state(1, APPEAR_OFFLINE), ("ONLINE", "OFFLINE"), ("ONLINE", "OFFLINE"), ("OFFLINE", None)),
     ("appear offline leaves", state(1, APPEAR_OFFLINE), state(0), None, None, None),
     ("invisible to dnd", state(1, INVISIBLE), state(1, DND), ("INVISIBLE", "DND"), ("OFFLINE", "DND"), ("DND", "DND")),
+    ("last closes, grace begins", state(1, DND), lingering(DND), None, None, None),
+    ("reload within grace", lingering(DND), state(1, DND), None, None, None),
+    ("grace ends", lingering(DND), state(0, DND), ("DND", "OFFLINE"), ("DND", "OFFLINE"), ("OFFLINE", "DND")),
+    ("grace ends, appear-offline forgotten", lingering(APPEAR_OFFLINE), state(0), None, None, None),
 ]
 
 

@@ -8,9 +8,9 @@ behind, which is skipped when it surfaces.
 from __future__ import annotations
 
 import heapq
-from typing import AsyncIterable
+from typing import AsyncIterable, Sequence
 
-from ...domain.ports import DueDecay, Expired, SessionMeta
+from ...domain.ports import DueDecay, Expired, HeldSession, SessionMeta, UserTransition
 from ...domain.presence import Choice, Transition, UserState
 
 
@@ -18,16 +18,17 @@ class _User:
     """One user's sessions and choice; ``known`` is False until the choice is settled
     (chosen here, or adopted from the durable record after a cold start)."""
 
-    __slots__ = ("sessions", "choice", "known", "decays_at")
+    __slots__ = ("sessions", "choice", "known", "decays_at", "leaving_at")
 
     def __init__(self, known: bool) -> None:
         self.sessions: dict[str, tuple[float, SessionMeta]] = {}
         self.choice: Choice | None = None
         self.known = known
         self.decays_at: float | None = None
+        self.leaving_at: float | None = None  # within the offline grace until then
 
     def state(self) -> UserState:
-        return UserState(len(self.sessions), self.choice, self.known)
+        return UserState(len(self.sessions), self.choice, self.known, self.leaving_at is not None)
 
 
 
@@ -37,8 +38,12 @@ class InMemoryPresenceStore:
         self._users: dict[str, _User] = {}
         self._expiries: list[tuple[float, str, str]] = []
         self._decays: list[tuple[float, str, str]] = []
+        self._graces: list[tuple[float, str]] = []
         # Once seeded from the durable record, a user it never heard of chose nothing.
         self._seeded = False
+        # restore_sessions: whether it ran, and each user's restored choice (as of, status).
+        self._restored = False
+        self._restored_choices: dict[str, tuple[float, str]] = {}
 
     def _user(self, user_id: str) -> _User:
         user = self._users.get(user_id)
@@ -47,6 +52,7 @@ class InMemoryPresenceStore:
         return user
 
     def _renew(self, user: _User, user_id: str, session_id: str, meta: SessionMeta, expires_at: float) -> None:
+        user.leaving_at = None  # a new session cancels going offline
         user.sessions[session_id] = (expires_at, meta)
         heapq.heappush(self._expiries, (expires_at, user_id, session_id))
 
@@ -111,20 +117,63 @@ class InMemoryPresenceStore:
         self._set_choice(user, due.user_id, to, decays_at)
         return Transition(before, user.state())
 
-    async def end(self, user_id: str, session_id: str) -> Transition:
+    async def end(self, user_id: str, session_id: str, grace_until: float | None = None) -> Transition:
         user = self._users.get(user_id)
         if user is None:
             nobody = UserState(0, None, self._seeded)
             return Transition(nobody, nobody)
         before = user.state()
-        self._drop(user, session_id)
+        self._drop(user, user_id, session_id, grace_until)
         return Transition(before, user.state())
 
-    def _drop(self, user: _User, session_id: str) -> None:
-        if user.sessions.pop(session_id, None) is not None and not user.sessions:
-            if user.choice is not None and not user.choice.remember:
-                user.choice = None
-                user.decays_at = None
+    def _drop(self, user: _User, user_id: str, session_id: str, grace_until: float | None = None) -> None:
+        if user.sessions.pop(session_id, None) is None or user.sessions:
+            return
+        if grace_until is not None:
+            user.leaving_at = grace_until
+            heapq.heappush(self._graces, (grace_until, user_id))
+        else:
+            self._gone(user)
+
+    @staticmethod
+    def _gone(user: _User) -> None:
+        if user.choice is not None and not user.choice.remember:
+            user.choice = None
+            user.decays_at = None
+
+    async def settle_due_graces(self, now: float, limit: int) -> list[UserTransition]:
+        settled: list[UserTransition] = []
+        while self._graces and self._graces[0][0] <= now and len(settled) < limit:
+            due, user_id = heapq.heappop(self._graces)
+            user = self._users.get(user_id)
+            if user is None or user.leaving_at != due:
+                continue  # came back, or left again later
+            before = user.state()
+            user.leaving_at = None
+            self._gone(user)
+            settled.append(UserTransition(user_id, Transition(before, user.state())))
+        return settled
+
+    async def end_instance_sessions(self, instance: str | None, limit: int) -> list[Expired]:
+        """One process is the only instance: its sessions are all the sessions."""
+        ended: list[Expired] = []
+        for user_id, user in list(self._users.items()):
+            for session_id in list(user.sessions):
+                if len(ended) == limit:
+                    return ended
+                before = user.state()
+                self._drop(user, user_id, session_id)
+                ended.append(Expired(user_id, session_id, Transition(before, user.state())))
+        return ended
+
+    async def renew_lease(self, now: float, ttl: float) -> bool:
+        return True
+
+    async def release_lease(self) -> None:
+        return None
+
+    async def claim_dead_instances(self, now: float) -> list[str]:
+        return []
 
     async def expire_due(self, now: float, limit: int) -> list[Expired]:
         expiries = self._expiries
@@ -138,7 +187,7 @@ class InMemoryPresenceStore:
             if session is None or session[0] != expires_at:
                 continue  # ended or renewed since this entry was pushed
             before = user.state()
-            self._drop(user, session_id)
+            self._drop(user, user_id, session_id)
             expired.append(Expired(user_id, session_id, Transition(before, user.state())))
         return expired
 
@@ -158,3 +207,32 @@ class InMemoryPresenceStore:
     async def state(self, user_id: str) -> UserState:
         user = self._users.get(user_id)
         return user.state() if user is not None else UserState(0, None, self._seeded)
+
+    async def states(self, user_ids: Sequence[str]) -> list[UserState]:
+        # Nothing in ``state`` awaits, so all of them are read at one moment.
+        return [await self.state(user_id) for user_id in user_ids]
+
+    async def needs_restore(self) -> bool:
+        return not self._restored
+
+    async def restore_sessions(self, sessions: Sequence[HeldSession]) -> int:
+        """As the Redis store does it; a single process never loses its store, so this
+        serves the contract and the unit tests of the restore rules."""
+        for held in sessions:
+            user = self._user(held.user_id)
+            known = user.sessions.get(held.session_id)
+            meta = known[1] if known is not None else held.meta
+            user.sessions[held.session_id] = (held.expires_at, meta)
+            heapq.heappush(self._expiries, (held.expires_at, held.user_id, held.session_id))
+            if held.choice_known:
+                chosen = held.choice.status if held.choice is not None else ""
+                current = user.choice.status if user.choice is not None else ""
+                note = self._restored_choices.get(held.user_id)
+                if not user.known or (note is not None and note[1] == current and note[0] < held.choice_as_of):
+                    self._set_choice(user, held.user_id, held.choice, held.decays_at)
+                    self._restored_choices[held.user_id] = (held.choice_as_of, chosen)
+        self._restored = True
+        return len(sessions)
+
+    async def release_restore(self) -> None:
+        self._restored = False

@@ -4,7 +4,7 @@ suite as the SQL one."""
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import AsyncIterator, Iterable
+from typing import AsyncIterator, Iterable, Sequence
 
 from ...domain.presence import DurableStatus
 
@@ -16,6 +16,10 @@ class InMemoryStatusRepository:
 
     async def get(self, user_id: str) -> DurableStatus | None:
         return self.records.get(user_id)
+
+    async def get_many(self, user_ids: Sequence[str]) -> dict[str, DurableStatus]:
+        records = self.records
+        return {user_id: records[user_id] for user_id in user_ids if user_id in records}
 
     async def save_many(self, records: Iterable[DurableStatus]) -> None:
         for record in records:

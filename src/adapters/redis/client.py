@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from redis.asyncio import BlockingConnectionPool, Redis
 
+from .circuit import CircuitBreakingPool, RedisCircuit
+
 
 def create_redis(
     url: str,
@@ -18,11 +20,16 @@ def create_redis(
     socket_timeout: float | None = 2.0,
     connect_timeout: float = 2.0,
     decode_responses: bool = True,
+    circuit: RedisCircuit | None = None,
 ) -> Redis:
     """``socket_timeout`` bounds a slow Redis: an event fails fast with ``unavailable``
-    rather than hanging (None for a pub/sub connection, which waits by design)."""
-    pool = BlockingConnectionPool.from_url(
+    rather than hanging (None for a pub/sub connection, which waits by design). With a
+    ``circuit``, commands are refused at once while Redis is known to be down."""
+    pool_class = BlockingConnectionPool if circuit is None else CircuitBreakingPool
+    extra = {} if circuit is None else {"circuit": circuit}
+    pool = pool_class.from_url(
         url,
+        **extra,
         max_connections=pool_size,
         timeout=pool_timeout,
         socket_timeout=socket_timeout,

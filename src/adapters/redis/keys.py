@@ -29,8 +29,11 @@ class RedisKeys:
     def choice(self, user_id: str) -> str:
         return f"presence:status:{self._user(user_id)}"
 
-    def user_keys(self, user_id: str, session_id: str) -> list[str]:
-        return [self.session(user_id, session_id), self.sockets(user_id), self.online(user_id), self.choice(user_id)]
+    def leaving(self, user_id: str) -> str:
+        return f"presence:leaving:{self._user(user_id)}"
+
+    def restored_choice(self, user_id: str) -> str:
+        return f"presence:restored:{self._user(user_id)}"
 
     @staticmethod
     def instance_sessions(instance: str) -> str:
@@ -43,6 +46,22 @@ class RedisKeys:
     @staticmethod
     def epoch() -> str:
         return "presence:epoch"
+
+    @staticmethod
+    def graces() -> str:
+        return "presence:graces"
+
+    @staticmethod
+    def instances() -> str:
+        return "presence:instances"
+
+    @staticmethod
+    def lease(instance: str) -> str:
+        return f"presence:instance:{instance}:lease"
+
+    @staticmethod
+    def instance_restored(instance: str) -> str:
+        return f"presence:instance:{instance}:restored"
 
 
 def index_member(user_id: str, session_id: str) -> str:

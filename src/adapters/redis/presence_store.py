@@ -1,20 +1,20 @@
 """PresenceStore on Redis, shared by every gateway instance.
 
-Each operation is one EVALSHA of a script from ``scripts.py`` (loaded at start; redis-py
-reloads it on NOSCRIPT), so it costs one round trip and is atomic across instances. The
-sweeper's ``expire_due`` reads this instance's session index and ends the due sessions in
-one pipeline: two round trips per batch.
+Each socket-event operation is one EVALSHA of a script from ``scripts.py`` (loaded at
+start; redis-py reloads it on NOSCRIPT), so it costs one round trip and is atomic across
+instances. Sweeps (expiry, grace, decay, a dead instance's sessions) read an index, then
+apply the due items in one pipeline: two round trips per batch.
 """
 
 from __future__ import annotations
 
-from typing import Any, AsyncIterable, Iterable
+from typing import Any, AsyncIterable, Iterable, Sequence
 
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError, RedisError
 
 from ...domain.errors import Unavailable
-from ...domain.ports import DueDecay, Expired, SessionMeta
+from ...domain.ports import DueDecay, Expired, HeldSession, SessionMeta, UserTransition
 from ...domain.presence import Choice, Transition, UserState
 from . import scripts
 from .keys import RedisKeys, split_member
@@ -24,7 +24,15 @@ from .keys import RedisKeys, split_member
 USER_KEYS_LINGER = 60.0
 # A user known to have chosen nothing is remembered for this long after their last visit.
 NO_CHOICE_TTL = 30 * 86400.0
-SEED_BATCH = 500
+# How long the notes of a restore live: the instance's "sessions are in" marker (renewed by
+# every check, at least every few minutes; it outlives a killed instance by no more) and
+# each user's restored-choice note (long enough for every instance to restore after the
+# same loss).
+RESTORED_MARKER_TTL = 600.0
+RESTORED_CHOICE_TTL = 60.0
+BATCH = 500
+STATES_BATCH = 1000  # users per STATES call: about a millisecond of Redis time
+LEAVING_TTL_MS = 86_400_000
 
 
 def _ms(seconds: float) -> int:
@@ -35,16 +43,20 @@ def _ms_or_blank(seconds: float | None) -> int | str:
     return "" if seconds is None else _ms(seconds)
 
 
+def _flag(remember: bool) -> str:
+    return "1" if remember else "0"
+
+
 def _choice(chosen: str, remembered: str) -> Choice | None:
     return Choice(chosen, remembered == "1") if chosen else None
 
 
 def _transition(reply: list[Any]) -> Transition:
-    before, after, c1, r1, c2, r2, known = reply
+    before, after, c1, r1, c2, r2, known, lingering_before, lingering_after = reply
     known_flag = bool(int(known))
     return Transition(
-        UserState(int(before), _choice(c1, r1), known_flag),
-        UserState(int(after), _choice(c2, r2), known_flag),
+        UserState(int(before), _choice(c1, r1), known_flag, bool(int(lingering_before))),
+        UserState(int(after), _choice(c2, r2), known_flag, bool(int(lingering_after))),
     )
 
 
@@ -66,34 +78,60 @@ class RedisPresenceStore:
         self._user_ttl = _ms(session_ttl + USER_KEYS_LINGER)
         self._choice_ttl = _ms(NO_CHOICE_TTL)
         self._hidden = " " + " ".join(sorted(hidden_statuses)) + " "
-        self._register = redis.register_script(scripts.REGISTER)
-        self._choose = redis.register_script(scripts.CHOOSE)
-        self._end = redis.register_script(scripts.END)
-        self._expire = redis.register_script(scripts.EXPIRE)
-        self._adopt = redis.register_script(scripts.ADOPT)
-        self._state = redis.register_script(scripts.STATE)
-        self._claim_decays = redis.register_script(scripts.CLAIM_DECAYS)
-        self._decay = redis.register_script(scripts.DECAY)
-        self._seed = redis.register_script(scripts.SEED)
-        self._all_scripts = (
-            self._register, self._choose, self._end, self._expire, self._adopt, self._state,
-            self._claim_decays, self._decay, self._seed,
-        )
         self._decays = self._keys.decays()
+        self._graces = self._keys.graces()
         self._epoch = self._keys.epoch()
+        self._instances = self._keys.instances()
+        self._scripts: dict[str, Any] = {}
+        for name in (
+            "REGISTER", "CHOOSE", "END", "EXPIRE", "FINISH_GRACE", "ADOPT", "STATE", "CLAIM_DUE",
+            "DECAY", "SEED", "RENEW_LEASE", "RELEASE_LEASE", "CLAIM_INSTANCE",
+            "RESTORE",
+        ):
+            self._scripts[name] = redis.register_script(getattr(scripts, name))
+        self._scripts["STATES"] = redis.register_script(scripts.STATES)
 
     async def load_scripts(self) -> None:
         """SCRIPT LOAD at start, so the first event is one EVALSHA, not a NOSCRIPT retry."""
         async with self._redis.pipeline(transaction=False) as pipe:
-            for script in self._all_scripts:
+            for script in self._scripts.values():
                 pipe.script_load(script.script)
             await pipe.execute()
 
-    async def _call(self, script: Any, keys: list[str], args: list[Any]) -> Any:
+    async def _call(self, name: str, keys: list[str], args: list[Any]) -> Any:
         try:
-            return await script(keys=keys, args=args)
+            return await self._scripts[name](keys=keys, args=args)
         except RedisError as error:
             raise Unavailable("presence store unavailable") from error
+
+    async def _pipelined(self, name: str, calls: list[tuple[list[str], list[Any]]]) -> list[Any]:
+        """Many calls of one script in one round trip (plain EVALSHA: redis-py's script
+        objects would add a SCRIPT EXISTS round trip to every pipeline)."""
+        sha = self._scripts[name].sha
+
+        async def run() -> list[Any]:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for keys, args in calls:
+                    pipe.evalsha(sha, len(keys), *keys, *args)
+                return await pipe.execute()
+
+        try:
+            try:
+                return await run()
+            except NoScriptError:  # Redis restarted and lost its scripts
+                await self.load_scripts()
+                return await run()
+        except RedisError as error:
+            raise Unavailable("presence store unavailable") from error
+
+    # ---------------------------------------------------------------- session events
+
+    def _session_keys(self, user_id: str, session_id: str, index: str | None = None) -> list[str]:
+        k = self._keys
+        return [
+            k.session(user_id, session_id), k.sockets(user_id), k.online(user_id), k.choice(user_id),
+            index or self._index, self._epoch, self._decays, k.leaving(user_id), self._graces,
+        ]
 
     def _session_args(self, user_id: str, session_id: str, meta: SessionMeta, expires_at: float) -> list[Any]:
         return [
@@ -101,12 +139,13 @@ class RedisPresenceStore:
             meta.device, _ms(meta.connected_at), meta.ip, self.instance, self._hidden,
         ]
 
-    def _session_keys(self, user_id: str, session_id: str) -> list[str]:
-        return [*self._keys.user_keys(user_id, session_id), self._index]
+    def _end_args(self, user_id: str, session_id: str) -> list[Any]:
+        return [user_id, session_id, self._user_ttl, self._hidden, self._choice_ttl]
 
     async def register(self, user_id: str, session_id: str, meta: SessionMeta, expires_at: float) -> Transition:
-        keys = [*self._session_keys(user_id, session_id), self._epoch]
-        reply = await self._call(self._register, keys, self._session_args(user_id, session_id, meta, expires_at))
+        reply = await self._call(
+            "REGISTER", self._session_keys(user_id, session_id), self._session_args(user_id, session_id, meta, expires_at)
+        )
         return _transition(reply)
 
     async def touch(self, user_id: str, session_id: str, meta: SessionMeta, expires_at: float) -> Transition:
@@ -122,81 +161,156 @@ class RedisPresenceStore:
         decays_at: float | None = None,
     ) -> Transition:
         args = self._session_args(user_id, session_id, meta, expires_at)
-        args += [choice.status, "1" if choice.remember else "0", self._choice_ttl, _ms_or_blank(decays_at)]
-        keys = [*self._session_keys(user_id, session_id), self._decays]
-        return _transition(await self._call(self._choose, keys, args))
+        args += [choice.status, _flag(choice.remember), self._choice_ttl, _ms_or_blank(decays_at)]
+        return _transition(await self._call("CHOOSE", self._session_keys(user_id, session_id), args))
+
+    async def end(self, user_id: str, session_id: str, grace_until: float | None = None) -> Transition:
+        # The leaving marker outlives any grace, so a late sweep still finds it.
+        args = [*self._end_args(user_id, session_id), _ms_or_blank(grace_until), LEAVING_TTL_MS]
+        return _transition(await self._call("END", self._session_keys(user_id, session_id), args))
 
     async def adopt_choice(self, user_id: str, choice: Choice | None, decays_at: float | None = None) -> UserState:
         keys = [self._keys.sockets(user_id), self._keys.choice(user_id), self._keys.online(user_id), self._decays]
-        chosen, remembered = (choice.status, "1" if choice.remember else "0") if choice else ("", "0")
+        chosen, remembered = (choice.status, _flag(choice.remember)) if choice else ("", "0")
         args = [chosen, remembered, self._hidden, self._user_ttl, self._choice_ttl, _ms_or_blank(decays_at), user_id]
-        return _transition(await self._call(self._adopt, keys, args)).after
+        return _transition(await self._call("ADOPT", keys, args)).after
 
-    async def claim_due_decays(self, now: float, limit: int) -> list[DueDecay]:
-        claimed = await self._call(self._claim_decays, [self._decays], [_ms(now), limit])
-        if not claimed:
+    async def state(self, user_id: str) -> UserState:
+        k = self._keys
+        keys = [k.sockets(user_id), k.choice(user_id), self._epoch, k.leaving(user_id)]
+        return _transition(await self._call("STATE", keys, [])).after
+
+    async def states(self, user_ids: Sequence[str]) -> list[UserState]:
+        """One round trip: the STATES script per thousand users, pipelined (Redis serves
+        other clients between them). One script for many users, not one call each: the
+        per-call cost of EVALSHA and of parsing its reply made 1000 users take 60 ms."""
+        if not user_ids:
             return []
-        users = claimed[0::2]
-        try:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for user_id in users:
-                    pipe.hget(self._keys.choice(user_id), "c")
-                statuses = await pipe.execute()
-        except RedisError as error:
-            raise Unavailable("presence store unavailable") from error
-        return [
-            DueDecay(user_id, status, int(due) / 1000)
-            for user_id, due, status in zip(users, claimed[1::2], statuses)
-            if status
-        ]
+        k = self._keys
+        calls = []
+        for start in range(0, len(user_ids), STATES_BATCH):
+            keys = [self._epoch]
+            for user_id in user_ids[start : start + STATES_BATCH]:
+                keys += (k.sockets(user_id), k.choice(user_id), k.leaving(user_id))
+            calls.append((keys, []))
+        states = []
+        for reply in await self._pipelined("STATES", calls):
+            for line in reply.split("\n"):
+                count, chosen, remembered, known, lingering = line.split("\t")
+                states.append(UserState(int(count), _choice(chosen, remembered), known == "1", lingering == "1"))
+        return states
 
-    async def decay(self, due: DueDecay, to: Choice, decays_at: float | None) -> Transition | None:
-        keys = [self._keys.choice(due.user_id), self._keys.sockets(due.user_id), self._keys.online(due.user_id), self._decays]
-        args = [
-            due.user_id, due.status, _ms(due.due), to.status, "1" if to.remember else "0", _ms_or_blank(decays_at),
-            self._hidden, self._user_ttl, self._choice_ttl,
-        ]
-        reply = await self._call(self._decay, keys, args)
-        return None if reply is None else _transition(reply)
-
-    def _end_args(self, user_id: str, session_id: str) -> list[Any]:
-        return [user_id, session_id, self._user_ttl, self._hidden, self._choice_ttl]
-
-    async def end(self, user_id: str, session_id: str) -> Transition:
-        reply = await self._call(self._end, self._session_keys(user_id, session_id), self._end_args(user_id, session_id))
-        return _transition(reply)
+    # ---------------------------------------------------------------- sweeps
 
     async def expire_due(self, now: float, limit: int) -> list[Expired]:
         try:
             members = await self._redis.zrangebyscore(self._index, "-inf", _ms(now), start=0, num=limit)
-            if not members:
-                return []
-            candidates = [split_member(member) for member in members]
-            try:
-                replies = await self._expire_all(candidates, now)
-            except NoScriptError:  # Redis restarted and lost its scripts
-                await self.load_scripts()
-                replies = await self._expire_all(candidates, now)
         except RedisError as error:
             raise Unavailable("presence store unavailable") from error
+        return await self._end_sessions([split_member(m) for m in members], "EXPIRE", [_ms(now)])
+
+    async def _end_sessions(
+        self, candidates: list[tuple[str, str]], script: str, extra: list[Any], index: str | None = None
+    ) -> list[Expired]:
+        if not candidates:
+            return []
+        calls = [
+            (self._session_keys(user_id, session_id, index), [*self._end_args(user_id, session_id), *extra])
+            for user_id, session_id in candidates
+        ]
+        replies = await self._pipelined(script, calls)
         return [
             Expired(user_id, session_id, _transition(reply))
             for (user_id, session_id), reply in zip(candidates, replies)
             if reply is not None
         ]
 
-    async def _expire_all(self, candidates: list[tuple[str, str]], now: float) -> list[Any]:
-        # Plain EVALSHA in the pipeline: redis-py's script objects would add a SCRIPT
-        # EXISTS round trip to every pipeline.
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for user_id, session_id in candidates:
-                keys = self._session_keys(user_id, session_id)
-                pipe.evalsha(self._expire.sha, len(keys), *keys, *self._end_args(user_id, session_id), _ms(now))
-            return await pipe.execute()
+    async def _claim(self, index: str, now: float, limit: int) -> list[tuple[str, int]]:
+        claimed = await self._call("CLAIM_DUE", [index], [_ms(now), limit])
+        return [(member, int(float(due))) for member, due in zip(claimed[0::2], claimed[1::2])]
 
-    async def state(self, user_id: str) -> UserState:
-        keys = [self._keys.sockets(user_id), self._keys.choice(user_id), self._epoch]
-        return _transition(await self._call(self._state, keys, [])).after
+    async def settle_due_graces(self, now: float, limit: int) -> list[UserTransition]:
+        claimed = await self._claim(self._graces, now, limit)
+        k = self._keys
+        calls = [
+            (
+                [k.sockets(user_id), k.online(user_id), k.choice(user_id), k.leaving(user_id), self._graces],
+                [user_id, due, self._hidden, self._user_ttl, self._choice_ttl],
+            )
+            for user_id, due in claimed
+        ]
+        replies = await self._pipelined("FINISH_GRACE", calls) if calls else []
+        return [
+            UserTransition(user_id, _transition(reply))
+            for (user_id, _), reply in zip(claimed, replies)
+            if reply is not None
+        ]
+
+    async def claim_due_decays(self, now: float, limit: int) -> list[DueDecay]:
+        claimed = await self._claim(self._decays, now, limit)
+        if not claimed:
+            return []
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for user_id, _ in claimed:
+                    pipe.hget(self._keys.choice(user_id), "c")
+                statuses = await pipe.execute()
+        except RedisError as error:
+            raise Unavailable("presence store unavailable") from error
+        return [
+            DueDecay(user_id, status, due / 1000)
+            for (user_id, due), status in zip(claimed, statuses)
+            if status
+        ]
+
+    async def decay(self, due: DueDecay, to: Choice, decays_at: float | None) -> Transition | None:
+        k = self._keys
+        keys = [k.choice(due.user_id), k.sockets(due.user_id), k.online(due.user_id), self._decays]
+        args = [
+            due.user_id, due.status, _ms(due.due), to.status, _flag(to.remember), _ms_or_blank(decays_at),
+            self._hidden, self._user_ttl, self._choice_ttl,
+        ]
+        reply = await self._call("DECAY", keys, args)
+        return None if reply is None else _transition(reply)
+
+    # ---------------------------------------------------------------- instances
+
+    async def renew_lease(self, now: float, ttl: float) -> bool:
+        keys = [self._keys.lease(self.instance), self._instances]
+        return bool(await self._call("RENEW_LEASE", keys, [self.instance, _ms(ttl), _ms(now)]))
+
+    async def release_lease(self) -> None:
+        await self._call("RELEASE_LEASE", [self._keys.lease(self.instance), self._instances], [self.instance])
+
+    async def claim_dead_instances(self, now: float) -> list[str]:
+        try:
+            lapsed = await self._redis.zrangebyscore(self._instances, "-inf", _ms(now))
+        except RedisError as error:
+            raise Unavailable("presence store unavailable") from error
+        won = []
+        for instance in lapsed:
+            if instance == self.instance:
+                continue
+            if await self._call("CLAIM_INSTANCE", [self._keys.lease(instance), self._instances], [instance]):
+                won.append(instance)
+        return won
+
+    async def end_instance_sessions(self, instance: str | None, limit: int) -> list[Expired]:
+        """End up to ``limit`` sessions of an instance (this one when None), with no grace."""
+        index = self._index if instance is None else self._keys.instance_sessions(instance)
+        try:
+            members = await self._redis.zrange(index, 0, limit - 1)
+        except RedisError as error:
+            raise Unavailable("presence store unavailable") from error
+        ended = await self._end_sessions([split_member(m) for m in members], "END", ["", 0], index)
+        if len(members) < limit:
+            try:
+                await self._redis.delete(index)
+            except RedisError as error:
+                raise Unavailable("presence store unavailable") from error
+        return ended
+
+    # ---------------------------------------------------------------- seeding
 
     async def needs_seeding(self) -> bool:
         try:
@@ -206,27 +320,68 @@ class RedisPresenceStore:
 
     async def seed_choices(self, choices: AsyncIterable[tuple[str, Choice, float | None]]) -> int:
         learnt = 0
-        batch: list[tuple[str, Choice, float | None]] = []
+        batch: list[tuple[list[str], list[Any]]] = []
 
         async def flush() -> int:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for user_id, choice, decays_at in batch:
-                    keys = [self._keys.choice(user_id), self._decays]
-                    args = [choice.status, "1" if choice.remember else "0", _ms_or_blank(decays_at), user_id, self._choice_ttl]
-                    pipe.evalsha(self._seed.sha, len(keys), *keys, *args)
-                replies = await pipe.execute()
+            replies = await self._pipelined("SEED", batch)
             batch.clear()
             return sum(int(r) for r in replies)
 
-        try:
-            await self.load_scripts()
-            async for item in choices:
-                batch.append(item)
-                if len(batch) >= SEED_BATCH:
-                    learnt += await flush()
-            if batch:
+        await self.load_scripts_or_unavailable()
+        async for user_id, choice, decays_at in choices:
+            batch.append(
+                (
+                    [self._keys.choice(user_id), self._decays],
+                    [choice.status, _flag(choice.remember), _ms_or_blank(decays_at), user_id, self._choice_ttl],
+                )
+            )
+            if len(batch) >= BATCH:
                 learnt += await flush()
+        if batch:
+            learnt += await flush()
+        try:
             await self._redis.set(self._epoch, self.instance)
         except RedisError as error:
             raise Unavailable("presence store unavailable") from error
         return learnt
+
+    async def load_scripts_or_unavailable(self) -> None:
+        try:
+            await self.load_scripts()
+        except RedisError as error:
+            raise Unavailable("presence store unavailable") from error
+
+    # ---------------------------------------------------------------- restore
+
+    async def needs_restore(self) -> bool:
+        """The marker's absence says Redis lost what this instance wrote; asking renews it."""
+        try:
+            return not await self._redis.pexpire(self._keys.instance_restored(self.instance), _ms(RESTORED_MARKER_TTL))
+        except RedisError as error:
+            raise Unavailable("presence store unavailable") from error
+
+    async def restore_sessions(self, sessions: Sequence[HeldSession]) -> int:
+        """One pipeline of RESTORE per batch (one round trip each), then the marker."""
+        for start in range(0, len(sessions), BATCH):
+            calls = []
+            for held in sessions[start : start + BATCH]:
+                choice = held.choice
+                keys = [*self._session_keys(held.user_id, held.session_id), self._keys.restored_choice(held.user_id)]
+                args = self._session_args(held.user_id, held.session_id, held.meta, held.expires_at)
+                args += [
+                    _flag(held.choice_known), choice.status if choice else "", _flag(bool(choice and choice.remember)),
+                    _ms(held.choice_as_of), self._choice_ttl, _ms_or_blank(held.decays_at), _ms(RESTORED_CHOICE_TTL),
+                ]
+                calls.append((keys, args))
+            await self._pipelined("RESTORE", calls)
+        try:
+            await self._redis.set(self._keys.instance_restored(self.instance), self.instance, px=_ms(RESTORED_MARKER_TTL))
+        except RedisError as error:
+            raise Unavailable("presence store unavailable") from error
+        return len(sessions)
+
+    async def release_restore(self) -> None:
+        try:
+            await self._redis.delete(self._keys.instance_restored(self.instance))
+        except RedisError as error:
+            raise Unavailable("presence store unavailable") from error

@@ -1,10 +1,14 @@
 """The Lua scripts behind every PresenceStore operation: one EVALSHA, one round trip,
 atomic, returning the user's state before and after.
 
-Keys of a session operation, in order: the session hash, the user's socket set, the
-online flag, the user's choice hash, this instance's session index (a sorted set scored
-by expiry, for the sweeper). Replies: {before count, after count, chosen before,
-remembered before, chosen after, remembered after, choice known}. A choice of '' means
+Keys of a session operation (REGISTER, CHOOSE, END, EXPIRE), in order:
+  1 the session hash            5 this instance's session index (sorted set by expiry)
+  2 the user's socket set       6 the seeding epoch (once seeded, no choice hash = none)
+  3 the online flag             7 the decay index (sorted set by due time)
+  4 the user's choice hash      8 the user's leaving marker (offline grace)
+                                9 the grace index (sorted set by due time)
+Replies: {before count, after count, chosen before, remembered before, chosen after,
+remembered after, choice known, lingering before, lingering after}. A choice of '' means
 none; 'remembered' is '1' or '0'.
 """
 
@@ -42,8 +46,19 @@ local function schedule_decay(choice_key, decays_key, user, due)
   end
 end
 
--- ARGV: 1 user, 2 session, 3 expiresAt ms, 4 session ttl ms, 5 user keys ttl ms,
---       6 device, 7 connectedAt, 8 ip, 9 instance, 10 hidden
+-- A choice that is not remembered ends when the user is gone for good.
+local function forget_unremembered(choice_key, c, r, known, ttl)
+  if known == 1 and r ~= '1' and c ~= '' then
+    redis.call('HSET', choice_key, 'c', '')
+    redis.call('HDEL', choice_key, 'd')
+    redis.call('PEXPIRE', choice_key, ttl)
+    return ''
+  end
+  return c
+end
+
+-- Common session ARGV: 1 user, 2 session, 3 expiresAt ms, 4 session ttl ms, 5 user keys ttl ms,
+--                      6 device, 7 connectedAt, 8 ip, 9 instance, 10 hidden
 local function renew(keys, argv)
   if redis.call('SISMEMBER', keys[2], argv[2]) == 1 and redis.call('EXISTS', keys[1]) == 1 then
     redis.call('HSET', keys[1], 'expiresAt', argv[3])
@@ -57,8 +72,19 @@ local function renew(keys, argv)
   redis.call('ZADD', keys[5], argv[3], argv[2] .. ':' .. argv[1])
 end
 
--- ARGV: 1 user, 2 session, 3 user keys ttl ms, 4 hidden, 5 choice ttl ms
-local function finish(keys, argv)
+-- Registering a session while the user lingers (grace) cancels their going offline.
+local function arrive(keys, user, before)
+  if before == 0 and redis.call('EXISTS', keys[8]) == 1 then
+    redis.call('DEL', keys[8])
+    redis.call('ZREM', keys[9], user)
+    return 1
+  end
+  return 0
+end
+
+-- End ARGV: 1 user, 2 session, 3 user keys ttl ms, 4 hidden, 5 choice ttl ms.
+-- `grace_due` ('' for none) keeps a user whose last session ends as they were until then.
+local function finish(keys, argv, grace_due, grace_ttl)
   local before = redis.call('SCARD', keys[2])
   local c, r, known = read_choice(keys[4])
   local removed = redis.call('SREM', keys[2], argv[2])
@@ -66,53 +92,72 @@ local function finish(keys, argv)
   redis.call('ZREM', keys[5], argv[2] .. ':' .. argv[1])
   local after = redis.call('SCARD', keys[2])
   local c2 = c
-  if removed == 1 and after == 0 and known == 1 and r ~= '1' and c ~= '' then
-    -- a choice that is not remembered ends with the last session
-    redis.call('HSET', keys[4], 'c', '')
-    redis.call('HDEL', keys[4], 'd')
-    redis.call('PEXPIRE', keys[4], argv[5])
-    c2 = ''
+  local lingering = 0
+  if removed == 1 and after == 0 and grace_due ~= '' then
+    redis.call('SET', keys[8], grace_due, 'PX', grace_ttl)
+    redis.call('ZADD', keys[9], grace_due, argv[1])
+    lingering = 1
+  elseif removed == 1 then
+    if after == 0 then c2 = forget_unremembered(keys[4], c, r, known, argv[5]) end
+    set_flag(keys[3], after, c2, argv[4], argv[3])
   end
-  if removed == 1 then set_flag(keys[3], after, c2, argv[4], argv[3]) end
-  return {before, after, c, r, c2, r, known}
+  return {before, after, c, r, c2, r, known, 0, lingering}
 end
 """
 
-# KEYS as above, then 6 the seeding epoch: once the durable record's choices were copied
-# in, a user with no choice hash chose nothing.
 REGISTER = _PRELUDE + """
 local before = redis.call('SCARD', KEYS[2])
 local c, r, known = read_choice(KEYS[4])
 if known == 0 then known = redis.call('EXISTS', KEYS[6]) end
+local lingered = arrive(KEYS, ARGV[1], before)
 renew(KEYS, ARGV)
 local after = redis.call('SCARD', KEYS[2])
 set_flag(KEYS[3], after, c, ARGV[10], ARGV[5])
-return {before, after, c, r, c, r, known}
+return {before, after, c, r, c, r, known, lingered, 0}
 """
 
-# KEYS as REGISTER, then 6 the decay index.
 # ARGV as REGISTER, then 11 chosen, 12 remembered, 13 choice ttl ms, 14 decays at ms or ''
 CHOOSE = _PRELUDE + """
 local before = redis.call('SCARD', KEYS[2])
 local c, r = read_choice(KEYS[4])
+local lingered = arrive(KEYS, ARGV[1], before)
 renew(KEYS, ARGV)
 redis.call('HSET', KEYS[4], 'c', ARGV[11], 'r', ARGV[12])
 keep_choice(KEYS[4], ARGV[12], ARGV[13])
-schedule_decay(KEYS[4], KEYS[6], ARGV[1], ARGV[14])
+schedule_decay(KEYS[4], KEYS[7], ARGV[1], ARGV[14])
 local after = redis.call('SCARD', KEYS[2])
 set_flag(KEYS[3], after, ARGV[11], ARGV[10], ARGV[5])
-return {before, after, c, r, ARGV[11], ARGV[12], 1}
+return {before, after, c, r, ARGV[11], ARGV[12], 1, lingered, 0}
 """
 
+# ARGV as finish, then 6 grace due ms or '', 7 grace marker ttl ms
 END = _PRELUDE + """
-return finish(KEYS, ARGV)
+return finish(KEYS, ARGV, ARGV[6], ARGV[7])
 """
 
-# ARGV as END, then 6 now ms: ends the session only if it is still due (not renewed since).
+# ARGV as finish, then 6 now ms: ends the session only if it is still due (not renewed
+# since). An expired session has been silent for its whole TTL: no grace.
 EXPIRE = _PRELUDE + """
 local due = redis.call('HGET', KEYS[1], 'expiresAt')
 if due and tonumber(due) > tonumber(ARGV[6]) then return false end
-return finish(KEYS, ARGV)
+return finish(KEYS, ARGV, '', 0)
+"""
+
+# KEYS: sockets, online, choice, leaving marker, grace index.
+# ARGV: 1 user, 2 due ms, 3 hidden, 4 user keys ttl, 5 choice ttl.
+# The grace ran out with no new session: the user goes offline now.
+FINISH_GRACE = _PRELUDE + """
+if redis.call('GET', KEYS[4]) ~= ARGV[2] then
+  if redis.call('ZSCORE', KEYS[5], ARGV[1]) == ARGV[2] then redis.call('ZREM', KEYS[5], ARGV[1]) end
+  return false
+end
+redis.call('DEL', KEYS[4])
+redis.call('ZREM', KEYS[5], ARGV[1])
+local count = redis.call('SCARD', KEYS[1])
+local c, r, known = read_choice(KEYS[3])
+local c2 = forget_unremembered(KEYS[3], c, r, known, ARGV[5])
+set_flag(KEYS[2], count, c2, ARGV[3], ARGV[4])
+return {count, count, c, r, c2, r, known, 1, 0}
 """
 
 # KEYS: sockets, choice, online, decay index.
@@ -125,20 +170,41 @@ if redis.call('EXISTS', KEYS[2]) == 0 then
 end
 local c, r = read_choice(KEYS[2])
 local count = redis.call('SCARD', KEYS[1])
-set_flag(KEYS[3], count, c, ARGV[3], ARGV[4])
-return {count, count, c, r, c, r, 1}
+if count > 0 then set_flag(KEYS[3], count, c, ARGV[3], ARGV[4]) end
+return {count, count, c, r, c, r, 1, 0, 0}
 """
 
-# KEYS: sockets, choice, seeding epoch
+# KEYS: sockets, choice, seeding epoch, leaving marker
 STATE = _PRELUDE + """
 local count = redis.call('SCARD', KEYS[1])
 local c, r, known = read_choice(KEYS[2])
 if known == 0 then known = redis.call('EXISTS', KEYS[3]) end
-return {count, count, c, r, c, r, known}
+local lingering = 0
+if count == 0 then lingering = redis.call('EXISTS', KEYS[4]) end
+return {count, count, c, r, c, r, known, lingering, lingering}
 """
 
-# KEYS: decay index. ARGV: 1 now ms, 2 limit. Claims (removes) what is due: {user, due, ...}
-CLAIM_DECAYS = """
+# KEYS: 1 the seeding epoch, then for each user: sockets, choice, leaving marker.
+# STATE's reads for many users in one call (a snapshot of the users a socket watches),
+# one line per user, tab-separated: count, chosen, remembered, choice known, lingering
+# (status names are printable: no tab, no newline). Keep in step with STATE.
+STATES = _PRELUDE + """
+local seeded = redis.call('EXISTS', KEYS[1])
+local lines = {}
+for i = 2, #KEYS, 3 do
+  local count = redis.call('SCARD', KEYS[i])
+  local c, r, known = read_choice(KEYS[i + 1])
+  if known == 0 then known = seeded end
+  local lingering = 0
+  if count == 0 then lingering = redis.call('EXISTS', KEYS[i + 2]) end
+  lines[#lines + 1] = count .. '\\t' .. c .. '\\t' .. r .. '\\t' .. known .. '\\t' .. lingering
+end
+return table.concat(lines, '\\n')
+"""
+
+# KEYS: a sorted-set index. ARGV: 1 now ms, 2 limit. Claims (removes) what is due:
+# {member, due, member, due, ...}; each claimed item goes to one caller only.
+CLAIM_DUE = """
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[2]))
 for i = 1, #due, 2 do redis.call('ZREM', KEYS[1], due[i]) end
 return due
@@ -155,7 +221,7 @@ redis.call('HSET', KEYS[1], 'c', ARGV[4], 'r', ARGV[5])
 keep_choice(KEYS[1], ARGV[5], ARGV[9])
 schedule_decay(KEYS[1], KEYS[4], ARGV[1], ARGV[6])
 if count > 0 then set_flag(KEYS[3], count, ARGV[4], ARGV[7], ARGV[8]) end
-return {count, count, c, r, ARGV[4], ARGV[5], 1}
+return {count, count, c, r, ARGV[4], ARGV[5], 1, 0, 0}
 """
 
 # KEYS: choice, decay index. ARGV: 1 chosen, 2 remembered, 3 decays at or '', 4 user, 5 choice ttl.
@@ -165,5 +231,52 @@ if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], 'c', ARGV[1], 'r', ARGV[2])
 keep_choice(KEYS[1], ARGV[2], ARGV[5])
 schedule_decay(KEYS[1], KEYS[2], ARGV[4], ARGV[3])
+return 1
+"""
+
+# KEYS: this instance's lease, the instance registry. ARGV: 1 instance, 2 ttl ms, 3 now ms.
+# Returns 1 if the lease was still held (0: it lapsed, and survivors may have taken over).
+RENEW_LEASE = """
+local held = redis.call('EXISTS', KEYS[1])
+redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[2])
+redis.call('ZADD', KEYS[2], tonumber(ARGV[3]) + tonumber(ARGV[2]), ARGV[1])
+return held
+"""
+
+# KEYS: this instance's lease, the instance registry. ARGV: 1 instance.
+RELEASE_LEASE = """
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+return 1
+"""
+
+# KEYS: the lease of a candidate, the instance registry. ARGV: 1 candidate instance.
+# Exactly one survivor gets 1 for a dead instance; a live one (lease held) gives 0.
+CLAIM_INSTANCE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+return redis.call('ZREM', KEYS[2], ARGV[1])
+"""
+
+# KEYS as a session operation (1-9), then 10 the user's restored-choice note.
+# ARGV as REGISTER (1-10), then 11 choice known ('1'/'0'), 12 chosen, 13 remembered,
+#       14 as-of ms, 15 choice ttl ms, 16 decays at ms or '', 17 note ttl ms.
+# Puts back a session this instance holds after Redis lost it (restore.py). The hinted
+# choice is written unless the user has one that is newer: one set since the loss (a
+# choice hash with no note), or one restored from a later hint by another instance.
+RESTORE = _PRELUDE + """
+renew(KEYS, ARGV)
+if ARGV[11] == '1' then
+  local current = redis.call('HGET', KEYS[4], 'c')
+  local note = redis.call('HMGET', KEYS[10], 'at', 'c')
+  if not current or (note[1] and note[2] == current and tonumber(note[1]) < tonumber(ARGV[14])) then
+    redis.call('HSET', KEYS[4], 'c', ARGV[12], 'r', ARGV[13])
+    keep_choice(KEYS[4], ARGV[13], ARGV[15])
+    schedule_decay(KEYS[4], KEYS[7], ARGV[1], ARGV[16])
+    redis.call('HSET', KEYS[10], 'at', ARGV[14], 'c', ARGV[12])
+    redis.call('PEXPIRE', KEYS[10], ARGV[17])
+  end
+end
+local c = read_choice(KEYS[4])
+set_flag(KEYS[3], redis.call('SCARD', KEYS[2]), c, ARGV[10], ARGV[5])
 return 1
 """

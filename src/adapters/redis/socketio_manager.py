@@ -1,25 +1,168 @@
-"""python-socketio's Redis manager, on our blocking pool.
+"""python-socketio's Redis manager, on our pool, with a listener that cannot go deaf.
 
-``AsyncRedisManager`` builds its own client with redis-py's default pool, which raises
-once 100 connections are busy, and then drops the emit after two tries. The same URL and
-pool settings as the presence store make a burst wait for a connection instead.
+What ``AsyncRedisManager`` (python-socketio 5.x) does that we replace, and why:
+
+- The client. Upstream builds one on redis-py's default pool (which raises once 100
+  connections are busy; the emit is then dropped) and builds another — leaving the old one
+  open — on every reconnect (python-socketio #1569). Here: one client for the manager's
+  lifetime, with the store's pool settings and circuit; the pool reconnects by itself.
+- The listener's retries. Upstream waits 1, 2, 4 … 60 s between attempts, so after a long
+  outage cross-instance emits stay lost for up to a minute. Here: at most ``RETRY_MAX``,
+  and at once when the circuit sees Redis answer again; the broken pub/sub connection is
+  closed; a quiet connection is asked for a PING, and one that does not answer is
+  replaced (a connection dropped without a reset would otherwise be listened to forever).
+- Who runs the listener. Upstream starts it as a bare background task; if its loop ever
+  ends, the instance stays up and deaf, silently (python-socketio #1581: a day). Here it
+  runs under the gateway's supervisor (``run``): an end is logged and the loop restarted,
+  and ``subscribed`` tells ``/readyz``.
+- Emits to one socket of this instance (``pong``, ``error``, ``connected``). Upstream
+  publishes every emit to Redis as well; no other instance could deliver these, and an
+  outage must not delay a socket's answer, so they are delivered here only.
 """
 
 from __future__ import annotations
 
-import socketio
+import logging
+import time
+from typing import Any, AsyncIterator
 
+import anyio
+import socketio
+from redis.asyncio.client import PubSub
+from socketio.async_pubsub_manager import AsyncPubSubManager
+from redis.exceptions import ConnectionError
+
+from .circuit import RedisCircuit
 from .client import create_redis
+
+log = logging.getLogger(__name__)
+
+RETRY_INITIAL = 0.1
+RETRY_MAX = 2.0
+# The listener reads with this timeout, asks for a PING after PING_AFTER of silence and
+# gives the connection up after DEAD_AFTER without a word.
+POLL = 1.0
+PING_AFTER = 5.0
+DEAD_AFTER = 10.0
+RESTART_DELAY = 1.0
+FIRST_SUBSCRIBE_WAIT = 5.0
 
 
 class PooledRedisManager(socketio.AsyncRedisManager):
-    def __init__(self, url: str, *, channel: str, pool_size: int) -> None:
+    def __init__(self, url: str, *, channel: str, pool_size: int, circuit: RedisCircuit | None = None) -> None:
         super().__init__(url, channel=channel)
         self._pool_size = pool_size
+        self._circuit = circuit
+        self.subscribed = False
+        self.listener_error = "not started"
+        self._lost_at: float | None = None
+        self._tried: anyio.Event | None = None
+
+    def initialize(self) -> None:
+        # Everything upstream does at initialisation except starting the listener as a
+        # bare task: ``run`` is the listener, started by the gateway's supervisor.
+        super(AsyncPubSubManager, self).initialize()
+
+    async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Listen for the other instances' emits for as long as the gateway serves; ready
+        once the first subscription was tried, so the instance hears them from the start."""
+        self._tried = anyio.Event()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._listen_for_ever)
+            with anyio.move_on_after(FIRST_SUBSCRIBE_WAIT):
+                await self._tried.wait()
+            task_status.started()
+
+    async def _listen_for_ever(self) -> None:
+        while True:
+            await self._thread()  # upstream's dispatch loop; it returns only if it broke
+            await anyio.lowlevel.checkpoint()  # it also returns when cancelled: stop here then
+            self._lost("python-socketio's listener loop ended")
+            log.error("the Redis listener stopped; restarting it in %gs", RESTART_DELAY)
+            await anyio.sleep(RESTART_DELAY)
 
     def _redis_connect(self) -> None:
-        # Bytes, as the manager compares channel names as bytes; no read timeout, as its
-        # listener waits on the same client's pub/sub connection.
-        self.redis = create_redis(self.redis_url, pool_size=self._pool_size, socket_timeout=None, decode_responses=False)
-        self.pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        if self.redis is None:
+            # Bytes, as the manager compares channel names as bytes.
+            self.redis = create_redis(
+                self.redis_url, pool_size=self._pool_size, decode_responses=False, circuit=self._circuit
+            )
         self.connected = True
+
+    async def _redis_listen_with_retries(self) -> AsyncIterator[dict[str, Any]]:
+        delay = RETRY_INITIAL
+        while True:
+            self._redis_connect()
+            pubsub = self.pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                try:
+                    await pubsub.subscribe(self.channel)
+                finally:
+                    if self._tried is not None:
+                        self._tried.set()
+                self._found()
+                delay = RETRY_INITIAL
+                async for message in self._alive(pubsub):
+                    yield message
+            except Exception as error:  # as upstream: any failure means subscribe again
+                self._lost(f"{type(error).__name__}: {error}")
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await pubsub.aclose()
+            if self._circuit is not None and self._circuit.is_open:
+                await self._circuit.wait_closed(delay)  # Redis is down: go as soon as it answers
+            else:
+                await anyio.sleep(delay)
+            delay = min(delay * 2, RETRY_MAX)
+
+    async def _alive(self, pubsub: PubSub) -> AsyncIterator[dict[str, Any]]:
+        heard = time.monotonic()
+        asked = False
+        while True:
+            message = await pubsub.get_message(timeout=POLL)
+            now = time.monotonic()
+            if message is not None:
+                heard, asked = now, False
+                if message["type"] == "message":
+                    yield message
+                continue
+            if now - heard >= DEAD_AFTER:
+                raise ConnectionError(f"no answer on the pub/sub connection for {now - heard:.0f}s")
+            if now - heard >= PING_AFTER and not asked:
+                await pubsub.ping()
+                asked = True
+
+    def _found(self) -> None:
+        if self._lost_at is not None:
+            log.warning(
+                "the Redis listener is subscribed to %r again after %.1fs", self.channel, time.monotonic() - self._lost_at
+            )
+        self._lost_at = None
+        self.subscribed = True
+        self.listener_error = ""
+
+    def _lost(self, reason: str) -> None:
+        if self.subscribed or self._lost_at is None:
+            log.warning(
+                "the Redis listener is not subscribed (%s): emits from other instances are missed until it is", reason
+            )
+            self._lost_at = time.monotonic()
+        self.subscribed = False
+        self.listener_error = reason
+
+    async def emit(
+        self,
+        event: str,
+        data: Any,
+        namespace: str | None = None,
+        room: Any = None,
+        skip_sid: Any = None,
+        callback: Any = None,
+        to: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        room = to or room
+        namespace = namespace or "/"
+        if isinstance(room, str) and (self.is_connected(room, namespace) or self.is_pre_connected(room, namespace)):
+            kwargs["ignore_queue"] = True  # a socket of this instance: nobody else can deliver it
+        await super().emit(event, data, namespace=namespace, room=room, skip_sid=skip_sid, callback=callback, **kwargs)

@@ -1,4 +1,11 @@
-"""Broadcaster over Socket.IO rooms: a user's sockets share room ``user:{userId}``."""
+"""Broadcaster over Socket.IO rooms: a user's sockets share room ``user:{userId}``; the
+sockets watching them share ``watchers:{userId}``.
+
+Each emit is encoded once by python-socketio, however many sockets are in the room, and
+crosses instances as one message through its Redis manager. When the user's own sockets
+and their watchers see the same status (everything but INVISIBLE and other statuses seen
+as another), one emit to both rooms serves them all.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +22,10 @@ def user_room(user_id: str) -> str:
     return f"user:{user_id}"
 
 
+def watchers_room(user_id: str) -> str:
+    return f"watchers:{user_id}"
+
+
 def iso_timestamp(at: float) -> str:
     """ISO-8601 UTC with milliseconds and ``Z``, as JavaScript's ``toISOString`` writes it."""
     return datetime.fromtimestamp(at, timezone.utc).isoformat(timespec="milliseconds")[:-6] + "Z"
@@ -25,5 +36,14 @@ class SocketIOBroadcaster:
         self._server = server
 
     async def publish(self, change: PresenceChanged) -> None:
-        payload = {"userId": change.user_id, "status": change.status, "timestamp": iso_timestamp(change.at)}
-        await self._server.emit(UPDATED, payload, room=user_room(change.user_id))
+        user_id = change.user_id
+        timestamp = iso_timestamp(change.at)
+        own = {"userId": user_id, "status": change.status, "timestamp": timestamp}
+        if not change.public_changed:
+            await self._server.emit(UPDATED, own, room=user_room(user_id))
+        elif change.status == change.public:
+            await self._server.emit(UPDATED, own, room=[user_room(user_id), watchers_room(user_id)])
+        else:
+            await self._server.emit(UPDATED, own, room=user_room(user_id))
+            public = {"userId": user_id, "status": change.public, "timestamp": timestamp}
+            await self._server.emit(UPDATED, public, room=watchers_room(user_id))

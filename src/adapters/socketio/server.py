@@ -1,8 +1,15 @@
-"""The Socket.IO server, with the one hook python-socketio lacks.
+"""The Socket.IO server, with the two hooks python-socketio lacks.
 
 python-socketio runs the ``connect`` handler before it sends the CONNECT packet, so an
 event emitted there reaches the client before ``connect`` fires. The guide's clients
 expect ``connected`` after ``connect``; ``on_connected`` runs once CONNECT is sent.
+
+An event registered with ``reply_first`` is acknowledged before anything emitted to the
+socket while its handler ran. A subscription joins rooms and then reads a snapshot; an
+update of a change made after that read can be emitted to the socket before the handler
+returns (another instance's message is handled first), and would otherwise overtake the
+snapshot it is newer than. Held back until the ack, every update after the ack is at
+least as new as the snapshot, so a client applies what arrives in the order it arrives.
 """
 
 from __future__ import annotations
@@ -10,6 +17,7 @@ from __future__ import annotations
 from typing import Any, Awaitable, Callable
 
 import socketio
+from engineio.exceptions import SocketIsClosedError
 
 from . import json_codec
 
@@ -26,6 +34,11 @@ class PresenceSocketServer(socketio.AsyncServer):
         options.setdefault("async_handlers", False)
         super().__init__(**options)
         self.on_connected = on_connected
+        self._reply_first: set[str] = set()
+        self._held: dict[str, list[Any]] = {}  # engine.io sid → packets waiting for an ack
+
+    def reply_first(self, event: str) -> None:
+        self._reply_first.add(event)
 
     async def _handle_connect(self, eio_sid: str, namespace: str | None, data: Any) -> None:
         await super()._handle_connect(eio_sid, namespace, data)
@@ -33,3 +46,28 @@ class PresenceSocketServer(socketio.AsyncServer):
         sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
         if self.on_connected is not None and sid is not None and self.manager.is_connected(sid, namespace):
             await self.on_connected(sid)
+
+    async def _handle_event_internal(
+        self, server: Any, sid: str, eio_sid: str, data: Any, namespace: str, id: int | None
+    ) -> None:
+        if id is None or not data or data[0] not in self._reply_first or eio_sid in self._held:
+            await super()._handle_event_internal(server, sid, eio_sid, data, namespace, id)
+            return
+        held = self._held[eio_sid] = []
+        try:
+            await super()._handle_event_internal(server, sid, eio_sid, data, namespace, id)  # sends the ack
+        finally:
+            try:
+                while held:  # what arrives meanwhile joins the queue, in order
+                    await super()._send_eio_packet(eio_sid, held.pop(0))
+            except SocketIsClosedError:
+                pass  # the socket left while its event was handled: nobody to send to
+            finally:
+                del self._held[eio_sid]
+
+    async def _send_eio_packet(self, eio_sid: str, eio_pkt: Any) -> None:
+        held = self._held.get(eio_sid)
+        if held is not None:
+            held.append(eio_pkt)
+            return
+        await super()._send_eio_packet(eio_sid, eio_pkt)

@@ -1,4 +1,5 @@
-"""The durable presence table, read by the chat backend (documented in the README).
+"""The durable presence table, read by the chat backend, and the contacts table it fills
+(both documented in the README).
 
 The migrations in ``migrations/versions`` create and change it; this description is what
 the queries are built from, and a test holds the two to the same columns.
@@ -20,4 +21,14 @@ user_presence = Table(
     Column("chosen_status", String(64), nullable=True),
     Column("last_seen_at", DateTime(timezone=True), nullable=True),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# Who may watch whom under PRESENCE_AUDIENCE=contacts: a row lets ``viewer_id`` see
+# ``target_id``'s presence (one direction; a friendship is two rows). The chat backend
+# writes it; the gateway only reads it, by viewer (the primary key's first column).
+presence_contacts = Table(
+    "presence_contacts",
+    metadata,
+    Column("viewer_id", String(255), primary_key=True),
+    Column("target_id", String(255), primary_key=True),
 )

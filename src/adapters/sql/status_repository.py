@@ -8,14 +8,15 @@ migrations' (``migrate.py``).
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import AsyncIterator, Iterable
+from typing import Any, AsyncIterator, Iterable, Sequence
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Row, func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ...domain.presence import DurableStatus
+from .batches import chunks
 from .schema import user_presence
 
 _INSERTS = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}
@@ -31,6 +32,16 @@ def _to_timestamp(value: datetime | None) -> float | None:
     if value.tzinfo is None:  # SQLite keeps no zone; everything stored is UTC
         value = value.replace(tzinfo=timezone.utc)
     return value.timestamp()
+
+
+def _record(row: Row[Any]) -> DurableStatus:
+    return DurableStatus(
+        user_id=row.user_id,
+        status=row.status,
+        chosen=row.chosen_status,
+        last_seen=_to_timestamp(row.last_seen_at),
+        at=_to_timestamp(row.updated_at) or 0.0,
+    )
 
 
 class SqlStatusRepository:
@@ -61,15 +72,16 @@ class SqlStatusRepository:
         t = user_presence
         async with self._engine.connect() as conn:
             row = (await conn.execute(select(t).where(t.c.user_id == user_id))).first()
-        if row is None:
-            return None
-        return DurableStatus(
-            user_id=row.user_id,
-            status=row.status,
-            chosen=row.chosen_status,
-            last_seen=_to_timestamp(row.last_seen_at),
-            at=_to_timestamp(row.updated_at) or 0.0,
-        )
+        return None if row is None else _record(row)
+
+    async def get_many(self, user_ids: Sequence[str]) -> dict[str, DurableStatus]:
+        t = user_presence
+        records: dict[str, DurableStatus] = {}
+        async with self._engine.connect() as conn:
+            for chunk in chunks(user_ids):
+                for row in await conn.execute(select(t).where(t.c.user_id.in_(chunk))):
+                    records[row.user_id] = _record(row)
+        return records
 
     async def save_many(self, records: Iterable[DurableStatus]) -> None:
         known: list[dict[str, object]] = []

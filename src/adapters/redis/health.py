@@ -1,0 +1,87 @@
+"""Knows whether Redis answers: for the circuit (``circuit.py``), for ``/readyz``, and to
+tell the restorer when Redis may have lost this instance's sessions.
+
+One connection of its own, outside the circuit, asks ``INFO server`` every half second
+with a one-second deadline (INFO touches no key). No answer opens the circuit; the first
+answer after that closes it. Redis's ``run_id`` changes with every restart, so a restart
+quicker than a probe is noticed too. After an outage or a restart, ``on_back`` is
+called: the data may be gone.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable
+
+import anyio
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from .circuit import RedisCircuit
+from .client import create_redis
+
+log = logging.getLogger(__name__)
+
+
+class RedisHealth:
+    def __init__(
+        self,
+        url: str,
+        circuit: RedisCircuit,
+        *,
+        on_back: Callable[[], None] = lambda: None,
+        listener: Any = None,
+        interval: float = 0.5,
+        timeout: float = 1.0,
+    ) -> None:
+        self._url = url
+        self.circuit = circuit
+        self._listener = listener  # python-socketio's manager: ``subscribed``
+        self._on_back = on_back
+        self._interval = interval
+        self._timeout = timeout
+        self._run_id: str | None = None
+
+    @property
+    def available(self) -> bool:
+        return not self.circuit.is_open
+
+    def readiness(self) -> dict[str, str]:
+        """For ``/readyz``: whether Redis answers (``presence``), and whether this instance
+        hears the other instances' emits (``listener``)."""
+        report = {"presence": "ok" if self.available else "unavailable"}
+        if self._listener is not None:
+            report["listener"] = "ok" if self._listener.subscribed else "unavailable"
+        return report
+
+    async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        client = create_redis(
+            self._url, pool_size=1, pool_timeout=self._timeout, socket_timeout=self._timeout,
+            connect_timeout=self._timeout,
+        )
+        try:
+            await self.probe(client)
+            task_status.started()
+            while True:
+                await anyio.sleep(self._interval)
+                await self.probe(client)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await client.aclose()
+
+    async def probe(self, client: Redis) -> None:
+        try:
+            with anyio.fail_after(self._timeout):
+                info = await client.info("server")
+        except (RedisError, OSError, TimeoutError) as error:
+            self.circuit.trip(f"no answer to a probe: {type(error).__name__}: {error}".rstrip(": "))
+            return
+        run_id = info.get("run_id")
+        restarted = self._run_id is not None and run_id != self._run_id
+        self._run_id = run_id
+        back = self.circuit.is_open or restarted
+        if restarted:
+            log.warning("Redis restarted (its run_id changed)")
+        if back:
+            await self.circuit.recover()
+            self._on_back()

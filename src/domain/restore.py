@@ -1,0 +1,151 @@
+"""Puts this instance's sessions back when the shared store lost them — Redis restarted
+without persistence, flushed, or failed over to an empty replica — so that presence is
+whole again without any client reconnecting.
+
+Nothing is announced. Restoring re-creates what everybody was last told; deciding on the
+store's empty-to-restored transition (``presence.decide``) would announce every user
+ONLINE again — a flap for watchers and a durable write moving last-seen — for a change
+that never happened. A session whose end is still owed comes back already due, and the
+sweeper ends it with the OFFLINE nobody got.
+
+The choices: each user's as this instance last saw it (``held_sessions.py``) — which
+covers what lived only in Redis, such as appearing OFFLINE for this visit — and then, for
+users nobody held a choice for, the remembered ones from the durable record (seeding). A
+choice whose decay time was never seen here starts its decay clock again.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import anyio
+
+from .held_sessions import RecordingStore
+from .ports import Clock
+from .use_cases import PresenceService
+
+log = logging.getLogger(__name__)
+
+LEAVE_TIMEOUT = 1.0
+
+
+class RestoreRequests:
+    """Calls for a check that the store still holds this instance's sessions: the store
+    came back after an outage or restarted (the Redis prober), or a reply showed it lost
+    its seeding epoch (``RecordingStore``). Requests made while one is pending are one."""
+
+    def __init__(self) -> None:
+        self._pending = False
+        self._wake: anyio.Event | None = None
+
+    def request(self) -> None:
+        self._pending = True
+        if self._wake is not None:
+            self._wake.set()
+
+    async def wait(self, timeout: float | None = None) -> None:
+        """Return once a check was requested, or after ``timeout``."""
+        if not self._pending:
+            self._wake = anyio.Event()
+            try:
+                with anyio.move_on_after(timeout):
+                    await self._wake.wait()
+            finally:
+                self._wake = None
+        self._pending = False
+
+
+class SessionRestorer:
+    def __init__(self, *, store: RecordingStore, service: PresenceService, clock: Clock) -> None:
+        self._store = store
+        self._service = service
+        self._clock = clock
+
+    async def mark(self) -> None:
+        """At start: nothing held yet; note that the store holds this instance."""
+        await self._store.restore_sessions([])
+
+    async def restore_if_lost(self) -> int | None:
+        """Restore if the store lost this instance's sessions; None if it had not."""
+        if not await self._store.needs_restore():
+            self._store.held.forget_absent()
+            return None
+        return await self.restore()
+
+    async def restore(self) -> int:
+        started = time.monotonic()
+        registry = self._service.registry
+        async with self._store.alone():
+            now = self._clock.now()
+            sessions = self._store.held.snapshot(lambda status: registry.decays_at(status, now))
+            restored = await self._store.restore_sessions(sessions)
+        users = len({held.user_id for held in sessions})
+        log.warning(
+            "the presence store had lost this instance's sessions: put back %d sessions of %d users in %.3fs",
+            restored, users, time.monotonic() - started,
+        )
+        return restored
+
+    async def seed(self) -> int:
+        return await self._service.seed_remembered_choices()
+
+    async def leave(self) -> None:
+        await self._store.release_restore()
+
+
+async def keep_sessions_restored(
+    restorer: SessionRestorer,
+    requests: RestoreRequests,
+    *,
+    min_interval: float = 1.0,
+    check_every: float = 200.0,
+    retry_initial: float = 0.25,
+    retry_max: float = 30.0,
+    task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
+) -> None:
+    """Check on every request (at most once per ``min_interval``), and every ``check_every``
+    (a loss nothing announced; the check keeps the store's note of this instance alive).
+    After a restore, copy the remembered choices in again, retrying with backoff while the
+    database is down."""
+    try:
+        await restorer.mark()
+    except Exception as error:  # the store is down at start: its return is a request
+        log.warning("could not note this instance in the presence store yet: %r", error)
+    task_status.started()
+    try:
+        await _restore_when_asked(restorer, requests, min_interval, check_every, retry_initial, retry_max)
+    finally:  # shutting down: the instance's sessions were ended, it leaves no note behind
+        with anyio.CancelScope(shield=True), anyio.move_on_after(LEAVE_TIMEOUT):
+            try:
+                await restorer.leave()
+            except Exception as error:
+                log.warning("could not remove this instance's restore note (it expires by itself): %r", error)
+
+
+async def _restore_when_asked(
+    restorer: SessionRestorer,
+    requests: RestoreRequests,
+    min_interval: float,
+    check_every: float,
+    retry_initial: float,
+    retry_max: float,
+) -> None:
+    seeding = False
+    retry: float | None = None
+    while True:
+        await requests.wait(retry if retry is not None else check_every)
+        try:
+            if await restorer.restore_if_lost() is not None:
+                seeding = True
+            if seeding:
+                learnt = await restorer.seed()
+                seeding = False
+                log.info("copied %d remembered statuses into the presence store again", learnt)
+            retry = None
+        except Exception as error:  # Redis or the database still down: try again
+            retry = retry_initial if retry is None else min(retry * 2, retry_max)
+            cause = f" ({error.__cause__!r})" if error.__cause__ is not None else ""
+            log.warning("restoring presence after the store's loss is not done: %r%s; retrying in %gs", error, cause, retry)
+            continue
+        await anyio.sleep(min_interval)

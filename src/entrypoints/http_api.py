@@ -1,0 +1,87 @@
+"""The HTTP presence API, for backends and pages without a socket:
+
+    GET  /api/v1/presence/{userId}                  → {userId, status, lastSeen}
+    POST /api/v1/presence/query  {userIds: [...]}   → {presence: [...], denied: [...]}
+
+Bearer JWT as the socket's; the same policy and visibility as a subscription (the same use
+case answers both). Errors are ``{error: {code, message}}`` with the codes sockets get.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from quart import Blueprint, Response, request
+
+from ..domain.errors import Forbidden, InvalidPayload, LimitExceeded, PresenceError, Refused, Unavailable
+from ..domain.use_cases import PresenceService
+from ..domain.watching import MAX_USER_ID, WatchService
+from .watch_events import seen_body, snapshot_body, user_ids_payload
+
+log = logging.getLogger(__name__)
+
+_STATUS = {Refused: 401, Forbidden: 403, InvalidPayload: 400, LimitExceeded: 413, Unavailable: 503}
+
+
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(body), status=status, headers=headers, content_type="application/json")
+
+
+def _error(error: Exception) -> Response:
+    if not isinstance(error, PresenceError):
+        log.error("presence API request failed", exc_info=error)
+        error = PresenceError()
+    status = next((code for kind, code in _STATUS.items() if isinstance(error, kind)), 500)
+    headers = {"WWW-Authenticate": 'Bearer realm="presence"'} if status == 401 else None
+    return _json({"error": {"code": error.code, "message": error.message}}, status, headers)
+
+
+def _bearer() -> str | None:
+    header = request.headers.get("Authorization")
+    if header is None:
+        return None
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else header
+
+
+async def _query_body(max_ids: int) -> object:
+    # Room for max_ids of the longest ids, quoted and separated, and a little JSON around.
+    limit = max_ids * (MAX_USER_ID + 8) + 4096
+    if request.content_length is not None and request.content_length > limit:
+        raise LimitExceeded(f"the body is over {limit} bytes")
+    data = bytearray()
+    async for chunk in request.body:  # a body sent without a length is counted as it comes
+        data += chunk
+        if len(data) > limit:
+            raise LimitExceeded(f"the body is over {limit} bytes")
+    try:
+        payload = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        raise InvalidPayload("the body must be JSON: {\"userIds\": [...]}") from None
+    return user_ids_payload(payload, "query")
+
+
+def presence_api_blueprint(presence: PresenceService, watch: WatchService) -> Blueprint:
+    bp = Blueprint("presence_api", __name__, url_prefix="/api/v1/presence")
+
+    @bp.get("/<path:user_id>")
+    async def one(user_id: str) -> Response:
+        try:
+            viewer = await presence.authenticate(_bearer())
+            seen = await watch.one(viewer, user_id)
+        except Exception as error:
+            return _error(error)
+        return _json(seen_body(seen))
+
+    @bp.post("/query")
+    async def query() -> Response:
+        try:
+            viewer = await presence.authenticate(_bearer())
+            snapshot = await watch.query(viewer, await _query_body(watch.max_ids))
+        except Exception as error:
+            return _error(error)
+        return _json(snapshot_body(snapshot))
+
+    return bp

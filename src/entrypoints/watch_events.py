@@ -1,0 +1,75 @@
+"""Socket events for watching other users: ``presence:subscribe`` and
+``presence:unsubscribe``, answered through the Socket.IO acknowledgement.
+
+A refusal is both an ``error`` event (as every other handler answers) and the ack
+``{error: {code, message}}``, so a client awaiting the ack is never left waiting.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from ..adapters.socketio.broadcaster import iso_timestamp
+from ..adapters.socketio.server import PresenceSocketServer
+from ..adapters.socketio.watch_rooms import SocketWatchRooms
+from ..domain.errors import InvalidPayload, PresenceError
+from ..domain.watching import Seen, Snapshot, WatchService
+from .socket_events import MAX_PAYLOAD_KEYS, SocketSession
+
+log = logging.getLogger(__name__)
+
+
+def user_ids_payload(payload: Any, event: str) -> object:
+    if not isinstance(payload, dict):
+        raise InvalidPayload(f"{event} takes an object: {{userIds}}")
+    if len(payload) > MAX_PAYLOAD_KEYS:
+        raise InvalidPayload(f"{event} payload is too large")
+    if "userIds" not in payload:
+        raise InvalidPayload(f"{event} needs userIds")
+    return payload["userIds"]
+
+
+def seen_body(seen: Seen) -> dict[str, Any]:
+    last_seen = None if seen.last_seen is None else iso_timestamp(seen.last_seen)
+    return {"userId": seen.user_id, "status": seen.status, "lastSeen": last_seen}
+
+
+def snapshot_body(snapshot: Snapshot) -> dict[str, Any]:
+    """``{presence: [{userId, status, lastSeen}], denied: [userId]}``, as the ack and the
+    HTTP query answer it."""
+    return {"presence": [seen_body(seen) for seen in snapshot.seen], "denied": snapshot.denied}
+
+
+def register_watch_events(sio: PresenceSocketServer, watch: WatchService) -> None:
+    async def refuse(sid: str, event: str, error: Exception) -> dict[str, Any]:
+        if not isinstance(error, PresenceError):
+            log.exception("%s from socket %s failed", event, sid, exc_info=error)
+            error = PresenceError()
+        body = {"code": error.code, "message": error.message}
+        await sio.emit("error", body, to=sid)
+        return {"error": body}
+
+    async def subscribe(sid: str, payload: Any = None, *_: Any) -> dict[str, Any]:
+        session: SocketSession = await sio.get_session(sid)
+        try:
+            user_ids = user_ids_payload(payload, "presence:subscribe")
+            snapshot = await watch.subscribe(session.user_id, user_ids, session.watching, SocketWatchRooms(sio, sid))
+        except Exception as error:
+            return await refuse(sid, "presence:subscribe", error)
+        return snapshot_body(snapshot)
+
+    async def unsubscribe(sid: str, payload: Any = None, *_: Any) -> dict[str, Any]:
+        session: SocketSession = await sio.get_session(sid)
+        try:
+            user_ids = user_ids_payload(payload, "presence:unsubscribe")
+            await watch.unsubscribe(user_ids, session.watching, SocketWatchRooms(sio, sid))
+        except Exception as error:
+            return await refuse(sid, "presence:unsubscribe", error)
+        return {"watching": len(session.watching)}
+
+    sio.on("presence:subscribe", subscribe)
+    # The snapshot is acknowledged before the updates emitted while it was taken, so every
+    # update after it is at least as new (see the server's module).
+    sio.reply_first("presence:subscribe")
+    sio.on("presence:unsubscribe", unsubscribe)
