@@ -12,7 +12,7 @@ It holds what the store told it: a choice made on another instance reaches this 
 its next call for that user (a ping at the latest), so every instance's hint carries its
 age and the store keeps the newest. A session whose end could not be recorded (the store
 was down, or had already lost it) is kept as due, so that once restored the sweeper ends
-it with the event nobody got yet.
+it with the event nobody got yet — at once, by ending it again once the store answers.
 """
 
 from __future__ import annotations
@@ -26,9 +26,11 @@ import anyio
 from .ports import Clock, DueDecay, Expired, HeldSession, PresenceStore, SessionMeta, UserTransition
 from .presence import Choice, Transition, UserState
 
-# Why a held session's end is still owed: the store was down, or no longer had it.
+# Why a held session's end is still owed: the store was down, or no longer had it; or the
+# user's last session ended with an offline grace that the store has yet to settle.
 END_FAILED = "failed"
 END_ABSENT = "absent"
+END_GRACE = "grace"
 
 
 @dataclass(slots=True)
@@ -49,9 +51,7 @@ class HeldSessions:
     def __init__(self) -> None:
         self._users: dict[str, dict[str, _Session]] = {}
         self._choices: dict[str, _Choice] = {}
-
-    def __len__(self) -> int:
-        return sum(len(sessions) for sessions in self._users.values())
+        self._owed: set[tuple[str, str]] = set()  # the few sessions whose end is owed
 
     def holds(self, user_id: str, session_id: str) -> bool:
         return session_id in self._users.get(user_id, {})
@@ -60,6 +60,7 @@ class HeldSessions:
         sessions = self._users.setdefault(user_id, {})
         known = sessions.get(session_id)
         sessions[session_id] = _Session(known.meta if known else meta, expires_at)
+        self._owed.discard((user_id, session_id))
 
     def renew(self, user_id: str, session_id: str, expires_at: float) -> None:
         """The client showed it is alive, whether or not the store heard it."""
@@ -76,24 +77,39 @@ class HeldSessions:
         self._choices[user_id] = _Choice(state.choice, now, decays_at)
 
     def release(self, user_id: str, session_id: str) -> None:
+        self._owed.discard((user_id, session_id))
         sessions = self._users.get(user_id)
         if sessions is None or sessions.pop(session_id, None) is None or sessions:
             return
         del self._users[user_id]
         self._choices.pop(user_id, None)
 
-    def owe_end(self, user_id: str, session_id: str, why: str, now: float) -> None:
+    def owe_end(self, user_id: str, session_id: str, why: str, due: float) -> None:
         session = self._users.get(user_id, {}).get(session_id)
         if session is not None:
-            session.expires_at = min(session.expires_at, now)
+            session.expires_at = min(session.expires_at, due)
             session.owed_end = session.owed_end or why
+            self._owed.add((user_id, session_id))
+
+    def _owed_sessions(self) -> list[tuple[str, str, _Session]]:
+        return [(user_id, session_id, self._users[user_id][session_id]) for user_id, session_id in self._owed]
+
+    def owed_ends(self) -> list[tuple[str, str]]:
+        """Sessions whose socket closed but whose end the store never recorded."""
+        return [(user, session_id) for user, session_id, s in self._owed_sessions() if s.owed_end != END_GRACE]
 
     def forget_absent(self) -> None:
         """The store was not lost after all (a survivor ended those sessions): nothing owed."""
-        for user_id, sessions in list(self._users.items()):
-            for session_id, session in list(sessions.items()):
-                if session.owed_end == END_ABSENT:
-                    self.release(user_id, session_id)
+        self._forget(lambda session: session.owed_end == END_ABSENT)
+
+    def forget_graces(self, now: float) -> None:
+        """Graces due by ``now`` were settled in the store: nothing owed."""
+        self._forget(lambda session: session.owed_end == END_GRACE and session.expires_at <= now)
+
+    def _forget(self, owed: Callable[[_Session], bool]) -> None:
+        for user_id, session_id, session in self._owed_sessions():
+            if owed(session):
+                self.release(user_id, session_id)
 
     def snapshot(self, decays_at: Callable[[str], float | None]) -> list[HeldSession]:
         """Every held session with its user's choice; ``decays_at`` restarts the decay clock
@@ -229,6 +245,10 @@ class RecordingStore:
                 # The store did not have it: lost (or ended by a survivor that thought us dead).
                 self.held.owe_end(user_id, session_id, END_ABSENT, self._clock.now())
                 self._on_loss()
+            elif transition.after.lingering and grace_until is not None:
+                # The user's OFFLINE waits for the grace; should the store lose it meanwhile,
+                # the restored session ends when the grace would have.
+                self.held.owe_end(user_id, session_id, END_GRACE, grace_until)
             else:
                 self.held.release(user_id, session_id)
             return transition
@@ -256,6 +276,8 @@ class RecordingStore:
             settled = await self._inner.settle_due_graces(now, limit)
             for item in settled:
                 self._learn(item.user_id, item.transition.after)
+            if len(settled) < limit:  # every grace due by now is settled, here or elsewhere
+                self.held.forget_graces(now)
             return settled
 
     async def decay(self, due: DueDecay, to: Choice, decays_at: float | None) -> Transition | None:

@@ -5,8 +5,9 @@ whole again without any client reconnecting.
 Nothing is announced. Restoring re-creates what everybody was last told; deciding on the
 store's empty-to-restored transition (``presence.decide``) would announce every user
 ONLINE again — a flap for watchers and a durable write moving last-seen — for a change
-that never happened. A session whose end is still owed comes back already due, and the
-sweeper ends it with the OFFLINE nobody got.
+that never happened. A session whose socket closed while the store could not record it
+is ended again afterwards, with the OFFLINE nobody got; one within its offline grace comes
+back due when the grace ends, for the sweeper.
 
 The choices: each user's as this instance last saw it (``held_sessions.py``) — which
 covers what lived only in Redis, such as appearing OFFLINE for this visit — and then, for
@@ -67,11 +68,16 @@ class SessionRestorer:
         await self._store.restore_sessions([])
 
     async def restore_if_lost(self) -> int | None:
-        """Restore if the store lost this instance's sessions; None if it had not."""
-        if not await self._store.needs_restore():
+        """Restore if the store lost this instance's sessions (None if it had not), then
+        end the sessions whose sockets closed while the store could not record it."""
+        restored = None
+        if await self._store.needs_restore():
+            restored = await self.restore()
+        else:
             self._store.held.forget_absent()
-            return None
-        return await self.restore()
+        for user_id, session_id in self._store.held.owed_ends():
+            await self._service.disconnect(user_id, session_id)
+        return restored
 
     async def restore(self) -> int:
         started = time.monotonic()
@@ -80,11 +86,11 @@ class SessionRestorer:
             now = self._clock.now()
             sessions = self._store.held.snapshot(lambda status: registry.decays_at(status, now))
             restored = await self._store.restore_sessions(sessions)
-        users = len({held.user_id for held in sessions})
-        log.warning(
-            "the presence store had lost this instance's sessions: put back %d sessions of %d users in %.3fs",
-            restored, users, time.monotonic() - started,
-        )
+        if sessions:
+            log.warning(
+                "the presence store had lost this instance's sessions: put back %d sessions of %d users in %.3fs",
+                restored, len({held.user_id for held in sessions}), time.monotonic() - started,
+            )
         return restored
 
     async def seed(self) -> int:

@@ -21,6 +21,7 @@ from tests.support.redis_server import RedisServer
 
 from .clients import Client, connected_client
 from .gateway_process import GatewayProcess
+from .test_guide_flow import wait_for_durable
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
@@ -100,6 +101,7 @@ async def test_a_redis_restarted_empty_gets_every_live_session_back_without_reco
         hidden = await connected_client(b.url, "hidden")  # appears OFFLINE: this visit only, Redis only
         both_a = await connected_client(a.url, "both")
         both_b = await connected_client(b.url, "both")
+        leaver = await connected_client(b.url, "leaver")  # closes the tab during the outage
         await dnd.sio.emit("presence:update", {"status": "DND"})
         await hidden.sio.emit("presence:update", {"status": "OFFLINE"})
         clients = [dnd, hidden, both_a, both_b]
@@ -113,6 +115,7 @@ async def test_a_redis_restarted_empty_gets_every_live_session_back_without_reco
             "both": ({both_a.sid, both_b.sid}, "true", "", True),
         }
         told = {id(c): len(c.received("presence:updated")) for c in clients}
+        await wait_for_durable(b, "leaver", ("ONLINE", None))
 
         own_redis.stop()
         stopped = time.monotonic()
@@ -125,6 +128,7 @@ async def test_a_redis_restarted_empty_gets_every_live_session_back_without_reco
             )
             status, ready = http_get(gateway.url + "/readyz")
             assert status == 503 and (ready["status"], ready["listener"]) == ("unavailable", "unavailable")
+        await leaver.close()
         await anyio.sleep(max(0.0, OUTAGE - (time.monotonic() - stopped)))  # the outage itself
         assert await answered_at_once(hidden, "ping") < FAST  # still at once, however long it lasts
 
@@ -133,6 +137,9 @@ async def test_a_redis_restarted_empty_gets_every_live_session_back_without_reco
             lambda: presence_picture(own_redis.url, sockets) == before, "every live session back", RESTORE_BOUND
         )
         print(f"\nRedis restarted empty: every live session back in {took:.2f}s")
+        await wait_for_durable(b, "leaver", ("OFFLINE", None))  # the tab closed in the outage: told now
+        with redis_sync.Redis.from_url(own_redis.url) as r:
+            assert r.exists("presence:sockets:leaver", "presence:online:leaver") == 0
 
         with redis_sync.Redis.from_url(own_redis.url) as r:
             await eventually(lambda: r.pubsub_numsub("sio-outage")[0][1] == 2, "both listeners subscribed", 5)

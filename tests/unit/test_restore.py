@@ -138,12 +138,26 @@ async def test_a_tab_closed_during_the_outage_is_announced_once_restored(world: 
     world.store.lose()
 
     await world.restorer.restore_if_lost()
-    await world.service.sweep()
 
     assert world.told() == [("gone", "ONLINE"), ("stays", "ONLINE"), ("gone", "OFFLINE")]
     assert await world.store.state("stays") == UserState(1, None, True)
     await world.writer.flush()
     assert world.repository.records["gone"].status == "OFFLINE"
+
+
+async def test_a_tab_closed_during_an_outage_that_lost_nothing_is_ended_once_the_store_is_back(
+    world: World,
+) -> None:
+    await world.service.connect("u1", "s1", META)
+    world.store.down = True
+    with pytest.raises(Unavailable):
+        await world.service.disconnect("u1", "s1")
+    world.store.down = False
+
+    assert await world.restorer.restore_if_lost() is None  # checked when the store came back
+
+    assert world.told() == [("u1", "ONLINE"), ("u1", "OFFLINE")]
+    assert await world.store.state("u1") == UserState(0, None, True)
 
 
 async def test_a_tab_closed_after_the_loss_asks_for_a_check_and_is_announced_once_restored(world: World) -> None:
@@ -154,9 +168,36 @@ async def test_a_tab_closed_after_the_loss_asks_for_a_check_and_is_announced_onc
     with anyio.fail_after(1):
         await world.requests.wait()
     await world.restorer.restore_if_lost()
+
+    assert world.told() == [("u1", "ONLINE"), ("u1", "OFFLINE")]
+
+
+async def test_an_offline_grace_the_loss_swallowed_still_ends_in_offline(world: World) -> None:
+    world.service.offline_grace = 5.0
+    await world.service.connect("u1", "s1", META)
+    await world.service.disconnect("u1", "s1")  # last tab: OFFLINE waits for the grace
+    world.store.lose()
+
+    await world.restorer.restore_if_lost()
+    world.clock.advance(5.0)
     await world.service.sweep()
 
     assert world.told() == [("u1", "ONLINE"), ("u1", "OFFLINE")]
+
+
+async def test_a_grace_that_ran_out_is_not_restored(world: World) -> None:
+    world.service.offline_grace = 5.0
+    await world.service.connect("u1", "s1", META)
+    await world.service.disconnect("u1", "s1")
+    world.clock.advance(5.0)
+    await world.service.sweep()
+    world.store.lose()
+
+    await world.restorer.restore_if_lost()
+    await world.service.sweep()
+
+    assert world.told() == [("u1", "ONLINE"), ("u1", "OFFLINE")]
+    assert await world.store.state("u1") == UserState(0, None, False)
 
 
 async def test_a_tab_closing_while_sessions_are_restored_is_not_undone(world: World) -> None:

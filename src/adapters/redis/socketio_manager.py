@@ -54,7 +54,6 @@ class PooledRedisManager(socketio.AsyncRedisManager):
         self._pool_size = pool_size
         self._circuit = circuit
         self.subscribed = False
-        self.listener_error = "not started"
         self._lost_at: float | None = None
         self._tried: anyio.Event | None = None
 
@@ -139,7 +138,6 @@ class PooledRedisManager(socketio.AsyncRedisManager):
             )
         self._lost_at = None
         self.subscribed = True
-        self.listener_error = ""
 
     def _lost(self, reason: str) -> None:
         if self.subscribed or self._lost_at is None:
@@ -148,7 +146,6 @@ class PooledRedisManager(socketio.AsyncRedisManager):
             )
             self._lost_at = time.monotonic()
         self.subscribed = False
-        self.listener_error = reason
 
     async def emit(
         self,
