@@ -31,13 +31,23 @@ async def keep_lease(
     except Exception as error:  # the store is down at start: keep trying below
         log.error("could not take this instance's lease: %r", error)
     task_status.started()
+    failing = False
     while True:
         await anyio.sleep(ttl / 3)
         try:
-            if not await service.renew_lease(ttl):
-                log.warning("this instance's lease had lapsed; survivors may have ended its sessions")
+            held = await service.renew_lease(ttl)
         except Exception as error:
-            log.warning("lease not renewed: %r", error)
+            if not failing:
+                log.warning("lease not renewed: %r (retrying every %gs)", error, ttl / 3)
+            failing = True
+            continue
+        if not held:
+            # After a lapse survivors may have ended this instance's sessions (they come
+            # back with their next ping); after Redis lost its data, the restore brings them.
+            log.warning("this instance's lease had lapsed and is held again")
+        elif failing:
+            log.warning("lease renewed again")
+        failing = False
 
 
 async def watch_dead_instances(

@@ -1,5 +1,6 @@
 """One shape for the background loops: act every ``interval``; a failed round is logged
-and the next one retries, so a passing outage never ends a loop."""
+and the next one retries, so a passing outage never ends a loop. A dependency that is
+down is said once when it goes and once when it is back, not every round."""
 
 from __future__ import annotations
 
@@ -21,11 +22,19 @@ async def every(
     task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
     task_status.started()
+    failed_rounds = 0
     while True:
         await anyio.sleep(interval)
         try:
             await action()
-        except Unavailable as error:  # a dependency is down: expected, and said once per round
-            log.warning("%s: %s", failure, error)
+        except Unavailable as error:  # a dependency is down: expected; said when it starts
+            if not failed_rounds:
+                log.warning("%s: %s (retrying every %gs)", failure, error, interval)
+            failed_rounds += 1
+            continue
         except Exception:
             log.exception(failure)
+            continue
+        if failed_rounds:
+            log.warning("%s: recovered after %d failed rounds", failure, failed_rounds)
+            failed_rounds = 0
