@@ -33,54 +33,35 @@ sys.path.insert(0, str(ROOT))
 
 import anyio  # noqa: E402
 
-from presence_gateway.adapters.sql import migrate  # noqa: E402
-from presence_gateway.adapters.sql.engine import create_engine, printable_url  # noqa: E402
-from tests.support.postgres_server import IsolatedSchema, shared_postgres_url  # noqa: E402
-from tests.support.sql_world import META, sql_world  # noqa: E402
+from presence_gateway.adapters.sql.engine import printable_url  # noqa: E402
+from tests.support.postgres_server import shared_postgres_url  # noqa: E402
+from tests.support.sql_world import migrated_postgres, sql_world, two_tab_cycle  # noqa: E402
 from tests.support.write_counter import WriteCounter, Writes  # noqa: E402
 
 
-async def cycle(service, user: str, settle) -> None:
-    for step in (
-        lambda: service.connect(user, "tab1", META),
-        lambda: service.connect(user, "tab2", META),
-        lambda: service.heartbeat(user, "tab1", META),
-        lambda: service.heartbeat(user, "tab2", META),
-        lambda: service.disconnect(user, "tab2"),
-        lambda: service.disconnect(user, "tab1"),
-    ):
-        await step()
-        await settle()
-
-
 async def run_mode(url: str, mode: str, cycles: int, users: int) -> tuple[Writes, float]:
-    async with IsolatedSchema(url) as schema:
-        engine = create_engine(url, schema=schema)
-        try:
-            await migrate.upgrade(engine)
-            counter = await WriteCounter(engine).install()
-            world = sql_world(engine)
-            names = [f"user-{n}" for n in range(users)]
-            started = time.monotonic()
-            if mode == "settled":
+    async with migrated_postgres(url) as engine:
+        counter = await WriteCounter(engine).install()
+        world = sql_world(engine)
+        names = [f"user-{n}" for n in range(users)]
+        started = time.monotonic()
+        if mode == "settled":
+            for n in range(cycles):
+                await two_tab_cycle(world.service, names[n % users], world.writer.flush)
+        else:
+            async with anyio.create_task_group() as tg:
+                await tg.start(world.writer.run)
                 for n in range(cycles):
-                    await cycle(world.service, names[n % users], world.writer.flush)
-            else:
-                async with anyio.create_task_group() as tg:
-                    await tg.start(world.writer.run)
-                    for n in range(cycles):
-                        await cycle(world.service, names[n % users], anyio.lowlevel.checkpoint)
-                    with anyio.fail_after(60):
-                        while world.writer.pending:
-                            await anyio.sleep(0.01)
-                    tg.cancel_scope.cancel()
-                await world.writer.flush()
-            elapsed = time.monotonic() - started
-            for name in names:
-                assert await world.stored(name) == ("OFFLINE", None), name
-            return await counter.read(), elapsed
-        finally:
-            await engine.dispose()
+                    await two_tab_cycle(world.service, names[n % users], anyio.lowlevel.checkpoint)
+                with anyio.fail_after(60):
+                    while world.writer.pending:
+                        await anyio.sleep(0.01)
+                tg.cancel_scope.cancel()
+            await world.writer.flush()
+        elapsed = time.monotonic() - started
+        for name in names:
+            assert await world.stored(name) == ("OFFLINE", None), name
+        return await counter.read(), elapsed
 
 
 async def main(argv: list[str] | None = None) -> None:

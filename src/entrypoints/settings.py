@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import secrets
 import socket
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 from urllib.parse import quote
@@ -114,7 +114,6 @@ class Settings:
     audience: str = "open"
     watch_max_targets: int = 1000
     max_ids_per_call: int = 1000
-    extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def production(self) -> bool:

@@ -14,8 +14,9 @@ from presence_gateway.adapters.redis.presence_store import RedisPresenceStore
 from presence_gateway.adapters.sql import migrate
 from presence_gateway.adapters.sql.engine import create_engine, sqlite_url
 from presence_gateway.adapters.sql.status_repository import SqlStatusRepository
-from tests.support.postgres_server import IsolatedSchema, shared_postgres_url
 from presence_gateway.domain.statuses import default_registry
+from tests.support.postgres_server import shared_postgres_url
+from tests.support.sql_world import migrated_postgres
 
 
 @pytest.fixture
@@ -66,11 +67,8 @@ def postgres_url() -> str:
 
 @pytest.fixture
 async def postgres_repository(postgres_url: str):
-    async with IsolatedSchema(postgres_url) as schema:
-        engine = create_engine(postgres_url, schema=schema)
-        await migrate.upgrade(engine)
+    async with migrated_postgres(postgres_url) as engine:
         yield SqlStatusRepository(engine)
-        await engine.dispose()
 
 
 @pytest.fixture(params=["memory_repository", "sqlite_repository", "postgres_repository"])

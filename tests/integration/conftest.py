@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from presence_gateway.adapters.sql import migrate
-from presence_gateway.adapters.sql.engine import create_engine
-from tests.support.postgres_server import IsolatedSchema, shared_postgres_url
+from tests.support.postgres_server import shared_postgres_url
+from tests.support.sql_world import migrated_postgres
 
 
 @pytest.fixture
@@ -23,8 +22,5 @@ def postgres_url() -> str:
 @pytest.fixture
 async def postgres_engine(postgres_url: str):
     """A migrated schema of the test's own."""
-    async with IsolatedSchema(postgres_url) as schema:
-        engine = create_engine(postgres_url, schema=schema)
-        await migrate.upgrade(engine)
+    async with migrated_postgres(postgres_url) as engine:
         yield engine
-        await engine.dispose()

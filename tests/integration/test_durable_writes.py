@@ -8,7 +8,7 @@ import time
 import anyio
 import pytest
 
-from tests.support.sql_world import META, sql_world
+from tests.support.sql_world import META, sql_world, two_tab_cycle
 from tests.support.write_counter import WriteCounter
 
 pytestmark = pytest.mark.anyio
@@ -80,21 +80,6 @@ async def test_a_flapping_user_costs_a_bounded_number_of_writes_and_the_last_sta
     bound = int(elapsed / linger) + 1
     print(f"\n{changes} changes, stored after {elapsed:.2f}s: {writes.rows} rows, {writes.statements} statements (bound {bound})")
     assert 1 <= writes.rows <= bound
-
-
-async def two_tab_cycle(service, user: str, settle=None) -> None:
-    """A user opens two tabs, both ping, then closes them; ``settle`` runs after each step."""
-    for step in (
-        lambda: service.connect(user, "tab1", META),
-        lambda: service.connect(user, "tab2", META),
-        lambda: service.heartbeat(user, "tab1", META),
-        lambda: service.heartbeat(user, "tab2", META),
-        lambda: service.disconnect(user, "tab2"),
-        lambda: service.disconnect(user, "tab1"),
-    ):
-        await step()
-        if settle is not None:
-            await settle()
 
 
 async def test_a_two_tab_visit_costs_two_rows_when_nothing_coalesces(postgres_engine) -> None:

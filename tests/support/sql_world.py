@@ -4,18 +4,23 @@ reaches the database."""
 
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import AsyncIterator, Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from presence_gateway.adapters.clock import SystemClock
 from presence_gateway.adapters.memory.presence_store import InMemoryPresenceStore
+from presence_gateway.adapters.sql import migrate
+from presence_gateway.adapters.sql.engine import create_engine
 from presence_gateway.adapters.sql.status_repository import SqlStatusRepository
 from presence_gateway.domain.durable_writer import DurableWriter
 from presence_gateway.domain.ports import SessionMeta
 from presence_gateway.domain.statuses import default_registry
 from presence_gateway.domain.use_cases import PresenceService
 from tests.fakes import RecordingBroadcaster, TableTokenVerifier
+from tests.support.postgres_server import IsolatedSchema
 
 META = SessionMeta(device="web", connected_at=0.0, ip="127.0.0.1")
 
@@ -43,3 +48,32 @@ def sql_world(engine: AsyncEngine, **writer_options: float) -> SqlWorld:
         verifier=TableTokenVerifier(),
     )
     return SqlWorld(service, writer, repository)
+
+
+@asynccontextmanager
+async def migrated_postgres(url: str) -> AsyncIterator[AsyncEngine]:
+    """An engine on a schema of the caller's own, migrated, dropped afterwards."""
+    async with IsolatedSchema(url) as schema:
+        engine = create_engine(url, schema=schema)
+        try:
+            await migrate.upgrade(engine)
+            yield engine
+        finally:
+            await engine.dispose()
+
+
+async def two_tab_cycle(
+    service: PresenceService, user: str, settle: Callable[[], Awaitable[None]] | None = None
+) -> None:
+    """A user opens two tabs, both ping, then closes them; ``settle`` runs after each step."""
+    for step in (
+        lambda: service.connect(user, "tab1", META),
+        lambda: service.connect(user, "tab2", META),
+        lambda: service.heartbeat(user, "tab1", META),
+        lambda: service.heartbeat(user, "tab2", META),
+        lambda: service.disconnect(user, "tab2"),
+        lambda: service.disconnect(user, "tab1"),
+    ):
+        await step()
+        if settle is not None:
+            await settle()

@@ -19,7 +19,7 @@ from presence_gateway.domain.restore import RestoreRequests, SessionRestorer, ke
 from presence_gateway.domain.statuses import default_registry
 from presence_gateway.domain.use_cases import PresenceService
 from tests.fakes import FakeClock, RecordingBroadcaster, TableTokenVerifier
-from tests.unit.conftest import META
+from tests.unit.conftest import META, World as UnitWorld
 
 pytestmark = pytest.mark.anyio
 
@@ -54,22 +54,12 @@ class LosableStore:
 
 
 @dataclass
-class World:
-    service: PresenceService
+class World(UnitWorld):
+    """The unit tests' world, its store one that can lose everything, plus the restorer."""
+
     store: LosableStore
     restorer: SessionRestorer
     requests: RestoreRequests
-    repository: InMemoryStatusRepository
-    writer: DurableWriter
-    broadcaster: RecordingBroadcaster
-    clock: FakeClock
-
-    async def writes_after(self, action) -> int:
-        await self.writer.flush()
-        before = self.repository.writes
-        await action()
-        await self.writer.flush()
-        return self.repository.writes - before
 
     def told(self) -> list[tuple[str, str]]:
         return [(c.user_id, c.status) for c in self.broadcaster.changes]
@@ -88,7 +78,10 @@ async def world() -> World:
     restorer = SessionRestorer(store=recording, service=service, clock=clock)
     await restorer.mark()
     await service.seed_remembered_choices()  # as the warm-up does at start
-    return World(service, store, restorer, requests, repository, writer, broadcaster, clock)
+    return World(
+        service=service, store=store, repository=repository, writer=writer, broadcaster=broadcaster, clock=clock,
+        restorer=restorer, requests=requests,
+    )
 
 
 async def test_sessions_and_choices_come_back_and_nobody_is_told(world: World) -> None:
