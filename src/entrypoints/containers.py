@@ -11,6 +11,7 @@ from ..adapters.memory.presence_store import InMemoryPresenceStore
 from ..adapters.open_policy import OpenAudience
 from ..adapters.redis.circuit import RedisCircuit
 from ..adapters.redis.client import create_redis
+from ..adapters.redis.pipelined import PipelinedRedis
 from ..adapters.redis.health import RedisHealth
 from ..adapters.redis.keys import RedisKeys
 from ..adapters.redis.presence_store import RedisPresenceStore
@@ -64,6 +65,10 @@ class Container(containers.DeclarativeContainer):
         pool_size=settings.provided.redis_pool_size,
         circuit=redis_circuit,
     )
+    # The socket events' commands and publishes, written together (pipelined.py).
+    redis_events = providers.Singleton(
+        PipelinedRedis, settings.provided.shared_presence_url, circuit=redis_circuit
+    )
 
     presence_store = providers.Selector(
         kind,
@@ -75,6 +80,7 @@ class Container(containers.DeclarativeContainer):
             session_ttl=settings.provided.session_ttl,
             hidden_statuses=registry.provided.seen_offline.call(),
             keys=providers.Singleton(RedisKeys, settings.provided.redis_cluster_keys),
+            events=redis_events,
         ),
     )
 
@@ -99,6 +105,7 @@ class Container(containers.DeclarativeContainer):
             channel=settings.provided.socketio_channel,
             pool_size=settings.provided.redis_pool_size,
             circuit=redis_circuit,
+            events=redis_events,
         ),
     )
     socket_server = providers.Singleton(
@@ -116,7 +123,7 @@ class Container(containers.DeclarativeContainer):
             socket_broadcaster,
             providers.Singleton(
                 RedisUpdatesPublisher,
-                redis,
+                redis_events,
                 instance=settings.provided.instance_id,
                 channel=settings.provided.updates_channel,
             ),

@@ -134,5 +134,6 @@ class Gateway:
         await self.container.engine().dispose()
         if self.container.kind() == "redis":
             await self.container.redis().aclose()
+            await self.container.redis_events().aclose()
         if self._lock is not None:
             self._lock.release()

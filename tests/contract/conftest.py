@@ -9,13 +9,11 @@ import pytest
 
 from presence_gateway.adapters.memory.presence_store import InMemoryPresenceStore
 from presence_gateway.adapters.memory.status_repository import InMemoryStatusRepository
-from presence_gateway.adapters.redis.client import create_redis
-from presence_gateway.adapters.redis.presence_store import RedisPresenceStore
 from presence_gateway.adapters.sql import migrate
 from presence_gateway.adapters.sql.engine import create_engine, sqlite_url
 from presence_gateway.adapters.sql.status_repository import SqlStatusRepository
-from presence_gateway.domain.statuses import default_registry
 from tests.support.postgres_server import shared_postgres_url
+from tests.support.redis_stores import redis_stores
 from tests.support.sql_world import migrated_postgres
 
 
@@ -32,13 +30,8 @@ def memory_store() -> InMemoryPresenceStore:
 
 @pytest.fixture
 async def redis_store(redis_url: str):
-    client = create_redis(redis_url)
-    store = RedisPresenceStore(
-        client, instance="contract", session_ttl=90.0, hidden_statuses=default_registry().seen_offline()
-    )
-    await store.load_scripts()
-    yield store
-    await client.aclose()
+    async with redis_stores(redis_url, "contract") as stores:
+        yield stores["contract"]
 
 
 @pytest.fixture(params=["memory_store", "redis_store"])

@@ -8,10 +8,8 @@ import asyncio
 import pytest
 import redis.asyncio
 
-from presence_gateway.adapters.redis.client import create_redis
-from presence_gateway.adapters.redis.presence_store import RedisPresenceStore
 from presence_gateway.domain.ports import SessionMeta
-from presence_gateway.domain.statuses import default_registry
+from tests.support.redis_stores import redis_stores
 
 pytestmark = pytest.mark.anyio
 
@@ -19,10 +17,9 @@ META = SessionMeta(device="web", connected_at=0.0, ip="127.0.0.1")
 
 
 async def test_a_thousand_simultaneous_disconnects_all_end(redis_url: str) -> None:
-    client = create_redis(redis_url, pool_size=8)
-    store = RedisPresenceStore(client, instance="burst", session_ttl=90.0, hidden_statuses=default_registry().seen_offline())
     inspector = redis.asyncio.Redis.from_url(redis_url)
-    try:
+    async with redis_stores(redis_url, "burst", pool_size=8) as stores:
+        store = stores["burst"]
         await asyncio.gather(*(store.register(f"u{n}", f"s{n}", META, expires_at=1e10) for n in range(1000)))
 
         ended = await asyncio.gather(*(store.end(f"u{n}", f"s{n}") for n in range(1000)))
@@ -30,6 +27,4 @@ async def test_a_thousand_simultaneous_disconnects_all_end(redis_url: str) -> No
         assert sum(1 for t in ended if (t.before.sessions, t.after.sessions) == (1, 0)) == 1000
         assert await inspector.zcard("presence:instance:burst:sessions") == 0
         assert [k async for k in inspector.scan_iter("presence:online:*")] == []
-    finally:
-        await client.aclose()
-        await inspector.aclose()
+    await inspector.aclose()

@@ -7,10 +7,8 @@ import asyncio
 import pytest
 import redis.asyncio
 
-from presence_gateway.adapters.redis.client import create_redis
-from presence_gateway.adapters.redis.presence_store import RedisPresenceStore
 from presence_gateway.domain.ports import SessionMeta
-from presence_gateway.domain.statuses import default_registry
+from tests.support.redis_stores import redis_stores
 
 pytestmark = pytest.mark.anyio
 
@@ -20,19 +18,10 @@ NOW = 1_800_000_000.0
 
 @pytest.fixture
 async def cluster(redis_url: str):
-    clients = [create_redis(redis_url) for _ in range(3)]
-    hidden = default_registry().seen_offline()
-    stores = {
-        name: RedisPresenceStore(client, instance=name, session_ttl=90.0, hidden_statuses=hidden)
-        for name, client in zip(("A", "B", "C"), clients)
-    }
-    for store in stores.values():
-        await store.load_scripts()
     inspector = redis.asyncio.Redis.from_url(redis_url, decode_responses=True)
-    yield stores, inspector
+    async with redis_stores(redis_url, "A", "B", "C") as stores:
+        yield stores, inspector
     await inspector.aclose()
-    for client in clients:
-        await client.aclose()
 
 
 async def test_a_live_instance_is_never_taken_over(cluster) -> None:

@@ -6,12 +6,11 @@ import pytest
 import redis.asyncio
 from redis.crc import key_slot
 
-from presence_gateway.adapters.redis.client import create_redis
 from presence_gateway.adapters.redis.keys import RedisKeys
 from presence_gateway.adapters.redis.presence_store import RedisPresenceStore
 from presence_gateway.domain.ports import SessionMeta
 from presence_gateway.domain.presence import Choice
-from presence_gateway.domain.statuses import default_registry
+from tests.support.redis_stores import redis_stores
 
 pytestmark = pytest.mark.anyio
 
@@ -20,17 +19,13 @@ META = SessionMeta(device="ios", connected_at=1_800_000_000.5, ip="10.1.2.3")
 
 @pytest.fixture
 async def layout(redis_url: str):
-    client = create_redis(redis_url)
     inspector = redis.asyncio.Redis.from_url(redis_url, decode_responses=True)
+    async with redis_stores(redis_url, "i-1") as plain, redis_stores(redis_url, "i-1", keys=RedisKeys(True)) as tagged:
 
-    def store(cluster: bool = False) -> RedisPresenceStore:
-        return RedisPresenceStore(
-            client, instance="i-1", session_ttl=90.0, hidden_statuses=default_registry().seen_offline(),
-            keys=RedisKeys(cluster),
-        )
+        def store(cluster: bool = False) -> RedisPresenceStore:
+            return (tagged if cluster else plain)["i-1"]
 
-    yield store, inspector
-    await client.aclose()
+        yield store, inspector
     await inspector.aclose()
 
 

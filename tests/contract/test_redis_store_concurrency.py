@@ -11,11 +11,9 @@ from dataclasses import dataclass, field
 import pytest
 import redis.asyncio
 
-from presence_gateway.adapters.redis.client import create_redis
-from presence_gateway.adapters.redis.presence_store import RedisPresenceStore
 from presence_gateway.domain.ports import SessionMeta
 from presence_gateway.domain.presence import Transition
-from presence_gateway.domain.statuses import default_registry
+from tests.support.redis_stores import redis_stores
 
 pytestmark = pytest.mark.anyio
 
@@ -44,17 +42,8 @@ def chain_exists(start: int, end: int, steps: list[tuple[int, int]]) -> bool:
 
 @pytest.fixture
 async def two_instances(redis_url: str):
-    clients = [create_redis(redis_url), create_redis(redis_url)]
-    hidden = default_registry().seen_offline()
-    stores = {
-        name: RedisPresenceStore(client, instance=name, session_ttl=90.0, hidden_statuses=hidden)
-        for name, client in zip(("A", "B"), clients)
-    }
-    for store in stores.values():
-        await store.load_scripts()
-    yield stores
-    for client in clients:
-        await client.aclose()
+    async with redis_stores(redis_url, "A", "B") as stores:
+        yield stores
 
 
 async def test_concurrent_operations_from_two_instances_never_diverge_from_the_model(two_instances, redis_url) -> None:

@@ -18,6 +18,7 @@ from ...domain.ports import DueDecay, Expired, HeldSession, SessionMeta, UserTra
 from ...domain.presence import Choice, Transition, UserState
 from . import scripts
 from .keys import RedisKeys, split_member
+from .pipelined import PipelinedRedis
 
 # After its last session's TTL, a user's socket set and online flag linger this long, so
 # the sweeper (not Redis) ends the session and the change is announced.
@@ -69,8 +70,11 @@ class RedisPresenceStore:
         session_ttl: float,
         hidden_statuses: Iterable[str],
         keys: RedisKeys | None = None,
+        events: PipelinedRedis | None = None,
     ) -> None:
         self._redis = redis
+        # The one-call operations go through ``events`` when given (pipelined.py says why).
+        self._events = events
         self._keys = keys or RedisKeys()
         self.instance = instance
         self._index = self._keys.instance_sessions(instance)
@@ -99,8 +103,11 @@ class RedisPresenceStore:
             await pipe.execute()
 
     async def _call(self, name: str, keys: list[str], args: list[Any]) -> Any:
+        script = self._scripts[name]
         try:
-            return await self._scripts[name](keys=keys, args=args)
+            if self._events is not None:
+                return await self._events.evalsha(script.sha, script.script, keys, args)
+            return await script(keys=keys, args=args)
         except RedisError as error:
             raise Unavailable("presence store unavailable") from error
 

@@ -34,6 +34,7 @@ from redis.exceptions import ConnectionError
 
 from .circuit import RedisCircuit
 from .client import create_redis
+from .pipelined import PipelinedRedis
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +50,17 @@ FIRST_SUBSCRIBE_WAIT = 5.0
 
 
 class PooledRedisManager(socketio.AsyncRedisManager):
-    def __init__(self, url: str, *, channel: str, pool_size: int, circuit: RedisCircuit | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        channel: str,
+        pool_size: int,
+        circuit: RedisCircuit | None = None,
+        events: PipelinedRedis | None = None,
+    ) -> None:
         super().__init__(url, channel=channel)
+        self._events = events
         self._pool_size = pool_size
         self._circuit = circuit
         self.subscribed = False
@@ -146,6 +156,15 @@ class PooledRedisManager(socketio.AsyncRedisManager):
             )
             self._lost_at = time.monotonic()
         self.subscribed = False
+
+    async def _publish(self, data: Any) -> None:
+        if self._events is None:
+            await super()._publish(data)
+            return
+        # Written with this turn's other commands, not awaited: this instance's sockets were
+        # served before the publish (upstream's order), and upstream drops a publish that
+        # fails twice during an outage, as this does at once.
+        self._events.publish_nowait(self.channel, self.json.dumps(data))
 
     async def emit(
         self,

@@ -6,11 +6,10 @@ from __future__ import annotations
 import logging
 
 import orjson
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from ...domain.presence import PresenceChanged
 from ..socketio.broadcaster import iso_timestamp
+from .pipelined import PipelinedRedis
 
 log = logging.getLogger(__name__)
 
@@ -18,7 +17,7 @@ UPDATES_CHANNEL = "presence:updates"
 
 
 class RedisUpdatesPublisher:
-    def __init__(self, redis: Redis, *, instance: str, channel: str = UPDATES_CHANNEL) -> None:
+    def __init__(self, redis: PipelinedRedis, *, instance: str, channel: str = UPDATES_CHANNEL) -> None:
         self._redis = redis
         self._instance = instance
         self.channel = channel
@@ -35,8 +34,6 @@ class RedisUpdatesPublisher:
                 "instance": self._instance,
             }
         )
-        try:
-            await self._redis.publish(self.channel, message)
-        except RedisError as error:
-            # The sockets have the change already; followers of the channel miss this one.
-            log.warning("could not publish %s on %s: %r", change.user_id, self.channel, error)
+        # Not awaited: the sockets have the change already, and a publish that cannot be
+        # sent (Redis down) is lost for the channel's followers either way.
+        self._redis.publish_nowait(self.channel, message)

@@ -20,6 +20,7 @@ import socketio
 from engineio.exceptions import SocketIsClosedError
 
 from . import json_codec
+from .lean_engineio import LeanEngineIOServer
 
 OnConnected = Callable[[str], Awaitable[None]]
 
@@ -36,6 +37,9 @@ class PresenceSocketServer(socketio.AsyncServer):
         self.on_connected = on_connected
         self._reply_first: set[str] = set()
         self._held: dict[str, list[Any]] = {}  # engine.io sid → packets waiting for an ack
+
+    def _engineio_server_class(self) -> type:
+        return LeanEngineIOServer
 
     def reply_first(self, event: str) -> None:
         self._reply_first.add(event)
