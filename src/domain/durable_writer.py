@@ -112,7 +112,11 @@ class DurableWriter:
                 await anyio.sleep(self._linger)
             while self._pending:
                 try:
-                    await self._write_batch()
+                    # A write cancelled half-way (shutdown) would leave its transaction,
+                    # and on SQLite the file's write lock, to the garbage collector: the
+                    # final flush would then wait on it. It finishes first.
+                    with anyio.CancelScope(shield=True):
+                        await self._write_batch()
                 except Exception as exc:  # the database is down or refusing: keep and retry
                     if self.available:
                         log.error("durable status writes failing, %d queued, retrying: %r", self.pending, exc)

@@ -18,6 +18,7 @@ from ..adapters.redis.presence_store import RedisPresenceStore
 from ..adapters.redis.socketio_manager import PooledRedisManager
 from ..adapters.redis.updates_publisher import RedisUpdatesPublisher
 from ..adapters.socketio.broadcaster import SocketIOBroadcaster
+from ..adapters.socketio.lean_manager import LocalManager
 from ..adapters.status_declarations import load_registry
 from ..adapters.socketio.server import PresenceSocketServer
 from ..adapters.sql.contacts_policy import SqlContactsAudience
@@ -28,6 +29,7 @@ from ..domain.held_sessions import HeldSessions, RecordingStore
 from ..domain.restore import RestoreRequests, SessionRestorer
 from ..domain.use_cases import PresenceService
 from ..domain.watching import WatchService
+from .loop_lag import LoopLag
 from .settings import Settings
 
 # Transport limit: a frame over this closes the connection; presence frames are ~100 bytes.
@@ -98,7 +100,7 @@ class Container(containers.DeclarativeContainer):
     # Room emits reach the sockets of every instance through python-socketio's manager.
     client_manager = providers.Selector(
         kind,
-        memory=providers.Object(None),
+        memory=providers.Singleton(LocalManager),
         redis=providers.Singleton(
             PooledRedisManager,
             settings.provided.shared_presence_url,
@@ -130,6 +132,7 @@ class Container(containers.DeclarativeContainer):
         ),
     )
     token_verifier = providers.Singleton(JwtTokenVerifier, jwt_secret, clock)
+    loop_lag = providers.Singleton(LoopLag)
 
     presence_service = providers.Singleton(
         PresenceService,

@@ -65,6 +65,8 @@ class Gateway:
                 c.client_manager().run,
                 partial(keep_sessions_restored, c.session_restorer(), c.restore_requests()),
             ]
+        if self.settings.loop_monitor:
+            jobs.append(c.loop_lag().run)
         self._supervisor = Supervisor(jobs)
         await self._supervisor.start()
         where = "shared through Redis" if c.kind() == "redis" else "in-process"

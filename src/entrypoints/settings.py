@@ -110,6 +110,7 @@ class Settings:
     lease_check_interval: float = 1.0
     sweep_interval: float = 5.0
     ws_deflate: bool = False
+    loop_monitor: bool = False
     log_level: str = "INFO"
     audience: str = "open"
     watch_max_targets: int = 1000
@@ -171,6 +172,7 @@ class Settings:
             ),
             sweep_interval=_number(env.get("PRESENCE_SWEEP_INTERVAL"), "PRESENCE_SWEEP_INTERVAL", 5.0, minimum=0.01),
             ws_deflate=_flag(env.get("PRESENCE_WS_DEFLATE"), "PRESENCE_WS_DEFLATE", False),
+            loop_monitor=_flag(env.get("PRESENCE_LOOP_MONITOR"), "PRESENCE_LOOP_MONITOR", False),
             log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
             audience=_choice(env.get("PRESENCE_AUDIENCE"), "PRESENCE_AUDIENCE", AUDIENCES),
             watch_max_targets=_count(env.get("PRESENCE_WATCH_MAX_TARGETS"), "PRESENCE_WATCH_MAX_TARGETS", 1000),

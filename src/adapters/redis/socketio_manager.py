@@ -15,9 +15,12 @@ What ``AsyncRedisManager`` (python-socketio 5.x) does that we replace, and why:
   ends, the instance stays up and deaf, silently (python-socketio #1581: a day). Here it
   runs under the gateway's supervisor (``run``): an end is logged and the loop restarted,
   and ``subscribed`` tells ``/readyz``.
-- Emits to one socket of this instance (``pong``, ``error``, ``connected``). Upstream
-  publishes every emit to Redis as well; no other instance could deliver these, and an
-  outage must not delay a socket's answer, so they are delivered here only.
+- Emits. Upstream publishes every emit, even to one socket of this instance (``pong``,
+  ``error``, ``connected``), which no other instance could deliver and an outage must not
+  delay: those are delivered here only. The others are delivered here at once, encoded
+  once and without a task per recipient (``lean_manager.py``), then published without
+  awaiting Redis's reply; this instance drops its own emits when they come back, before
+  decoding them.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from redis.asyncio.client import PubSub
 from socketio.async_pubsub_manager import AsyncPubSubManager
 from redis.exceptions import ConnectionError
 
+from ..socketio.lean_manager import LeanEmits, encode_event
 from .circuit import RedisCircuit
 from .client import create_redis
 from .pipelined import PipelinedRedis
@@ -49,7 +53,7 @@ RESTART_DELAY = 1.0
 FIRST_SUBSCRIBE_WAIT = 5.0
 
 
-class PooledRedisManager(socketio.AsyncRedisManager):
+class PooledRedisManager(socketio.AsyncRedisManager, LeanEmits):
     def __init__(
         self,
         url: str,
@@ -177,8 +181,41 @@ class PooledRedisManager(socketio.AsyncRedisManager):
         to: Any = None,
         **kwargs: Any,
     ) -> None:
+        """Deliver to this instance's sockets at once (one encoding, no task per
+        recipient: ``lean_manager.py``), then publish for the others — unless the room is
+        one socket of this instance, which nobody else could deliver to."""
         room = to or room
         namespace = namespace or "/"
-        if isinstance(room, str) and (self.is_connected(room, namespace) or self.is_pre_connected(room, namespace)):
-            kwargs["ignore_queue"] = True  # a socket of this instance: nobody else can deliver it
-        await super().emit(event, data, namespace=namespace, room=room, skip_sid=skip_sid, callback=callback, **kwargs)
+        if callback is not None:
+            await super().emit(event, data, namespace=namespace, room=room, skip_sid=skip_sid, callback=callback)
+            return
+        try:
+            pkt = encode_event(namespace, event, data)
+        except TypeError:  # binary attachments: upstream's path
+            await super().emit(event, data, namespace=namespace, room=room, skip_sid=skip_sid)
+            return
+        if namespace in self.rooms:
+            await self.deliver(pkt, namespace, room, skip_sid)
+        if kwargs.get("ignore_queue") or (
+            isinstance(room, str) and (self.is_connected(room, namespace) or self.is_pre_connected(room, namespace))
+        ):
+            return
+        # Upstream's message, so that any python-socketio instance on the channel reads it.
+        await self._publish({
+            "method": "emit", "event": event, "data": list(data) if isinstance(data, tuple) else [data],
+            "binary": False, "namespace": namespace, "room": room, "skip_sid": skip_sid, "callback": None,
+            "host_id": self.host_id,
+        })
+
+    async def _listen(self) -> AsyncIterator[bytes]:
+        """Upstream's, except that this instance's own emits (delivered here already) are
+        dropped before they are decoded."""
+        channel = self.channel.encode()
+        own_emit = b'{"method":"emit"'
+        own_host = b'"host_id":"' + self.host_id.encode() + b'"'
+        async for message in self._redis_listen_with_retries():
+            if message["channel"] == channel and message["type"] == "message" and "data" in message:
+                data = message["data"]
+                if data.startswith(own_emit) and own_host in data:
+                    continue
+                yield data

@@ -3,11 +3,13 @@ on PostgreSQL and under SQLite's bound-parameter limit, whatever the limits are 
 
 from __future__ import annotations
 
-from typing import Iterator, Sequence
+from typing import Iterator, Sequence, TypeVar
 
 IN_LIST_SIZE = 1000
 
+T = TypeVar("T")
 
-def chunks(ids: Sequence[str], size: int = IN_LIST_SIZE) -> Iterator[Sequence[str]]:
-    for start in range(0, len(ids), size):
-        yield ids[start : start + size]
+
+def chunks(items: Sequence[T], size: int = IN_LIST_SIZE) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
