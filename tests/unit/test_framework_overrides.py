@@ -6,11 +6,12 @@ version if upstream now does the same), then record the new fingerprint.
 Where ours lives: ``adapters/socketio/lean_engineio.py`` (the Engine.IO socket, the
 request translation, the connect handler), ``lean_manager.py`` (emits),
 ``adapters/redis/socketio_manager.py`` (publish and listen), ``server.py`` (the
-post-CONNECT hook, replies first, held packets), ``entrypoints/server_patches.py`` (h11).
+post-CONNECT hook, replies first, held packets), ``entrypoints/server_patches.py`` (h11, hypercorn).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import importlib
 import inspect
@@ -31,6 +32,8 @@ FINGERPRINTS = {
     "socketio.async_server:AsyncServer._handle_connect": "c97c480cf777de36",
     "socketio.async_server:AsyncServer._handle_event_internal": "472e8b723a12d507",
     "socketio.async_server:AsyncServer._send_eio_packet": "64cf72a2ab7d75b1",
+    "hypercorn.asyncio.task_group:TaskGroup.spawn_app": "6606faaadfc368e3",
+    "hypercorn.asyncio.worker_context:EventWrapper": "04c3221b13f0a31f",
     "h11._headers:Headers": "e557faefb62564ec",
 }
 
@@ -59,3 +62,49 @@ def test_patched_headers_iterate_as_upstream_does() -> None:
     upstream = [headers[i] for i in range(len(headers))]
     server_patches.apply()
     assert list(headers) == upstream == [(b"host", b"example.org"), (b"x-two", b"2"), (b"x-two", b"3")]
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.mark.anyio
+async def test_the_app_queue_is_fifo_and_a_full_one_holds_the_writer() -> None:
+    from presence_gateway.entrypoints.server_patches import AppQueue
+
+    queue = AppQueue(2)
+    await queue.put("a")
+    await queue.put("b")
+    third = asyncio.ensure_future(queue.put("c"))
+    await asyncio.sleep(0)
+    assert not third.done()  # full: the writer waits, as asyncio.Queue's would
+
+    assert await queue.get() == "a"
+    await asyncio.wait_for(third, 1)
+    assert [await queue.get(), await queue.get()] == ["b", "c"]
+
+    reading = asyncio.ensure_future(queue.get())
+    await asyncio.sleep(0)
+    assert not reading.done()  # empty: the reader waits for the next event
+    await queue.put("d")
+    assert await asyncio.wait_for(reading, 1) == "d"
+
+
+@pytest.mark.anyio
+async def test_the_light_event_wakes_every_waiter_and_survives_a_cancelled_one() -> None:
+    from presence_gateway.entrypoints.server_patches import LightEvent
+
+    event = LightEvent()
+    waiters = [asyncio.ensure_future(event.wait()) for _ in range(3)]
+    await asyncio.sleep(0)
+    waiters[0].cancel()
+    await asyncio.sleep(0)
+    assert not event.is_set()
+
+    await event.set()
+
+    await asyncio.wait_for(asyncio.gather(*waiters[1:]), 1)
+    assert event.is_set()
+    await event.clear()
+    assert not event.is_set()
