@@ -6,7 +6,6 @@ Nothing is built at import time; everything is built here, in the worker process
 from __future__ import annotations
 
 import logging
-import sys
 
 import socketio
 from quart import Quart
@@ -17,6 +16,7 @@ from .http_routes import health_blueprint
 from .lifecycle import Gateway
 from .loop_lag import loop_lag_blueprint
 from . import server_patches
+from .runtime import tune_interpreter
 from .secrets import resolve_jwt_secret
 from .settings import Settings, load_settings
 from .socket_events import register_socket_events
@@ -37,16 +37,10 @@ def configure_logging(level: str) -> None:
     logging.getLogger("presence_gateway").setLevel(level)
 
 
-# The event loop shares the interpreter with helper threads (aiosqlite's, DNS lookups):
-# while one of them runs Python, the loop waits for the GIL up to the switch interval,
-# 5 ms by default, which showed as 4-5 ms stalls of every socket during SQLite writes.
-GIL_SWITCH_INTERVAL = 0.0005
-
-
 def create_app(settings: Settings | None = None) -> GatewayApp:
     settings = settings or load_settings()
     configure_logging(settings.log_level)
-    sys.setswitchinterval(GIL_SWITCH_INTERVAL)
+    tune_interpreter()
     configure_ws_deflate(settings.ws_deflate)
     server_patches.apply()
     container = build_container(settings, resolve_jwt_secret(settings))

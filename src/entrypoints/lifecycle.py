@@ -18,6 +18,7 @@ from ..domain.warm_up import warm_up
 from .background import Supervisor
 from .containers import Container
 from .database import prepare_database
+from .runtime import freeze_start_up_objects
 from .settings import Settings
 from .single_instance import SingleInstanceLock, claim_single_instance
 
@@ -69,6 +70,7 @@ class Gateway:
             jobs.append(c.loop_lag().run)
         self._supervisor = Supervisor(jobs)
         await self._supervisor.start()
+        freeze_start_up_objects()
         where = "shared through Redis" if c.kind() == "redis" else "in-process"
         log.info("presence ready (%s); get a token with: presence-gateway token --user 42", where)
 
