@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from .browser import ARTEFACTS, start_chromium, wait_until
+from .clients import token_for
 from .gateway_process import GatewayProcess
 
 pytestmark = pytest.mark.e2e
@@ -159,6 +160,25 @@ def test_a_watcher_sees_dnd_then_offline_and_keeps_watching_across_a_gateway_res
         for page in pages:
             page.show().shot(f"failure-{pages.index(page)}")
         raise
+    finally:
+        gateway.stop()
+    assert "Traceback" not in gateway.log(), gateway.log()
+
+
+def test_in_production_the_page_asks_for_a_token_and_signs_in_as_its_user(tmp_path: Path, browser) -> None:
+    gateway = GatewayProcess(tmp_path / "gateway", PRESENCE_ENV="production", PRESENCE_DEMO="1").start()
+    try:
+        page = Page(browser, browser.current_window_handle)
+        browser.get(gateway.url + "/")
+        assert page.css("#token").is_displayed()  # no token endpoint to ask
+
+        page.css("#token").send_keys(token_for("dave"))
+        page.type_and_enter("#user-id", "someone-else")
+        page.wait_connection("connected")
+
+        assert page.css("#connection").text == "Connected as dave"
+        assert page.css("#me-id").text == "dave"
+        assert page.console_errors() == []
     finally:
         gateway.stop()
     assert "Traceback" not in gateway.log(), gateway.log()

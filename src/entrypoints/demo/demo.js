@@ -189,6 +189,11 @@
     state.socket = socket;
 
     socket.on("connected", (data) => {
+      if (data && typeof data.userId === "string" && data.userId !== state.userId) {
+        state.userId = data.userId; // the token's user, whatever was typed
+        $("me-id").textContent = data.userId;
+        keep();
+      }
       state.connections += 1;
       state.tokenRefreshed = false;
       $("connection").dataset.connections = String(state.connections);
