@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The demo page's Socket.IO client: npm's socket.io-client, never committed.
+WEB_STAMP := web/node_modules/.installed
+NPM ?= npm
 
 .PHONY: run test bench clean
 
@@ -13,14 +16,24 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@touch $(STAMP)
 
-run: $(STAMP)
+# Without npm (or the registry) the gateway still serves; its page at / says the script is missing.
+$(WEB_STAMP): web/package.json web/package-lock.json
+	@if ! command -v $(NPM) >/dev/null 2>&1; then \
+	  echo "$(NPM) not found: the demo page at / will say its Socket.IO client is missing (install Node.js and npm)"; \
+	elif $(NPM) ci --prefix web --no-audit --no-fund --loglevel=error; then \
+	  touch $(WEB_STAMP); \
+	else \
+	  echo "npm ci --prefix web failed: the demo page at / will say its Socket.IO client is missing"; \
+	fi
+
+run: $(STAMP) $(WEB_STAMP)
 	$(BIN)/presence-gateway serve
 
-test: $(STAMP)
+test: $(STAMP) $(WEB_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/connections.py
 
 clean:
-	rm -rf $(VENV) data
+	rm -rf $(VENV) data web/node_modules test-artefacts

@@ -11,6 +11,7 @@ import socketio
 from quart import Quart
 
 from .containers import build_container
+from .demo_page import announce_demo, demo_blueprint
 from .http_api import presence_api_blueprint
 from .http_routes import health_blueprint
 from .lifecycle import Gateway
@@ -52,6 +53,11 @@ def create_app(settings: Settings | None = None) -> GatewayApp:
     http.register_blueprint(presence_api_blueprint(container.presence_service(), container.watch_service()))
     if settings.loop_monitor:
         http.register_blueprint(loop_lag_blueprint(container.loop_lag()))
+    if settings.demo:
+        # Tokens for any user from the page: never in production, whatever PRESENCE_DEMO says.
+        minter = None if settings.production else container.token_minter()
+        http.register_blueprint(demo_blueprint(container.registry(), minter))
+        announce_demo(tokens=minter is not None)
     # Passed to Quart, not to ASGIApp: given on_startup/on_shutdown, ASGIApp would take
     # the lifespan over and Quart's serving hooks would never run.
     http.before_serving(gateway.start)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from dependency_injector import containers, providers
 
 from ..adapters.clock import SystemClock
 from ..adapters.fanout import FanOutBroadcaster
+from ..adapters.jwt.minter import mint_token
 from ..adapters.jwt.verifier import JwtTokenVerifier
 from ..adapters.memory.presence_store import InMemoryPresenceStore
 from ..adapters.open_policy import OpenAudience
@@ -133,6 +136,8 @@ class Container(containers.DeclarativeContainer):
     )
     token_verifier = providers.Singleton(JwtTokenVerifier, jwt_secret, clock)
     loop_lag = providers.Singleton(LoopLag)
+    # Development tokens for the demo page, signed as `presence-gateway token` signs them.
+    token_minter = providers.Singleton(partial, mint_token, jwt_secret, expires_in=settings.provided.jwt_expires_in)
 
     presence_service = providers.Singleton(
         PresenceService,

@@ -25,17 +25,19 @@ log = logging.getLogger(__name__)
 _STATUS = {Refused: 401, Forbidden: 403, InvalidPayload: 400, LimitExceeded: 413, Unavailable: 503}
 
 
-def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(orjson.dumps(body), status=status, headers=headers, content_type="application/json")
 
 
-def _error(error: Exception) -> Response:
+def error_response(error: Exception) -> Response:
+    """``{error: {code, message}}`` with the HTTP status of its kind; anything unexpected is
+    logged and answered as ``internal``."""
     if not isinstance(error, PresenceError):
         log.error("presence API request failed", exc_info=error)
         error = PresenceError()
     status = next((code for kind, code in _STATUS.items() if isinstance(error, kind)), 500)
     headers = {"WWW-Authenticate": 'Bearer realm="presence"'} if status == 401 else None
-    return _json({"error": {"code": error.code, "message": error.message}}, status, headers)
+    return json_response({"error": {"code": error.code, "message": error.message}}, status, headers)
 
 
 def _bearer() -> str | None:
@@ -46,9 +48,9 @@ def _bearer() -> str | None:
     return token.strip() if scheme.lower() == "bearer" else header
 
 
-async def _query_body(max_ids: int) -> object:
-    # Room for max_ids of the longest ids, quoted and separated, and a little JSON around.
-    limit = max_ids * (MAX_USER_ID + 8) + 4096
+async def json_body(limit: int, shape: str) -> Any:
+    """The request's JSON, read no further than ``limit`` bytes; ``shape`` is what the
+    refusal of a body that is not JSON tells the client to send."""
     if request.content_length is not None and request.content_length > limit:
         raise LimitExceeded(f"the body is over {limit} bytes")
     data = bytearray()
@@ -57,9 +59,14 @@ async def _query_body(max_ids: int) -> object:
         if len(data) > limit:
             raise LimitExceeded(f"the body is over {limit} bytes")
     try:
-        payload = orjson.loads(data)
+        return orjson.loads(data)
     except orjson.JSONDecodeError:
-        raise InvalidPayload("the body must be JSON: {\"userIds\": [...]}") from None
+        raise InvalidPayload(f"the body must be JSON: {shape}") from None
+
+
+async def _query_body(max_ids: int) -> object:
+    # Room for max_ids of the longest ids, quoted and separated, and a little JSON around.
+    payload = await json_body(max_ids * (MAX_USER_ID + 8) + 4096, '{"userIds": [...]}')
     return user_ids_payload(payload, "query")
 
 
@@ -72,8 +79,8 @@ def presence_api_blueprint(presence: PresenceService, watch: WatchService) -> Bl
             viewer = await presence.authenticate(_bearer())
             seen = await watch.one(viewer, user_id)
         except Exception as error:
-            return _error(error)
-        return _json(seen_body(seen))
+            return error_response(error)
+        return json_response(seen_body(seen))
 
     @bp.post("/query")
     async def query() -> Response:
@@ -81,7 +88,7 @@ def presence_api_blueprint(presence: PresenceService, watch: WatchService) -> Bl
             viewer = await presence.authenticate(_bearer())
             snapshot = await watch.query(viewer, await _query_body(watch.max_ids))
         except Exception as error:
-            return _error(error)
-        return _json(snapshot_body(snapshot))
+            return error_response(error)
+        return json_response(snapshot_body(snapshot))
 
     return bp

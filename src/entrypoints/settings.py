@@ -115,6 +115,8 @@ class Settings:
     audience: str = "open"
     watch_max_targets: int = 1000
     max_ids_per_call: int = 1000
+    # The demo page at / (and, outside production, its token endpoint).
+    demo: bool = True
 
     @property
     def production(self) -> bool:
@@ -177,6 +179,7 @@ class Settings:
             audience=_choice(env.get("PRESENCE_AUDIENCE"), "PRESENCE_AUDIENCE", AUDIENCES),
             watch_max_targets=_count(env.get("PRESENCE_WATCH_MAX_TARGETS"), "PRESENCE_WATCH_MAX_TARGETS", 1000),
             max_ids_per_call=_count(env.get("PRESENCE_MAX_IDS_PER_CALL"), "PRESENCE_MAX_IDS_PER_CALL", 1000),
+            demo=_flag(env.get("PRESENCE_DEMO"), "PRESENCE_DEMO", environment != PRODUCTION),
         )
 
 

@@ -1,0 +1,378 @@
+// The demo page: one Socket.IO client, as a chat app would hold it. Everything shown is set
+// through textContent, so user ids and status names are never read as HTML.
+"use strict";
+
+(() => {
+  const config = JSON.parse(document.getElementById("demo-config").textContent);
+  const statuses = new Map(config.statuses.map((status) => [status.name, status]));
+  const $ = (id) => document.getElementById(id);
+  const MAX_USER_ID = 255;
+  const PING_EVERY_MS = 30000; // well inside the gateway's 90 s session TTL
+  const ANSWER_WITHIN_MS = 10000;
+  const KEPT = "presence-demo"; // sessionStorage: this tab's user and watch list, across reloads
+  const MISSING_CLIENT =
+    "The Socket.IO client script is not installed on this gateway. Install Node.js and npm, " +
+    "then run `make run` again (it runs `npm ci --prefix web`).";
+
+  const state = {
+    userId: null,
+    token: null,
+    socket: null,
+    pinger: null,
+    tokenRefreshed: false,
+    connections: 0,
+    watching: new Map(), // userId → { row, status, lastSeen }
+  };
+
+  // ---- what the page shows -------------------------------------------------------------
+
+  function setConnection(name, text) {
+    const element = $("connection");
+    element.dataset.state = name;
+    element.textContent = text;
+  }
+
+  function showProblem(text) {
+    $("problem").textContent = text || "";
+    $("problem").hidden = !text;
+  }
+
+  function countsAsOnline(name) {
+    const status = statuses.get(name);
+    return status ? status.online : name !== "OFFLINE";
+  }
+
+  function paint(element, name) {
+    element.dataset.status = name || "";
+    element.dataset.online = String(Boolean(name) && countsAsOnline(name));
+    element.querySelector(".status-text").textContent = name || "unknown";
+  }
+
+  function clockText(iso) {
+    const at = new Date(iso);
+    if (Number.isNaN(at.getTime())) return null;
+    return at.toDateString() === new Date().toDateString() ? at.toLocaleTimeString() : at.toLocaleString();
+  }
+
+  function lastSeenText(entry, element) {
+    element.replaceChildren();
+    if (entry.status === "denied") {
+      element.textContent = "not allowed to watch this user";
+    } else if (!entry.status) {
+      element.textContent = "waiting for the gateway";
+    } else if (countsAsOnline(entry.status)) {
+      element.textContent = "online now";
+    } else if (entry.lastSeen && clockText(entry.lastSeen)) {
+      const time = document.createElement("time");
+      time.dateTime = entry.lastSeen;
+      time.textContent = clockText(entry.lastSeen);
+      element.append("last seen ", time);
+    } else {
+      element.textContent = "last seen: not known";
+    }
+  }
+
+  function render(entry) {
+    const row = entry.row;
+    if (entry.status === "denied") {
+      row.dataset.status = "denied";
+      row.dataset.online = "false";
+      row.querySelector(".status-text").textContent = "hidden";
+    } else {
+      paint(row, entry.status);
+    }
+    lastSeenText(entry, row.querySelector(".last-seen"));
+  }
+
+  function showOwn(name) {
+    paint($("me-presence"), name);
+    const select = $("my-status");
+    if ([...select.options].some((option) => option.value === name)) select.value = name;
+  }
+
+  // ---- the watch list ------------------------------------------------------------------
+
+  function addRow(userId) {
+    const row = document.createElement("li");
+    row.dataset.userId = userId;
+    const dot = document.createElement("span");
+    dot.className = "dot";
+    dot.setAttribute("aria-hidden", "true");
+    const user = document.createElement("span");
+    user.className = "user";
+    user.textContent = userId;
+    const text = document.createElement("span");
+    text.className = "status-text";
+    const lastSeen = document.createElement("span");
+    lastSeen.className = "last-seen";
+    const stop = document.createElement("button");
+    stop.type = "button";
+    stop.textContent = "Stop watching";
+    stop.setAttribute("aria-label", `Stop watching ${userId}`);
+    stop.addEventListener("click", () => unwatch(userId));
+    row.append(dot, user, text, lastSeen, stop);
+    $("watch-list").append(row);
+    const entry = { row, status: null, lastSeen: null };
+    state.watching.set(userId, entry);
+    render(entry);
+    $("watch-empty").hidden = true;
+  }
+
+  function setSeen(userId, status, lastSeen) {
+    const entry = state.watching.get(userId);
+    if (!entry) return;
+    entry.status = status;
+    entry.lastSeen = lastSeen;
+    render(entry);
+  }
+
+  function applyUpdate(userId, status, timestamp) {
+    const entry = state.watching.get(userId);
+    if (!entry) return;
+    let lastSeen = entry.lastSeen;
+    if (countsAsOnline(status)) lastSeen = null;
+    // Leaving the statuses that count as online: the update's time is the new last seen.
+    else if (!entry.status || countsAsOnline(entry.status) || !lastSeen) lastSeen = timestamp;
+    setSeen(userId, status, lastSeen);
+  }
+
+  function subscribe(userIds) {
+    const socket = state.socket;
+    if (!userIds.length || !socket || !socket.connected) return; // sent on the next `connected`
+    socket.timeout(ANSWER_WITHIN_MS).emit("presence:subscribe", { userIds }, (late, reply) => {
+      if (socket !== state.socket) return;
+      if (late) return showProblem("The gateway did not answer the watch request; it is sent again on reconnect.");
+      if (!reply || reply.error) return; // the `error` event says why
+      for (const seen of reply.presence || []) setSeen(seen.userId, seen.status, seen.lastSeen);
+      for (const userId of reply.denied || []) setSeen(userId, "denied", null);
+      $("watch-list").dataset.subscribed = String(Number($("watch-list").dataset.subscribed || 0) + 1);
+    });
+  }
+
+  function unwatch(userId) {
+    const entry = state.watching.get(userId);
+    if (!entry) return;
+    entry.row.remove();
+    state.watching.delete(userId);
+    $("watch-empty").hidden = state.watching.size > 0;
+    keep();
+    if (state.socket && state.socket.connected) state.socket.emit("presence:unsubscribe", { userIds: [userId] });
+    $("watch-id").focus();
+  }
+
+  // ---- the connection ------------------------------------------------------------------
+
+  async function fetchToken(userId) {
+    const response = await fetch(config.tokenEndpoint, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ userId }),
+    });
+    const body = await response.json().catch(() => ({}));
+    if (!response.ok) throw new Error(body.error ? body.error.message : `HTTP ${response.status}`);
+    return body.token;
+  }
+
+  function startPinging(socket) {
+    stopPinging();
+    state.pinger = setInterval(() => socket.emit("ping"), PING_EVERY_MS);
+  }
+
+  function stopPinging() {
+    clearInterval(state.pinger);
+    state.pinger = null;
+  }
+
+  function connect() {
+    setConnection("connecting", "Connecting…");
+    const socket = io({ auth: (send) => send({ token: state.token, device: "web" }) });
+    state.socket = socket;
+
+    socket.on("connected", (data) => {
+      if (data && typeof data.userId === "string" && data.userId !== state.userId) {
+        state.userId = data.userId; // the token's user, whatever was typed
+        $("me-id").textContent = data.userId;
+        keep();
+      }
+      state.connections += 1;
+      state.tokenRefreshed = false;
+      $("connection").dataset.connections = String(state.connections);
+      setConnection("connected", `Connected as ${state.userId}`);
+      showProblem("");
+      if (data && typeof data.status === "string") showOwn(data.status);
+      // A new connection watches nobody: ask again for everyone on the list.
+      subscribe([...state.watching.keys()]);
+      startPinging(socket);
+    });
+
+    socket.on("presence:updated", (data) => {
+      if (!data || typeof data.userId !== "string" || typeof data.status !== "string") return;
+      if (data.userId === state.userId) showOwn(data.status);
+      applyUpdate(data.userId, data.status, data.timestamp);
+    });
+
+    socket.on("error", (data) => {
+      if (data && data.message) showProblem(`The gateway refused: ${data.message} (${data.code})`);
+    });
+
+    socket.on("disconnect", (reason) => {
+      stopPinging();
+      if (socket !== state.socket) return;
+      setConnection("reconnecting", "Reconnecting… (connection lost)");
+      // The gateway said goodbye (a restart): the client does not retry that on its own.
+      if (reason === "io server disconnect") {
+        setTimeout(() => socket === state.socket && !socket.connected && socket.connect(), 1000 + Math.random() * 1000);
+      }
+    });
+
+    socket.io.on("reconnect_attempt", (attempt) => {
+      if (socket === state.socket) setConnection("reconnecting", `Reconnecting… (attempt ${attempt})`);
+    });
+
+    socket.on("connect_error", async (error) => {
+      if (socket !== state.socket) return;
+      if (socket.active) {
+        setConnection("reconnecting", "Reconnecting… (the gateway does not answer yet)");
+        return; // a transport error: the client retries by itself
+      }
+      // Refused by the gateway: a development token may simply have expired.
+      if (config.tokenEndpoint && /token/.test(error.message) && !state.tokenRefreshed) {
+        state.tokenRefreshed = true;
+        try {
+          state.token = await fetchToken(state.userId);
+          socket.connect();
+          return;
+        } catch (refused) {
+          error = refused;
+        }
+      }
+      setConnection("refused", "Not connected");
+      showProblem(`The gateway refused the connection: ${error.message}`);
+    });
+  }
+
+  // ---- the forms -----------------------------------------------------------------------
+
+  function validUserId(input) {
+    const value = input.value.trim();
+    const ok = value.length > 0 && value.length <= MAX_USER_ID && !/[\u0000-\u001f\u007f]/.test(value);
+    input.setAttribute("aria-invalid", String(!ok));
+    if (!ok) {
+      showProblem(`A user id is 1 to ${MAX_USER_ID} printable characters.`);
+      input.focus();
+    }
+    return ok ? value : null;
+  }
+
+  function keep() {
+    const kept = { userId: state.userId, watching: [...state.watching.keys()] };
+    try {
+      sessionStorage.setItem(KEPT, JSON.stringify(kept));
+    } catch (_) {
+      // storage refused (private mode): the page works without it
+    }
+  }
+
+  function kept() {
+    try {
+      const value = JSON.parse(sessionStorage.getItem(KEPT) || "{}");
+      return value && typeof value === "object" ? value : {};
+    } catch (_) {
+      return {};
+    }
+  }
+
+  async function signIn(userId) {
+    let token;
+    try {
+      token = config.tokenEndpoint ? await fetchToken(userId) : $("token").value.trim();
+    } catch (error) {
+      showProblem(`No token for ${userId}: ${error.message}`);
+      return;
+    }
+    if (!token) {
+      showProblem("Paste an access token for this user: this gateway hands out none.");
+      $("token").focus();
+      return;
+    }
+    state.userId = userId;
+    state.token = token;
+    keep();
+    $("me-id").textContent = userId;
+    $("sign-in").hidden = true;
+    $("me").hidden = false;
+    showOwn("");
+    showProblem("");
+    connect();
+    $("my-status").focus();
+  }
+
+  function signOut() {
+    const socket = state.socket;
+    state.socket = null;
+    stopPinging();
+    if (socket) socket.disconnect();
+    state.userId = null;
+    keep();
+    for (const entry of state.watching.values()) {
+      entry.status = null;
+      render(entry);
+    }
+    $("me").hidden = true;
+    $("sign-in").hidden = false;
+    setConnection("signed-out", "Not connected");
+    $("user-id").focus();
+  }
+
+  function setUp() {
+    for (const status of config.statuses) {
+      if (!status.choosable) continue;
+      const option = document.createElement("option");
+      option.value = status.name;
+      option.textContent = status.seenAs === status.name ? status.name : `${status.name} (others see ${status.seenAs})`;
+      $("my-status").append(option);
+    }
+    $("token-field").hidden = Boolean(config.tokenEndpoint);
+
+    $("sign-in").addEventListener("submit", (event) => {
+      event.preventDefault();
+      const userId = validUserId($("user-id"));
+      if (userId) signIn(userId);
+    });
+    $("status-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      if (state.socket && state.socket.connected) state.socket.emit("presence:update", { status: $("my-status").value });
+      else showProblem("Not connected: the status is not sent.");
+    });
+    $("sign-out").addEventListener("click", signOut);
+    $("watch-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      const userId = validUserId($("watch-id"));
+      if (!userId) return;
+      if (userId === state.userId) return showProblem("That is you: your own status is shown above.");
+      if (state.watching.has(userId)) return showProblem(`You already watch ${userId}.`);
+      showProblem("");
+      addRow(userId);
+      keep();
+      subscribe([userId]);
+      $("watch-id").value = "";
+    });
+
+    if (!config.clientScript || typeof io !== "function") {
+      setConnection("unavailable", "No Socket.IO client");
+      showProblem(MISSING_CLIENT);
+      $("sign-in").querySelector("button").disabled = true;
+      return;
+    }
+    const previous = kept();
+    for (const userId of Array.isArray(previous.watching) ? previous.watching : []) {
+      if (typeof userId === "string" && !state.watching.has(userId)) addRow(userId);
+    }
+    if (typeof previous.userId === "string") {
+      $("user-id").value = previous.userId;
+      if (config.tokenEndpoint) signIn(previous.userId);
+    }
+  }
+
+  setUp();
+})();

@@ -1,0 +1,141 @@
+"""The demo page at ``/``: the first thing a team opens to watch the dots change.
+
+Plain HTTP routes beside the socket — the page is a Socket.IO client like any other and
+adds nothing to the handling of a socket event. Its own files ship in ``demo/``; the
+Socket.IO client is the npm package's browser build, installed into ``web/node_modules``
+of the checkout by the Makefile (``npm ci --prefix web``) and never committed. Without it
+the page still loads and says what to install.
+
+Outside production a token endpoint lets the page sign in as any user, as
+``presence-gateway token`` does from a shell; in production it does not exist and the
+page asks for a token instead. It answers only requests addressed to a loopback name
+(``localhost``, ``127.0.0.1``, ``[::1]``): a page elsewhere that rebinds its own name to
+this machine sends its own name as ``Host`` and gets no token signed with the secret.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from pathlib import Path
+from typing import Callable
+
+import orjson
+from quart import Blueprint, Response, request, send_file
+
+from ..domain.errors import Forbidden, InvalidPayload
+from ..domain.statuses import StatusRegistry
+from ..domain.watching import MAX_USER_ID
+from .http_api import error_response, json_response, json_body
+
+log = logging.getLogger(__name__)
+
+PAGE_FILES = Path(__file__).with_name("demo")
+CLIENT_DIST = Path(__file__).resolve().parents[2] / "web" / "node_modules" / "socket.io-client" / "dist"
+CLIENT_SCRIPT = "socket.io.min.js"
+TOKEN_PATH = "/demo/token"
+_CONFIG_SLOT = "<!-- demo-config -->"
+_TYPES = {".js": "text/javascript", ".css": "text/css", ".map": "application/json", ".svg": "image/svg+xml"}
+# The page loads only its own origin's files and talks only to its own origin's socket.
+_PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; "
+        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-cache",
+}
+
+TokenMinter = Callable[[str], str]
+
+
+def announce_demo(tokens: bool, client_dist: Path = CLIENT_DIST) -> None:
+    """Once at start: what the page offers, and what it lacks."""
+    if not (client_dist / CLIENT_SCRIPT).is_file():
+        log.warning(
+            "the demo page at / has no Socket.IO client (%s): install Node.js and npm, then `make run` "
+            "(or `npm ci --prefix web`)",
+            client_dist / CLIENT_SCRIPT,
+        )
+    if tokens:
+        log.info("demo page at /, with development tokens for any user at POST %s (on localhost only)", TOKEN_PATH)
+
+
+def _page_config(registry: StatusRegistry, token_endpoint: str | None, client_installed: bool) -> bytes:
+    statuses = [
+        {"name": s.name, "choosable": s.choosable, "online": s.online, "seenAs": s.public_name}
+        for s in registry.values()
+    ]
+    config = {"statuses": statuses, "tokenEndpoint": token_endpoint, "clientScript": client_installed}
+    # Inside <script type="application/json">: no "<" may close the element early.
+    text = orjson.dumps(config).replace(b"<", b"\\u003c").replace(b">", b"\\u003e").replace(b"&", b"\\u0026")
+    return b'<script type="application/json" id="demo-config">' + text + b"</script>"
+
+
+def _addressed_to_loopback() -> bool:
+    host = request.host.rsplit(":", 1)[0] if not request.host.endswith("]") else request.host
+    host = host.strip("[]").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _user_id_of(payload: object) -> str:
+    user_id = payload.get("userId") if isinstance(payload, dict) else None
+    if isinstance(user_id, int) and not isinstance(user_id, bool):
+        user_id = str(user_id)
+    if not isinstance(user_id, str) or not 0 < len(user_id) <= MAX_USER_ID or not user_id.isprintable():
+        raise InvalidPayload(f"userId must be 1 to {MAX_USER_ID} printable characters")
+    return user_id
+
+
+def demo_blueprint(
+    registry: StatusRegistry, mint: TokenMinter | None, client_dist: Path = CLIENT_DIST
+) -> Blueprint:
+    """``mint`` signs a token for a user id, or is None where tokens are not handed out."""
+    bp = Blueprint("demo", __name__)
+    template = (PAGE_FILES / "index.html").read_text(encoding="utf-8")
+    assets = {
+        "demo.js": PAGE_FILES / "demo.js",
+        "demo.css": PAGE_FILES / "demo.css",
+        "favicon.svg": PAGE_FILES / "favicon.svg",
+        CLIENT_SCRIPT: client_dist / CLIENT_SCRIPT,
+        CLIENT_SCRIPT + ".map": client_dist / (CLIENT_SCRIPT + ".map"),
+    }
+    token_endpoint = TOKEN_PATH if mint is not None else None
+
+    @bp.get("/")
+    async def page() -> Response:
+        # Built per request, so a client installed while the gateway runs is found.
+        endpoint = token_endpoint if _addressed_to_loopback() else None
+        config = _page_config(registry, endpoint, assets[CLIENT_SCRIPT].is_file())
+        html = template.replace(_CONFIG_SLOT, config.decode())
+        return Response(html, content_type="text/html; charset=utf-8", headers=_PAGE_HEADERS)
+
+    @bp.get("/demo/assets/<name>")
+    async def asset(name: str) -> Response:
+        path = assets.get(name)
+        if path is None or not path.is_file():
+            return Response("not found\n", status=404, content_type="text/plain")
+        response = await send_file(path, mimetype=_TYPES[path.suffix], conditional=True)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Cache-Control"] = "no-cache"
+        return response
+
+    if mint is not None:
+
+        @bp.post(TOKEN_PATH)
+        async def token() -> Response:
+            try:
+                if not _addressed_to_loopback():
+                    raise Forbidden("development tokens are handed out only on localhost")
+                user_id = _user_id_of(await json_body(MAX_USER_ID * 6 + 64, '{"userId": "..."}'))
+            except Exception as error:
+                return error_response(error)
+            return json_response({"userId": user_id, "token": mint(user_id)}, headers={"Cache-Control": "no-store"})
+
+    return bp
