@@ -3,6 +3,7 @@ resource start-up is unordered, and these steps depend on each other)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from functools import partial
@@ -18,8 +19,10 @@ from ..domain.warm_up import warm_up
 from .background import Supervisor
 from .containers import Container
 from .database import prepare_database
+from .hypercorn_worker import HypercornWorker
 from .settings import Settings
 from .single_instance import SingleInstanceLock, claim_single_instance
+from .worker_shutdown import follow_parent
 
 log = logging.getLogger(__name__)
 
@@ -30,10 +33,12 @@ END_SESSIONS_TIMEOUT = 5.0
 
 
 class Gateway:
-    def __init__(self, container: Container, settings: Settings) -> None:
+    def __init__(self, container: Container, settings: Settings, worker: HypercornWorker | None = None) -> None:
         self.container = container
         self.settings = settings
+        self.worker = worker
         self._supervisor: Supervisor | None = None
+        self._follower: asyncio.Task[None] | None = None
         self._lock: SingleInstanceLock | None = None
 
     async def start(self) -> None:
@@ -67,6 +72,10 @@ class Gateway:
             ]
         self._supervisor = Supervisor(jobs)
         await self._supervisor.start()
+        if self.worker is not None:  # run by hypercorn's parent: stop when it says so
+            self._follower = asyncio.get_running_loop().create_task(
+                follow_parent(self.worker, self.disconnect_all, self.stop), name="presence-follow-parent"
+            )
         where = "shared through Redis" if c.kind() == "redis" else "in-process"
         log.info("presence ready (%s); get a token with: presence-gateway token --user 42", where)
 
@@ -121,7 +130,20 @@ class Gateway:
             return
         log.info("ended %d sessions in %.2fs", ended, time.monotonic() - started)
 
+    async def _stop_following(self) -> None:
+        follower, self._follower = self._follower, None
+        if follower is None or follower is asyncio.current_task():
+            return
+        follower.cancel()
+        try:
+            await follower
+        except asyncio.CancelledError:
+            pass
+        except Exception:
+            log.exception("following hypercorn's parent failed")
+
     async def stop(self) -> None:
+        await self._stop_following()  # waits for a drain under way
         await self._end_own_sessions()  # served by a plain hypercorn: no shutdown trigger ran
         if self._supervisor is not None:
             await self._supervisor.stop()

@@ -114,6 +114,9 @@ class Settings:
     audience: str = "open"
     watch_max_targets: int = 1000
     max_ids_per_call: int = 1000
+    # Processes accepting on this port: told by the server (hypercorn's workers), not
+    # read from the environment.
+    workers: int = 1
 
     @property
     def production(self) -> bool:
