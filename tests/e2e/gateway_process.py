@@ -67,7 +67,11 @@ class GatewayProcess:
 
     def start(self, timeout: float = 20.0) -> "GatewayProcess":
         self.spawn()
-        self._wait_ready(timeout)
+        try:
+            self._wait_ready(timeout)
+        except BaseException:
+            self.stop(group=True)  # never leave a server (or its workers) behind
+            raise
         return self
 
     def wait_for_log(self, text: str, count: int = 1, timeout: float = 20.0) -> None:

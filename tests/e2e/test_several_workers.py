@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 from email.message import Message
 import urllib.error
 import urllib.request
@@ -91,7 +92,7 @@ async def test_websocket_clients_on_two_workers_are_one_user(two_workers: Gatewa
     user = f"ws-{two_workers.runner}"
     by_instance, tabs = await tabs_on_both_workers(two_workers.url, module_redis.url, user)
     try:
-        assert len(by_instance) == 2, f"all {len(tabs)} connections reached one worker"
+        assert len(by_instance) == 2, f"{len(tabs)} connections, all on one instance"
         first, second = by_instance.values()
 
         await first.sio.emit("presence:update", {"status": "DND"})
@@ -150,9 +151,12 @@ def test_a_browser_reads_the_polling_refusal(two_workers: GatewayProcess) -> Non
 async def test_stopped_workers_end_their_sessions_and_leave_no_keys(
     tmp_path: Path, own_redis: RedisServer, runner: str, group: bool
 ) -> None:
-    gateway = start_workers(tmp_path, own_redis.url, runner)
+    # A lease renewed every third of a second: one renewal after the release would put
+    # the leaving worker back among the instances.
+    gateway = start_workers(tmp_path, own_redis.url, runner, PRESENCE_LEASE_TTL="1")
     user = f"stopped-{runner}"
     by_instance, tabs = await tabs_on_both_workers(gateway.url, own_redis.url, user)
+    idle = idle_http_connections(gateway.port)  # a load balancer's keep-alive pool, say
     try:
         assert len(by_instance) == 2
         took = await anyio.to_thread.run_sync(lambda: gateway.stop(group=group))
@@ -168,9 +172,22 @@ async def test_stopped_workers_end_their_sessions_and_leave_no_keys(
         assert gateway.log().count("ended ") >= 2 and "sessions in" in gateway.log()
         assert "Traceback" not in gateway.log(), gateway.log()
     finally:
+        for connection in idle:
+            connection.close()
         for tab in tabs:
             await tab.close()
         gateway.stop(group=True)
+
+
+def idle_http_connections(port: int, count: int = 6) -> list[socket.socket]:
+    """Connections that made one request and stay open, idle, on whichever workers took them."""
+    connections = []
+    for _ in range(count):
+        connection = socket.create_connection(("127.0.0.1", port), timeout=5)
+        connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: gateway\r\n\r\n")
+        assert connection.recv(4096).startswith(b"HTTP/1.1 200")
+        connections.append(connection)
+    return connections
 
 
 def worker_pids(gateway: GatewayProcess) -> list[int]:
