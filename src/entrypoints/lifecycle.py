@@ -22,7 +22,7 @@ from .database import prepare_database
 from .hypercorn_worker import HypercornWorker
 from .settings import Settings
 from .single_instance import SingleInstanceLock, claim_single_instance
-from .worker_shutdown import follow_parent
+from .worker_shutdown import ParentFollower
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,9 @@ class Gateway:
         self.settings = settings
         self.worker = worker
         self._supervisor: Supervisor | None = None
-        self._follower: asyncio.Task[None] | None = None
+        self._follower: ParentFollower | None = None
+        self._following: asyncio.Task[None] | None = None
+        self._stopping = False
         self._lock: SingleInstanceLock | None = None
 
     async def start(self) -> None:
@@ -73,9 +75,8 @@ class Gateway:
         self._supervisor = Supervisor(jobs)
         await self._supervisor.start()
         if self.worker is not None:  # run by hypercorn's parent: stop when it says so
-            self._follower = asyncio.get_running_loop().create_task(
-                follow_parent(self.worker, self.disconnect_all, self.stop), name="presence-follow-parent"
-            )
+            self._follower = ParentFollower(self.worker, self.disconnect_all, self.stop, lambda: self._stopping)
+            self._following = asyncio.get_running_loop().create_task(self._follower.run(), name="presence-follow-parent")
         where = "shared through Redis" if c.kind() == "redis" else "in-process"
         log.info("presence ready (%s); get a token with: presence-gateway token --user 42", where)
 
@@ -131,18 +132,20 @@ class Gateway:
         log.info("ended %d sessions in %.2fs", ended, time.monotonic() - started)
 
     async def _stop_following(self) -> None:
-        follower, self._follower = self._follower, None
-        if follower is None or follower is asyncio.current_task():
+        task, self._following = self._following, None
+        if task is None or task is asyncio.current_task():
             return
-        follower.cancel()
+        if not (self._follower and self._follower.draining):
+            task.cancel()  # still waiting to be asked
         try:
-            await follower
+            await task  # a drain under way ends first
         except asyncio.CancelledError:
             pass
         except Exception:
             log.exception("following hypercorn's parent failed")
 
     async def stop(self) -> None:
+        self._stopping = True
         await self._stop_following()  # waits for a drain under way
         await self._end_own_sessions()  # served by a plain hypercorn: no shutdown trigger ran
         if self._supervisor is not None:

@@ -37,34 +37,48 @@ PARENT_CHECK_INTERVAL = 0.1
 ALONE_AFTER = 1.0
 
 
-async def follow_parent(
-    worker: HypercornWorker,
-    drain: Callable[[], Awaitable[None]],
-    stop: Callable[[], Awaitable[None]],
-) -> None:
+class ParentFollower:
     """``drain`` ends this instance's sessions and disconnects its clients; ``stop`` is
-    what ``after_serving`` runs, for the exit of a worker stopped alone. Runs as a task of
-    its own beside the background work, so it also outlives that work's failure (whose
-    SIGTERM then restarts the worker cleanly)."""
-    told = asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, told.set)
-    while not told.is_set() and not worker.parent_stopping:
-        with anyio.move_on_after(PARENT_CHECK_INTERVAL):
-            await told.wait()
-    # Shielded: the server's shutdown cancels this task meanwhile, and a drain cut short
-    # would leave sessions behind.
-    with anyio.CancelScope(shield=True):
+    what ``after_serving`` runs (``stopping()`` once it has begun), for the exit of a
+    worker stopped alone. Runs as a task of its own beside the background work, so it
+    also outlives that work's failure (whose SIGTERM then restarts the worker cleanly).
+
+    The SIGTERM handler stays until the loop closes: a SIGTERM the parent sends once
+    another worker has exited no longer cuts this one's ``after_serving`` short."""
+
+    def __init__(
+        self,
+        worker: HypercornWorker,
+        drain: Callable[[], Awaitable[None]],
+        stop: Callable[[], Awaitable[None]],
+        stopping: Callable[[], bool],
+    ) -> None:
+        self._worker = worker
+        self._drain = drain
+        self._stop = stop
+        self._stopping = stopping
+        # Once set, the server's shutdown waits for this task instead of cancelling it:
+        # a drain cut short would leave sessions behind.
+        self.draining = False
+
+    def _asked(self) -> bool:
+        return self._worker.parent_stopping or self._stopping()
+
+    async def run(self) -> None:
+        told = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, told.set)
+        while not told.is_set() and not self._worker.parent_stopping:
+            with anyio.move_on_after(PARENT_CHECK_INTERVAL):
+                await told.wait()
+        self.draining = True
         try:
-            await drain()
+            await self._drain()
         except Exception:  # what it could not end, survivors or the next start will
             log.exception("ending this worker's sessions failed")
         with anyio.move_on_after(ALONE_AFTER):
-            while not worker.parent_stopping:
+            while not self._asked():
                 await anyio.sleep(PARENT_CHECK_INTERVAL)
-        if not worker.parent_stopping:
+        if not self._asked():
             log.info("this worker alone was asked to stop: exiting (hypercorn starts another)")
-            await stop()
+            await self._stop()
             os._exit(0)  # hypercorn offers an app no way to end one worker's server
-    # The SIGTERM handler stays until the loop closes: a SIGTERM the parent sends once
-    # another worker has exited no longer cuts this one's after_serving short.
-    await anyio.sleep_forever()
