@@ -18,7 +18,7 @@ from ..domain.errors import InvalidStatuses
 from .containers import build_container
 from .http_api import presence_api_blueprint
 from .http_routes import health_blueprint
-from .hypercorn_worker import hypercorn_worker
+from .hypercorn_worker import HypercornWorker, hypercorn_worker
 from .lifecycle import Gateway
 from .polling_refusal import PollingRefusal
 from .secrets import resolve_jwt_secret
@@ -81,7 +81,7 @@ def _as_worker(settings: Settings, workers: int) -> Settings:
     return replace(settings, workers=workers, instance_id=instance_id)
 
 
-def _build(settings: Settings, worker: Any) -> GatewayApp:
+def _build(settings: Settings, worker: HypercornWorker | None) -> GatewayApp:
     configure_logging(settings.log_level)
     configure_ws_deflate(settings.ws_deflate)
     container = build_container(settings, resolve_jwt_secret(settings))
