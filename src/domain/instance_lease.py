@@ -34,6 +34,10 @@ async def keep_lease(
     failing = False
     while True:
         await anyio.sleep(ttl / 3)
+        if service.draining:
+            # Shutting down: the lease was released with the sessions; renewing it would
+            # announce an instance that is leaving, for a survivor to take over later.
+            continue
         try:
             held = await service.renew_lease(ttl)
         except Exception as error:

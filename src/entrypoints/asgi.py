@@ -6,20 +6,28 @@ Nothing is built at import time; everything is built here, in the worker process
 from __future__ import annotations
 
 import logging
+import os
+import sys
+from dataclasses import replace
+from typing import Any
 
 import socketio
 from quart import Quart
 
+from ..domain.errors import InvalidStatuses
 from .containers import build_container
 from .demo_page import announce_demo, demo_blueprint
 from .http_api import presence_api_blueprint
 from .http_routes import health_blueprint
+from .hypercorn_worker import HypercornWorker, hypercorn_worker
 from .lifecycle import Gateway
 from .loop_lag import loop_lag_blueprint
 from . import server_patches
 from .runtime import tune_interpreter
+from .polling_refusal import PollingRefusal
 from .secrets import resolve_jwt_secret
-from .settings import Settings, load_settings
+from .settings import ConfigError, Settings, load_settings
+from .single_instance import refuse_split_presence
 from .socket_events import register_socket_events
 from .watch_events import register_watch_events
 from .ws_deflate import configure_ws_deflate
@@ -31,6 +39,19 @@ class GatewayApp(socketio.ASGIApp):
     gateway: Gateway
 
 
+class WebSocketOnlyGatewayApp(GatewayApp):
+    """Several workers on one port: every plain HTTP request to the Socket.IO path (only
+    long-polling makes those) is answered with the reason and the fix (polling_refusal.py)."""
+
+    refusal: PollingRefusal
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if self.refusal.refuses(scope):
+            await self.refusal.respond(scope, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
 def configure_logging(level: str) -> None:
     root = logging.getLogger()
     if not root.handlers:
@@ -39,13 +60,38 @@ def configure_logging(level: str) -> None:
 
 
 def create_app(settings: Settings | None = None) -> GatewayApp:
-    settings = settings or load_settings()
+    worker = hypercorn_worker()
+    try:
+        if settings is None:
+            settings = load_settings()
+        if worker is not None:
+            settings = _as_worker(settings, worker.workers)
+        refuse_split_presence(settings)
+        return _build(settings, worker)
+    except (ConfigError, InvalidStatuses) as error:
+        if worker is None:
+            raise
+        # In each of hypercorn's workers: one line and exit code 2, not a traceback.
+        print(f"presence-gateway: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _as_worker(settings: Settings, workers: int) -> Settings:
+    """Each worker is an instance of its own: a PRESENCE_INSTANCE_ID given to all of them
+    gets the worker's pid, or they would share one lease and one session index."""
+    instance_id = settings.instance_id
+    if workers > 1 and str(os.getpid()) not in instance_id.split("-"):
+        instance_id = f"{instance_id}-{os.getpid()}"
+    return replace(settings, workers=workers, instance_id=instance_id)
+
+
+def _build(settings: Settings, worker: HypercornWorker | None) -> GatewayApp:
     configure_logging(settings.log_level)
     tune_interpreter()
     configure_ws_deflate(settings.ws_deflate)
     server_patches.apply()
     container = build_container(settings, resolve_jwt_secret(settings))
-    gateway = Gateway(container, settings)
+    gateway = Gateway(container, settings, worker)
 
     http = Quart("presence_gateway")
     shared = container.redis_health().readiness if container.kind() == "redis" else None
@@ -66,6 +112,10 @@ def create_app(settings: Settings | None = None) -> GatewayApp:
     sio = container.socket_server()
     register_socket_events(sio, container.presence_service(), container.clock())
     register_watch_events(sio, container.watch_service())
-    app = GatewayApp(sio, other_asgi_app=http)
+    if settings.workers > 1:
+        app: GatewayApp = WebSocketOnlyGatewayApp(sio, other_asgi_app=http)
+        app.refusal = PollingRefusal(settings.workers, app.engineio_path, settings.cors_origins)
+    else:
+        app = GatewayApp(sio, other_asgi_app=http)
     app.gateway = gateway
     return app

@@ -20,6 +20,10 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve the gateway")
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1, env HOST)")
     serve.add_argument("--port", type=int, help="port to listen on (default 3000, env PORT)")
+    serve.add_argument(
+        "--workers", type=int, default=1,
+        help="processes accepting on the port (default 1); more than one needs Redis and serves WebSocket only",
+    )
     token = commands.add_parser("token", help="mint a development JWT for a user")
     token.add_argument("--user", required=True, help="the user id (claim sub)")
     token.add_argument("--expires-in", help="lifetime such as 3600, 12h or 7d (default JWT_EXPIRES_IN, 7d)")
@@ -81,12 +85,15 @@ def main(argv: list[str] | None = None) -> int:
                 settings = replace(settings, host=args.host)
             if args.port:
                 settings = replace(settings, port=args.port)
+            if args.workers < 1:
+                raise ConfigError(f"--workers {args.workers}: use 1 or more")
             from .database import prepare_database_now
             from .serve import run
+            from .single_instance import refuse_split_presence
 
+            refuse_split_presence(replace(settings, workers=args.workers))
             prepare_database_now(settings)
-            run(settings)
-            return 0
+            return run(settings, args.workers)
         if args.command == "db":
             return _db(settings, args.db_command, getattr(args, "revision", None))
         logging.basicConfig(level=logging.WARNING, format="%(message)s")

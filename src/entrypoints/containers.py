@@ -50,6 +50,12 @@ def presence_kind(settings: Settings) -> str:
     return "redis" if settings.shared_presence_url else "memory"
 
 
+def engineio_transports(settings: Settings) -> list[str]:
+    """Long-polling only where every request of a session reaches this process: not with
+    several workers on one port (polling_refusal.py)."""
+    return ["websocket"] if settings.workers > 1 else ["polling", "websocket"]
+
+
 class Container(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
     jwt_secret = providers.Dependency(instance_of=str)
@@ -118,6 +124,7 @@ class Container(containers.DeclarativeContainer):
         client_manager=client_manager,
         cors_allowed_origins=settings.provided.cors_origins,
         max_http_buffer_size=MAX_FRAME_BYTES,
+        transports=providers.Callable(engineio_transports, settings),
     )
     socket_broadcaster = providers.Singleton(SocketIOBroadcaster, socket_server)
     broadcaster = providers.Selector(

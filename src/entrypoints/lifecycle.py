@@ -3,6 +3,7 @@ resource start-up is unordered, and these steps depend on each other)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from functools import partial
@@ -19,8 +20,10 @@ from .background import Supervisor
 from .containers import Container
 from .database import prepare_database
 from .runtime import freeze_start_up_objects
+from .hypercorn_worker import HypercornWorker
 from .settings import Settings
 from .single_instance import SingleInstanceLock, claim_single_instance
+from .worker_shutdown import ParentFollower
 
 log = logging.getLogger(__name__)
 
@@ -31,10 +34,14 @@ END_SESSIONS_TIMEOUT = 5.0
 
 
 class Gateway:
-    def __init__(self, container: Container, settings: Settings) -> None:
+    def __init__(self, container: Container, settings: Settings, worker: HypercornWorker | None = None) -> None:
         self.container = container
         self.settings = settings
+        self.worker = worker
         self._supervisor: Supervisor | None = None
+        self._follower: ParentFollower | None = None
+        self._following: asyncio.Task[None] | None = None
+        self._stopping = False
         self._lock: SingleInstanceLock | None = None
 
     async def start(self) -> None:
@@ -71,6 +78,9 @@ class Gateway:
         self._supervisor = Supervisor(jobs)
         await self._supervisor.start()
         freeze_start_up_objects()
+        if self.worker is not None:  # run by hypercorn's parent: stop when it says so
+            self._follower = ParentFollower(self.worker, self.disconnect_all, self.stop, lambda: self._stopping)
+            self._following = asyncio.get_running_loop().create_task(self._follower.run(), name="presence-follow-parent")
         where = "shared through Redis" if c.kind() == "redis" else "in-process"
         log.info("presence ready (%s); get a token with: presence-gateway token --user 42", where)
 
@@ -125,7 +135,22 @@ class Gateway:
             return
         log.info("ended %d sessions in %.2fs", ended, time.monotonic() - started)
 
+    async def _stop_following(self) -> None:
+        task, self._following = self._following, None
+        if task is None or task is asyncio.current_task():
+            return
+        if not (self._follower and self._follower.draining):
+            task.cancel()  # still waiting to be asked
+        try:
+            await task  # a drain under way ends first
+        except asyncio.CancelledError:
+            pass
+        except Exception:
+            log.exception("following hypercorn's parent failed")
+
     async def stop(self) -> None:
+        self._stopping = True
+        await self._stop_following()  # waits for a drain under way
         await self._end_own_sessions()  # served by a plain hypercorn: no shutdown trigger ran
         if self._supervisor is not None:
             await self._supervisor.stop()

@@ -117,6 +117,9 @@ class Settings:
     max_ids_per_call: int = 1000
     # The demo page at / (and, outside production, its token endpoint).
     demo: bool = True
+    # Processes accepting on this port: told by the server (hypercorn's workers), not
+    # read from the environment.
+    workers: int = 1
 
     @property
     def production(self) -> bool:

@@ -1,4 +1,6 @@
-"""A real gateway: ``presence-gateway serve`` in its own process, on a free port."""
+"""A real gateway: ``presence-gateway serve`` in its own process (and process group), on
+a free port — or several workers on that port, under ``serve --workers N`` or under a
+plain ``hypercorn --workers N`` command line as users deploy it."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import urllib.request
 from pathlib import Path
 
 SECRET = "e2e-secret-that-is-long-enough-for-hs256"
+APP_FACTORY = "presence_gateway.entrypoints.asgi:create_app()"
 
 
 def free_port() -> int:
@@ -22,8 +25,12 @@ def free_port() -> int:
 
 
 class GatewayProcess:
-    def __init__(self, workdir: Path, **env: str) -> None:
+    def __init__(self, workdir: Path, *, workers: int = 1, runner: str = "serve", **env: str) -> None:
+        """``runner`` is ``serve`` (``presence-gateway serve --workers N``) or ``hypercorn``
+        (``hypercorn 'app:create_app()' --workers N``)."""
         self.workdir = workdir
+        self.workers = workers
+        self.runner = runner
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.data_dir = Path(env.get("PRESENCE_DATA_DIR") or workdir / "data")
@@ -41,19 +48,41 @@ class GatewayProcess:
         }
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = 20.0) -> "GatewayProcess":
+    @property
+    def command(self) -> list[str]:
+        if self.runner == "hypercorn":
+            bind = f"127.0.0.1:{self.port}"
+            return [sys.executable, "-m", "hypercorn", APP_FACTORY, "--workers", str(self.workers), "--bind", bind]
+        serve = [sys.executable, "-m", "presence_gateway.entrypoints.cli", "serve", "--port", str(self.port)]
+        return serve + (["--workers", str(self.workers)] if self.workers != 1 else [])
+
+    def spawn(self) -> subprocess.Popen[bytes]:
         self.workdir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "presence_gateway.entrypoints.cli", "serve", "--port", str(self.port)],
-            cwd=self.workdir,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
+            self.command, cwd=self.workdir, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
         log.close()
-        self._wait_ready(timeout)
+        return self.process
+
+    def start(self, timeout: float = 20.0) -> "GatewayProcess":
+        self.spawn()
+        try:
+            self._wait_ready(timeout)
+        except BaseException:
+            self.stop(group=True)  # never leave a server (or its workers) behind
+            raise
         return self
+
+    def wait_for_log(self, text: str, count: int = 1, timeout: float = 20.0) -> None:
+        """Until ``text`` appears ``count`` times in the log (say, once per worker)."""
+        deadline = time.monotonic() + timeout
+        while self.log().count(text) < count:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gateway exited with {self.process.returncode}:\n{self.log()}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{text!r} not logged {count} times after {timeout}s:\n{self.log()}")
+            time.sleep(0.05)  # poll the log; bounded by the deadline
 
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -68,16 +97,20 @@ class GatewayProcess:
                 time.sleep(0.05)  # poll for readiness; bounded by the deadline
         raise TimeoutError(f"gateway not ready after {timeout}s:\n{self.log()}")
 
-    def stop(self, timeout: float = 15.0) -> float:
-        """SIGTERM this process only; returns how long it took to exit."""
+    def stop(self, timeout: float = 15.0, *, group: bool = False) -> float:
+        """SIGTERM this process only, or (``group``) its whole process group, workers
+        included, as systemd or a terminal does; returns how long it took to exit."""
         if self.process is None or self.process.poll() is not None:
             return 0.0
         started = time.monotonic()
-        self.process.send_signal(signal.SIGTERM)
+        if group:
+            os.killpg(self.process.pid, signal.SIGTERM)
+        else:
+            self.process.send_signal(signal.SIGTERM)
         try:
             self.process.wait(timeout)
         except subprocess.TimeoutExpired:
-            self.process.kill()
+            os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
             raise
         return time.monotonic() - started

@@ -4,12 +4,24 @@ The migration scripts ship inside the package (``migrations/``) and are found th
 importlib resources, so an installed gateway migrates without a checkout or an ini file.
 Alembic is synchronous: it runs inside ``AsyncConnection.run_sync``, which lends it the
 async engine's connection (asyncpg or aiosqlite) for the few statements a migration takes.
+
+Processes starting together (hypercorn's workers) migrate one at a time; the later ones
+find the work done. PostgreSQL serializes them with an advisory lock. SQLite has none, and
+two processes upgrading one fresh file deadlock on its write lock ("database is locked"
+kills one of them), so there an exclusive lock on a file beside the database is held from
+the first connection to the last statement.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
+import os
 from dataclasses import dataclass
+from typing import AsyncIterator
+
+import anyio
 
 from alembic import command
 from alembic.config import Config
@@ -25,6 +37,10 @@ SCRIPT_LOCATION = "presence_gateway.adapters.sql:migrations"
 VERSION_TABLE = "presence_gateway_alembic_version"
 # PostgreSQL advisory lock key ("presence" in ASCII) held while migrating.
 MIGRATION_LOCK = 0x70726573656E6365
+# Beside a SQLite database ``x.sqlite3``: ``x.sqlite3-migrate.lock``.
+SQLITE_LOCK_SUFFIX = "-migrate.lock"
+# How often a process waiting for another's SQLite migration tries the lock again.
+SQLITE_LOCK_RETRY = 0.05
 
 
 class DatabaseNotReady(Exception):
@@ -80,7 +96,34 @@ async def revision(engine: AsyncEngine) -> SchemaRevision:
         return await connection.run_sync(_revision)
 
 
-async def upgrade(engine: AsyncEngine, target: str = "head") -> None:
+def sqlite_lock_path(engine: AsyncEngine) -> str | None:
+    """The lock file of a SQLite database file; None for PostgreSQL and in-memory SQLite."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return database + SQLITE_LOCK_SUFFIX
+
+
+@contextlib.asynccontextmanager
+async def _one_process_at_a_time(engine: AsyncEngine) -> AsyncIterator[None]:
+    path = sqlite_lock_path(engine)
+    if path is None:
+        yield  # PostgreSQL: the advisory lock, inside the upgrade's transaction
+        return
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                await anyio.sleep(SQLITE_LOCK_RETRY)  # another process is migrating; its upgrade takes ms
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+async def _upgrade(engine: AsyncEngine, target: str) -> None:
     async with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             # Instances starting together take turns; the later ones find the work done.
@@ -88,9 +131,15 @@ async def upgrade(engine: AsyncEngine, target: str = "head") -> None:
         await connection.run_sync(lambda sync: command.upgrade(_config(sync), target))
 
 
+async def upgrade(engine: AsyncEngine, target: str = "head") -> None:
+    async with _one_process_at_a_time(engine):
+        await _upgrade(engine, target)
+
+
 async def downgrade(engine: AsyncEngine, target: str) -> None:
-    async with engine.begin() as connection:
-        await connection.run_sync(lambda sync: command.downgrade(_config(sync), target))
+    async with _one_process_at_a_time(engine):
+        async with engine.begin() as connection:
+            await connection.run_sync(lambda sync: command.downgrade(_config(sync), target))
 
 
 async def prepare(engine: AsyncEngine, *, may_upgrade: bool, where: str) -> tuple[SchemaRevision, SchemaRevision]:
@@ -98,18 +147,19 @@ async def prepare(engine: AsyncEngine, *, may_upgrade: bool, where: str) -> tupl
     it is there; returns the revision before and after. ``where`` names the database in
     messages (without its password)."""
     try:
-        before = await revision(engine)
-        if before.up_to_date:
-            return before, before
-        if not before.known:
-            raise DatabaseNotReady(f"the database {where} has {before.describe()}; this gateway leaves it alone")
-        if not may_upgrade:
-            raise DatabaseNotReady(
-                f"the database {where} has {before.describe()}; "
-                "run `presence-gateway db upgrade` against it, then start the gateway"
-            )
-        await upgrade(engine)
-        return before, await revision(engine)
+        async with _one_process_at_a_time(engine):
+            before = await revision(engine)
+            if before.up_to_date:
+                return before, before
+            if not before.known:
+                raise DatabaseNotReady(f"the database {where} has {before.describe()}; this gateway leaves it alone")
+            if not may_upgrade:
+                raise DatabaseNotReady(
+                    f"the database {where} has {before.describe()}; "
+                    "run `presence-gateway db upgrade` against it, then start the gateway"
+                )
+            await _upgrade(engine, "head")
+            return before, await revision(engine)
     except (OSError, TimeoutError, DBAPIError) as error:
         raise DatabaseNotReady(f"the database {where} cannot be used: {describe_error(error)}") from error
 

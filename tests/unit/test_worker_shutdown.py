@@ -1,0 +1,84 @@
+"""A hypercorn worker follows its parent's shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import anyio
+import pytest
+
+from presence_gateway.entrypoints.worker_shutdown import ParentFollower
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"  # signal handlers of the running asyncio loop
+
+
+class Worker:
+    def __init__(self) -> None:
+        self.parent_stopping = False
+
+
+@pytest.fixture
+async def follower_task():
+    tasks: list[asyncio.Task[None]] = []
+    yield tasks
+    for task in tasks:
+        task.cancel()
+    asyncio.get_running_loop().remove_signal_handler(signal.SIGTERM)
+
+
+async def test_the_parent_s_request_drains_and_the_task_ends_on_its_own(follower_task) -> None:
+    worker, drained = Worker(), []
+    draining, finish = asyncio.Event(), asyncio.Event()
+
+    async def drain() -> None:
+        draining.set()
+        await finish.wait()
+        drained.append(True)
+
+    async def stop() -> None:
+        raise AssertionError("the parent is stopping: this worker is not stopped alone")
+
+    follower = ParentFollower(worker, drain, stop, lambda: True)
+    task = asyncio.get_running_loop().create_task(follower.run())
+    follower_task.append(task)
+    worker.parent_stopping = True
+    with anyio.fail_after(5):
+        await draining.wait()
+        assert follower.draining  # the server's after_serving now waits for it, uncancelled
+        finish.set()
+        await task  # ends once drained: the shutdown that awaits it is not held up
+
+    assert drained == [True]
+
+
+async def test_the_server_s_shutdown_waits_for_a_drain_under_way_instead_of_cutting_it(follower_task) -> None:
+    from presence_gateway.entrypoints.lifecycle import Gateway
+
+    worker, drained = Worker(), []
+    draining, finish = asyncio.Event(), asyncio.Event()
+
+    async def drain() -> None:
+        draining.set()
+        await finish.wait()
+        drained.append(True)
+
+    gateway = Gateway(container=None, settings=None, worker=worker)  # type: ignore[arg-type]
+    gateway._stopping = True
+    gateway._follower = ParentFollower(worker, drain, gateway.stop, lambda: gateway._stopping)
+    gateway._following = asyncio.get_running_loop().create_task(gateway._follower.run())
+    follower_task.append(gateway._following)
+    worker.parent_stopping = True
+    with anyio.fail_after(5):
+        await draining.wait()
+        stopping = asyncio.get_running_loop().create_task(gateway._stop_following())  # after_serving's first step
+        await asyncio.sleep(0)
+        finish.set()
+        await stopping
+
+    assert drained == [True]
