@@ -1,5 +1,9 @@
 """``presence-gateway serve``: hypercorn with the asyncio worker (python-socketio is
-asyncio-only; uvloop when installed) and a shutdown that does not wait on clients."""
+asyncio-only; uvloop when installed) and a shutdown that does not wait on clients.
+
+Whatever can refuse the start is done here, before hypercorn runs the app's lifespan: a
+refusal is then one line and exit code 2 (``cli.py``), not a failed lifespan's tracebacks.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,17 @@ import asyncio
 import logging
 import signal
 
-from hypercorn.asyncio import serve as hypercorn_serve
-from hypercorn.config import Config
+from hypercorn.asyncio.run import worker_serve
+from hypercorn.config import Config, Sockets
+from hypercorn.utils import wrap_app
 
 from .asgi import GatewayApp, create_app
-from .settings import Settings
+from .containers import presence_kind
+from .database import prepare_database_now
+from .logs import configure_logging
+from .secrets import known_secrets
+from .settings import ConfigError, Settings
+from .single_instance import claim_single_instance
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +38,7 @@ def hypercorn_config(settings: Settings) -> Config:
     return config
 
 
-async def _serve(app: GatewayApp, config: Config) -> None:
+async def _serve(app: GatewayApp, config: Config, sockets: Sockets) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -39,16 +49,33 @@ async def _serve(app: GatewayApp, config: Config) -> None:
         log.info("shutting down: disconnecting clients")
         await app.gateway.disconnect_all()
 
-    await hypercorn_serve(app, config, shutdown_trigger=shutdown_trigger)  # type: ignore[arg-type]
+    await worker_serve(
+        wrap_app(app, config.wsgi_max_body_size, "asgi"), config, sockets=sockets, shutdown_trigger=shutdown_trigger
+    )
+
+
+def _listen(config: Config, what: str) -> Sockets:
+    try:
+        return config.create_sockets()
+    except OSError as error:
+        raise ConfigError(f"cannot listen on {', '.join(config.bind)} ({what}): {error.strerror or error}") from None
 
 
 def run(settings: Settings) -> None:
-    app = create_app(settings)
+    configure_logging(settings.log_level, settings.log_format, known_secrets(settings))
+    lock = claim_single_instance(settings.data_dir) if presence_kind(settings) == "memory" else None
     config = hypercorn_config(settings)
-    log.info("presence-gateway serving on http://%s:%d", settings.host, settings.port)
+    what = "PORT"
+    if settings.metrics_port is not None:
+        # One server on both ports; the app answers only /metrics on this one (metrics.py).
+        config.bind.append(config.bind[0].rsplit(":", 1)[0] + f":{settings.metrics_port}")
+        what = "PORT and PRESENCE_METRICS_PORT"
+    sockets = _listen(config, what)  # bound, not yet accepting: connections are refused until ready
+    prepare_database_now(settings)
+    app = create_app(settings, lock=lock)
     try:
         import uvloop
     except ImportError:
-        asyncio.run(_serve(app, config))
+        asyncio.run(_serve(app, config, sockets))
     else:
-        uvloop.run(_serve(app, config))
+        uvloop.run(_serve(app, config, sockets))
