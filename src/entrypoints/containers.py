@@ -10,6 +10,7 @@ from ..adapters.jwt.verifier import JwtTokenVerifier
 from ..adapters.memory.presence_store import InMemoryPresenceStore
 from ..adapters.open_policy import OpenAudience
 from ..adapters.redis.circuit import RedisCircuit
+from ..adapters.redis.fleet import RedisFleet
 from ..adapters.redis.client import create_redis
 from ..adapters.redis.health import RedisHealth
 from ..adapters.redis.keys import RedisKeys
@@ -18,6 +19,7 @@ from ..adapters.redis.socketio_manager import PooledRedisManager
 from ..adapters.redis.updates_publisher import RedisUpdatesPublisher
 from ..adapters.socketio.broadcaster import SocketIOBroadcaster
 from ..adapters.status_declarations import load_registry
+from ..adapters.timed_writes import TimedWrites
 from ..adapters.socketio.server import PresenceSocketServer
 from ..adapters.sql.contacts_policy import SqlContactsAudience
 from ..adapters.sql.engine import create_engine, sqlite_url
@@ -27,6 +29,7 @@ from ..domain.held_sessions import HeldSessions, RecordingStore
 from ..domain.restore import RestoreRequests, SessionRestorer
 from ..domain.use_cases import PresenceService
 from ..domain.watching import WatchService
+from .metrics import Latencies
 from .settings import Settings
 
 # Transport limit: a frame over this closes the connection; presence frames are ~100 bytes.
@@ -53,7 +56,10 @@ class Container(containers.DeclarativeContainer):
 
     engine = providers.Singleton(create_engine, providers.Callable(database_url, settings))
     status_repository = providers.Singleton(SqlStatusRepository, engine)
-    durable_writer = providers.Singleton(DurableWriter, status_repository)
+    latencies = providers.Singleton(Latencies)
+    durable_writer = providers.Singleton(
+        DurableWriter, providers.Singleton(TimedWrites, status_repository, latencies.provided.durable_write.observe)
+    )
 
     kind = providers.Callable(presence_kind, settings)
     # Open while Redis is known to be down: every pool refuses at once (circuit.py).
@@ -64,6 +70,9 @@ class Container(containers.DeclarativeContainer):
         pool_size=settings.provided.redis_pool_size,
         circuit=redis_circuit,
     )
+
+    # Whether other instances still serve (None: this process is the whole fleet).
+    fleet = providers.Selector(kind, memory=providers.Object(None), redis=providers.Singleton(RedisFleet, redis))
 
     presence_store = providers.Selector(
         kind,
@@ -108,19 +117,16 @@ class Container(containers.DeclarativeContainer):
         max_http_buffer_size=MAX_FRAME_BYTES,
     )
     socket_broadcaster = providers.Singleton(SocketIOBroadcaster, socket_server)
+    updates_publisher = providers.Singleton(
+        RedisUpdatesPublisher,
+        redis,
+        instance=settings.provided.instance_id,
+        channel=settings.provided.updates_channel,
+    )
     broadcaster = providers.Selector(
         kind,
         memory=socket_broadcaster,
-        redis=providers.Singleton(
-            FanOutBroadcaster,
-            socket_broadcaster,
-            providers.Singleton(
-                RedisUpdatesPublisher,
-                redis,
-                instance=settings.provided.instance_id,
-                channel=settings.provided.updates_channel,
-            ),
-        ),
+        redis=providers.Singleton(FanOutBroadcaster, socket_broadcaster, updates_publisher),
     )
     token_verifier = providers.Singleton(JwtTokenVerifier, jwt_secret, clock)
 
@@ -141,6 +147,7 @@ class Container(containers.DeclarativeContainer):
         settings.provided.shared_presence_url,
         redis_circuit,
         on_back=restore_requests.provided.request,
+        on_round_trip=latencies.provided.store_round_trip.observe,
         listener=client_manager,
     )
 

@@ -19,6 +19,7 @@ from .background import Supervisor
 from .containers import Container
 from .database import prepare_database
 from .settings import Settings
+from .start_line import describe_instance
 from .single_instance import SingleInstanceLock, claim_single_instance
 
 log = logging.getLogger(__name__)
@@ -30,11 +31,11 @@ END_SESSIONS_TIMEOUT = 5.0
 
 
 class Gateway:
-    def __init__(self, container: Container, settings: Settings) -> None:
+    def __init__(self, container: Container, settings: Settings, *, lock: SingleInstanceLock | None = None) -> None:
         self.container = container
         self.settings = settings
         self._supervisor: Supervisor | None = None
-        self._lock: SingleInstanceLock | None = None
+        self._lock = lock
 
     async def start(self) -> None:
         c = self.container
@@ -43,7 +44,8 @@ class Gateway:
         if c.kind() == "redis":
             await self._start_shared_presence()
         else:
-            self._lock = claim_single_instance(self.settings.data_dir)
+            if self._lock is None:  # served by a plain hypercorn: nobody claimed it yet
+                self._lock = claim_single_instance(self.settings.data_dir)
             # The in-process store starts empty: any user the durable table still shows
             # online was left there by a previous run that did not shut down cleanly.
             stale = await repository.mark_all_offline(OFFLINE, c.clock().now())
@@ -67,8 +69,8 @@ class Gateway:
             ]
         self._supervisor = Supervisor(jobs)
         await self._supervisor.start()
-        where = "shared through Redis" if c.kind() == "redis" else "in-process"
-        log.info("presence ready (%s); get a token with: presence-gateway token --user 42", where)
+        message, fields = describe_instance(self.settings)
+        log.info("%s", message, extra=fields)
 
     async def _start_shared_presence(self) -> None:
         c = self.container
@@ -115,11 +117,20 @@ class Gateway:
             with anyio.fail_after(END_SESSIONS_TIMEOUT):
                 ended = await service.end_instance()
                 await service.release_lease()
+                settled = await self._settle_graces_if_last()
         except Exception as error:  # survivors (or the next start) will clean up after us
             service.draining = True
             log.error("could not end this instance's sessions at shutdown: %r", error)
             return
-        log.info("ended %d sessions in %.2fs", ended, time.monotonic() - started)
+        log.info("ended %d sessions and %d offline graces in %.2fs", ended, settled, time.monotonic() - started)
+
+    async def _settle_graces_if_last(self) -> int:
+        """Users in their offline grace go OFFLINE now when no instance is left to settle
+        them when due; the in-process store dies with this process, so it always is."""
+        fleet = self.container.fleet()
+        if fleet is not None and await fleet.others_serving(self.container.clock().now()):
+            return 0
+        return await self.container.presence_service().settle_graces()
 
     async def stop(self) -> None:
         await self._end_own_sessions()  # served by a plain hypercorn: no shutdown trigger ran

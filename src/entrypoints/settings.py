@@ -17,6 +17,7 @@ DEVELOPMENT = "development"
 PRODUCTION = "production"
 # Who may watch whom: anyone signed in, or the pairs of the presence_contacts table.
 AUDIENCES = ("open", "contacts")
+LOG_FORMATS = ("text", "json")
 
 
 
@@ -73,6 +74,20 @@ def _choice(value: str | None, name: str, choices: tuple[str, ...]) -> str:
     return chosen
 
 
+def _networks(value: str | None, name: str) -> tuple[str, ...]:
+    """Comma-separated addresses or CIDR networks, checked now so a typo fails the start."""
+    import ipaddress
+
+    networks = []
+    for part in (value or "").split(","):
+        if part.strip():
+            try:
+                networks.append(str(ipaddress.ip_network(part.strip(), strict=False)))
+            except ValueError:
+                raise ConfigError(f"{name}: {part.strip()!r} is not an IP address or network") from None
+    return tuple(networks)
+
+
 def _port(value: str, name: str) -> int:
     if not value.isdigit() or not 0 < int(value) < 65536:
         raise ConfigError(f"{name}={value!r} is not a TCP port")
@@ -111,6 +126,11 @@ class Settings:
     sweep_interval: float = 5.0
     ws_deflate: bool = False
     log_level: str = "INFO"
+    log_format: str = "text"
+    # Prometheus metrics on their own port (not the public one) when set.
+    metrics_port: int | None = None
+    # Addresses (or networks) of the proxies whose X-Forwarded-For is believed.
+    trusted_proxies: tuple[str, ...] = ()
     audience: str = "open"
     watch_max_targets: int = 1000
     max_ids_per_call: int = 1000
@@ -172,6 +192,11 @@ class Settings:
             sweep_interval=_number(env.get("PRESENCE_SWEEP_INTERVAL"), "PRESENCE_SWEEP_INTERVAL", 5.0, minimum=0.01),
             ws_deflate=_flag(env.get("PRESENCE_WS_DEFLATE"), "PRESENCE_WS_DEFLATE", False),
             log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
+            log_format=_choice(env.get("LOG_FORMAT"), "LOG_FORMAT", LOG_FORMATS),
+            metrics_port=_port(env["PRESENCE_METRICS_PORT"], "PRESENCE_METRICS_PORT")
+            if env.get("PRESENCE_METRICS_PORT")
+            else None,
+            trusted_proxies=_networks(env.get("PRESENCE_TRUSTED_PROXIES"), "PRESENCE_TRUSTED_PROXIES"),
             audience=_choice(env.get("PRESENCE_AUDIENCE"), "PRESENCE_AUDIENCE", AUDIENCES),
             watch_max_targets=_count(env.get("PRESENCE_WATCH_MAX_TARGETS"), "PRESENCE_WATCH_MAX_TARGETS", 1000),
             max_ids_per_call=_count(env.get("PRESENCE_MAX_IDS_PER_CALL"), "PRESENCE_MAX_IDS_PER_CALL", 1000),

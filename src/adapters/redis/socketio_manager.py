@@ -56,6 +56,7 @@ class PooledRedisManager(socketio.AsyncRedisManager):
         self.subscribed = False
         self._lost_at: float | None = None
         self._tried: anyio.Event | None = None
+        self.messages_in = self.messages_out = 0  # pub/sub messages, read by the metrics
 
     def initialize(self) -> None:
         # Everything upstream does at initialisation except starting the listener as a
@@ -123,6 +124,7 @@ class PooledRedisManager(socketio.AsyncRedisManager):
             if message is not None:
                 heard, asked = now, False
                 if message["type"] == "message":
+                    self.messages_in += 1
                     yield message
                 continue
             if now - heard >= DEAD_AFTER:
@@ -162,4 +164,6 @@ class PooledRedisManager(socketio.AsyncRedisManager):
         namespace = namespace or "/"
         if isinstance(room, str) and (self.is_connected(room, namespace) or self.is_pre_connected(room, namespace)):
             kwargs["ignore_queue"] = True  # a socket of this instance: nobody else can deliver it
+        else:
+            self.messages_out += 1
         await super().emit(event, data, namespace=namespace, room=room, skip_sid=skip_sid, callback=callback, **kwargs)

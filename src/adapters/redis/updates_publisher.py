@@ -22,6 +22,7 @@ class RedisUpdatesPublisher:
         self._redis = redis
         self._instance = instance
         self.channel = channel
+        self.published = 0  # read by the metrics
 
     async def publish(self, change: PresenceChanged) -> None:
         if not change.public_changed:
@@ -37,6 +38,7 @@ class RedisUpdatesPublisher:
         )
         try:
             await self._redis.publish(self.channel, message)
+            self.published += 1
         except RedisError as error:
             # The sockets have the change already; followers of the channel miss this one.
             log.warning("could not publish %s on %s: %r", change.user_id, self.channel, error)
