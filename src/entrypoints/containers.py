@@ -114,6 +114,7 @@ class Container(containers.DeclarativeContainer):
         PresenceSocketServer,
         client_manager=client_manager,
         cors_allowed_origins=settings.provided.cors_origins,
+        cookie=settings.provided.sid_cookie,
         max_http_buffer_size=MAX_FRAME_BYTES,
     )
     socket_broadcaster = providers.Singleton(SocketIOBroadcaster, socket_server)

@@ -59,10 +59,10 @@ class TrustedForwarded:
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         client = scope.get("client")
         if client and scope["type"] in ("http", "websocket"):
-            for name, value in scope["headers"]:
-                if name == b"x-forwarded-for":
-                    forwarded = self.client_of(client[0], value)
-                    if forwarded is not None:
-                        scope = {**scope, "client": (forwarded, 0)}
-                    break
+            # Several header lines are one list, in order (a proxy may add its own line).
+            values = [value for name, value in scope["headers"] if name == b"x-forwarded-for"]
+            if values:
+                forwarded = self.client_of(client[0], b",".join(values))
+                if forwarded is not None:
+                    scope = {**scope, "client": (forwarded, 0)}
         await self.app(scope, receive, send)

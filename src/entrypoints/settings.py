@@ -4,6 +4,7 @@ deployment used: CACHE_HOST, JWT_SECRET_ACCESS, PORT, DATABASE_URL, CORS_ORIGINS
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import socket
 from dataclasses import dataclass
@@ -88,6 +89,14 @@ def _networks(value: str | None, name: str) -> tuple[str, ...]:
     return tuple(networks)
 
 
+def _cookie_name(value: str | None, name: str) -> str | None:
+    if value is None or value.strip() == "":
+        return None
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", value.strip()):
+        raise ConfigError(f"{name}={value!r}: a cookie name is letters, digits, '_' and '-'")
+    return value.strip()
+
+
 def _port(value: str, name: str) -> int:
     if not value.isdigit() or not 0 < int(value) < 65536:
         raise ConfigError(f"{name}={value!r} is not a TCP port")
@@ -131,6 +140,9 @@ class Settings:
     metrics_port: int | None = None
     # Addresses (or networks) of the proxies whose X-Forwarded-For is believed.
     trusted_proxies: tuple[str, ...] = ()
+    # Engine.IO's session cookie (python-engineio's ``cookie``), for a load balancer to
+    # stick a session to its instance; None sends none.
+    sid_cookie: str | None = None
     audience: str = "open"
     watch_max_targets: int = 1000
     max_ids_per_call: int = 1000
@@ -196,6 +208,7 @@ class Settings:
             metrics_port=_port(env["PRESENCE_METRICS_PORT"], "PRESENCE_METRICS_PORT")
             if env.get("PRESENCE_METRICS_PORT")
             else None,
+            sid_cookie=_cookie_name(env.get("PRESENCE_SID_COOKIE"), "PRESENCE_SID_COOKIE"),
             trusted_proxies=_networks(env.get("PRESENCE_TRUSTED_PROXIES"), "PRESENCE_TRUSTED_PROXIES"),
             audience=_choice(env.get("PRESENCE_AUDIENCE"), "PRESENCE_AUDIENCE", AUDIENCES),
             watch_max_targets=_count(env.get("PRESENCE_WATCH_MAX_TARGETS"), "PRESENCE_WATCH_MAX_TARGETS", 1000),
