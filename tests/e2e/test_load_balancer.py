@@ -34,6 +34,9 @@ AGENT = Path(__file__).parent / "node" / "agent.cjs"
 CLIENT_PACKAGE = ROOT / "examples" / "package.json"
 # HAProxy reaches the instances from this address; clients come from 127.0.0.1.
 PROXY_SOURCE = "127.0.0.2"
+# What an instance behind deploy/haproxy.cfg is given, beside its Redis and database
+# (compose.yaml gives the same: tests/unit/test_deploy_files.py).
+BEHIND_PROXY = {"PRESENCE_SID_COOKIE": "io", "PRESENCE_TRUSTED_PROXIES": PROXY_SOURCE}
 
 
 def _needs(binary: str, how: str) -> str:
@@ -48,14 +51,18 @@ class HAProxy:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = workdir / "haproxy.log"
-        self.env = {
-            **os.environ,
-            "HAPROXY_BIND": f"127.0.0.1:{self.port}",
-            "GATEWAY_1": f"127.0.0.1:{gateways[0].port}",
-            "GATEWAY_2": f"127.0.0.1:{gateways[1].port}",
+        self.env = {**os.environ, **self.settings(self.port, [gateway.port for gateway in gateways])}
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @staticmethod
+    def settings(port: int, gateway_ports: list[int]) -> dict[str, str]:
+        """The variables deploy/haproxy.cfg reads."""
+        return {
+            "HAPROXY_BIND": f"127.0.0.1:{port}",
+            "GATEWAY_1": f"127.0.0.1:{gateway_ports[0]}",
+            "GATEWAY_2": f"127.0.0.1:{gateway_ports[1]}",
             "GATEWAY_SOURCE": PROXY_SOURCE,
         }
-        self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> "HAProxy":
         binary = _needs("haproxy", "apt-get install haproxy (.ci/run does)")
@@ -164,8 +171,7 @@ async def test_stock_clients_through_haproxy_reach_every_instance_and_survive_on
     shared = {
         "REDIS_URL": redis_url,
         "DATABASE_URL": postgres.url,
-        "PRESENCE_SID_COOKIE": "io",
-        "PRESENCE_TRUSTED_PROXIES": PROXY_SOURCE,
+        **BEHIND_PROXY,
         "PRESENCE_SOCKETIO_CHANNEL": f"socketio-{uuid.uuid4().hex[:8]}",
     }
     gw1 = GatewayProcess(tmp_path / "gw1", PRESENCE_INSTANCE_ID="gw1", **shared).start()
