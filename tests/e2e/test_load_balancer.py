@@ -216,3 +216,25 @@ async def test_stock_clients_through_haproxy_reach_every_instance_and_survive_on
         assert gateway.process.returncode == 0, gateway.log()
         assert "Traceback" not in gateway.log(), gateway.log()
         assert "Invalid session" not in gateway.log()
+
+
+def test_the_readme_node_example_works_twice_in_a_row(gateway_for_example: GatewayProcess) -> None:
+    node = _needs("node", "install Node.js")
+    env = {**os.environ, "GATEWAY_URL": gateway_for_example.url, "TOKEN": token_for("node-example")}
+    runs = [
+        subprocess.run([node, str(ROOT / "examples" / "node-client.mjs")], env=env, capture_output=True, text=True,
+                       timeout=30)
+        for _ in range(2)
+    ]
+    for run in runs:
+        assert run.returncode == 0, run.stdout + run.stderr
+        assert "status: 'IDLE'" in run.stdout and run.stdout.rstrip().endswith("disconnect io client disconnect")
+
+
+@pytest.fixture
+def gateway_for_example(tmp_path: Path):
+    if not (ROOT / "examples" / "node_modules" / "socket.io-client").exists():
+        pytest.fail("socket.io-client is not installed: npm ci --prefix examples (.ci/run does)")
+    gateway = GatewayProcess(tmp_path, PRESENCE_OFFLINE_GRACE="5").start()  # the default: runs meet within it
+    yield gateway
+    gateway.stop()
