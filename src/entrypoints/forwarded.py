@@ -18,42 +18,46 @@ from typing import Any, Awaitable, Callable, Iterable
 Scope = dict[str, Any]
 ASGIApp = Callable[[Scope, Any, Any], Awaitable[None]]
 MAX_HEADER = 1024  # a longer header is ignored, not parsed
+KNOWN_ADDRESSES = 4096
 
 
 class TrustedForwarded:
     def __init__(self, app: ASGIApp, proxies: Iterable[str]) -> None:
         self.app = app
         self._networks = [ipaddress.ip_network(proxy, strict=False) for proxy in proxies]
-        self._trusted_cache: dict[str, bool] = {}
+        self._known: dict[str, bool | None] = {}
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.app, name)
 
-    def _trusted(self, address: str) -> bool:
-        known = self._trusted_cache.get(address)
-        if known is None:
-            try:
-                ip = ipaddress.ip_address(address)
-            except ValueError:
-                known = False
-            else:
-                known = any(ip in network for network in self._networks)
-            if len(self._trusted_cache) < 1024:
-                self._trusted_cache[address] = known
-        return known
+    def _kind(self, address: str) -> bool | None:
+        """True for a trusted proxy, False for another address, None for no address;
+        remembered, so a known address costs one dict lookup."""
+        try:
+            return self._known[address]
+        except KeyError:
+            pass
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            kind = None
+        else:
+            kind = any(ip in network for network in self._networks)
+        if len(self._known) >= KNOWN_ADDRESSES:
+            self._known.clear()
+        self._known[address] = kind
+        return kind
 
     def client_of(self, peer: str, header: bytes) -> str | None:
         """The address the trusted chain vouches for, or None to keep the peer's."""
-        if not self._trusted(peer) or len(header) > MAX_HEADER:
+        if not self._kind(peer) or len(header) > MAX_HEADER:
             return None
         for hop in reversed(header.decode("latin-1").split(",")):
-            hop = hop.strip()
-            try:
-                ipaddress.ip_address(hop)
-            except ValueError:
+            kind = self._kind(hop.strip())
+            if kind is None:
                 return None  # not an address: a forged or broken header, believe none of it
-            if not self._trusted(hop):
-                return hop
+            if not kind:
+                return hop.strip()
         return None
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
