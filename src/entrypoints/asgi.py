@@ -58,7 +58,7 @@ def create_app(settings: Settings | None = None, *, lock: SingleInstanceLock | N
 
     sio = container.socket_server()
     register_socket_events(sio, container.presence_service(), container.clock(), counts)
-    register_watch_events(sio, container.watch_service())
+    register_watch_events(sio, container.watch_service(), counts)
     app: Any = GatewayApp(sio, other_asgi_app=http)
     app.gateway = gateway
     if settings.trusted_proxies:

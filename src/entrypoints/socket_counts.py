@@ -6,14 +6,15 @@ from __future__ import annotations
 
 
 class SocketCounts:
-    __slots__ = ("connects", "disconnects", "pings", "updates", "errors", "refusals")
+    __slots__ = ("connects", "disconnects", "pings", "updates", "subscribes", "unsubscribes", "errors", "refusals")
 
     def __init__(self) -> None:
         self.connects = 0  # sockets that reached `connected`
         self.disconnects = 0
         self.pings = 0
         self.updates = 0  # presence:update frames received
-        self.errors: dict[str, int] = {}  # by event: answered with `error` (rare, off the hot path)
+        self.subscribes = self.unsubscribes = 0
+        self.errors: dict[str, int] = {}  # by event (connect too): answered with `error` (rare, off the hot path)
         self.refusals: dict[str, int] = {}  # by refusal code (missing / invalid / expired token …)
 
     def count_error(self, event: str) -> None:

@@ -48,6 +48,7 @@ async def test_socket_activity_is_counted_on_the_public_port(tmp_path: Path) -> 
         assert (await client.next("presence:updated"))["status"] == "IDLE"
         await client.sio.emit("presence:update", {"status": "NOPE"})
         await client.next("error")
+        await client.call("presence:subscribe", {"userIds": ["someone"]})
         refused = Client()
         with pytest.raises(Exception):
             await refused.connect(gateway.url, {"token": "not-a-jwt"})
@@ -68,6 +69,8 @@ async def test_socket_activity_is_counted_on_the_public_port(tmp_path: Path) -> 
     assert live[("presence_events_total", (("event", "ping"), ("outcome", "ok")))] == 1
     assert live[("presence_events_total", (("event", "presence:update"), ("outcome", "ok")))] == 1
     assert live[("presence_events_total", (("event", "presence:update"), ("outcome", "error")))] == 1
+    assert live[("presence_events_total", (("event", "presence:subscribe"), ("outcome", "ok")))] == 1
+    assert live[("presence_events_total", (("event", "connect"), ("outcome", "ok")))] == 1
     assert live[("presence_transitions_total", (("status", "ONLINE"),))] == 1
     assert live[("presence_transitions_total", (("status", "IDLE"),))] == 1
     assert live[("presence_durable_queue_depth", ())] == 0
