@@ -34,6 +34,8 @@ async def keep_lease(
     failing = False
     while True:
         await anyio.sleep(ttl / 3)
+        if service.draining:
+            return  # shutting down: the lease is being (or was) released; renewing would bring it back
         try:
             held = await service.renew_lease(ttl)
         except Exception as error:
