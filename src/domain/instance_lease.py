@@ -37,7 +37,7 @@ async def keep_lease(
         if service.draining:
             # Shutting down: the lease was released with the sessions; renewing it would
             # announce an instance that is leaving, for a survivor to take over later.
-            continue
+            return
         try:
             held = await service.renew_lease(ttl)
         except Exception as error:

@@ -48,6 +48,9 @@ class PresenceService:
         # Set once this instance's sessions were ended in one batch (shutdown): the
         # disconnects that follow have nothing left to record.
         self.draining = False
+        # Read by the metrics collector at scrape time; plain counts cost nothing per event.
+        self.changes: dict[str, int] = {}
+        self.expired = self.lease_renewals = self.takeovers = 0
 
     async def authenticate(self, token: object) -> str:
         return await self._verifier.verify(token)
@@ -97,6 +100,7 @@ class PresenceService:
         of either it handled, so a full batch is followed by another."""
         now = self._clock.now()
         expired = await self._store.expire_due(now, limit)
+        self.expired += len(expired)
         for item in expired:
             await self._apply(item.user_id, item.transition, now)
         settled = await self._store.settle_due_graces(now, limit)
@@ -123,7 +127,21 @@ class PresenceService:
             if len(items) < batch:
                 return ended
 
+    async def settle_graces(self, within: float = 86_400.0, limit: int = 1000) -> int:
+        """Settle now every offline grace due ``within`` seconds (shutdown, when no instance
+        is left to settle them when due): those users go OFFLINE, each with one event."""
+        settled = 0
+        while True:
+            now = self._clock.now()
+            items = await self._store.settle_due_graces(now + within, limit)
+            for item in items:
+                await self._apply(item.user_id, item.transition, now)
+            settled += len(items)
+            if len(items) < limit:
+                return settled
+
     async def renew_lease(self, ttl: float) -> bool:
+        self.lease_renewals += 1
         return await self._store.renew_lease(self._clock.now(), ttl)
 
     async def release_lease(self) -> None:
@@ -135,6 +153,7 @@ class PresenceService:
         taken = {}
         for instance in await self._store.claim_dead_instances(self._clock.now()):
             taken[instance] = await self.end_instance(instance)
+            self.takeovers += 1
         return taken
 
     async def _decay(self, due: DueDecay, now: float) -> None:
@@ -170,6 +189,7 @@ class PresenceService:
         if outcome.durable is not None:
             self._durable.submit(outcome.durable)
         if outcome.change is not None:
+            self.changes[outcome.change.status] = self.changes.get(outcome.change.status, 0) + 1
             await self._broadcaster.publish(outcome.change)
         return transition
 

@@ -5,7 +5,6 @@ Nothing is built at import time; everything is built here, in the worker process
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from dataclasses import replace
@@ -15,19 +14,23 @@ import socketio
 from quart import Quart
 
 from ..domain.errors import InvalidStatuses
+from . import server_patches
 from .containers import build_container
 from .demo_page import announce_demo, demo_blueprint
+from .forwarded import TrustedForwarded
 from .http_api import presence_api_blueprint
 from .http_routes import health_blueprint
 from .hypercorn_worker import HypercornWorker, hypercorn_worker
 from .lifecycle import Gateway
+from .logs import configure_logging
 from .loop_lag import loop_lag_blueprint
-from . import server_patches
-from .runtime import tune_interpreter
+from .metrics import MetricsPort, metrics_blueprint, metrics_registry
 from .polling_refusal import PollingRefusal
-from .secrets import resolve_jwt_secret
+from .runtime import tune_interpreter
+from .secrets import known_secrets, resolve_jwt_secret
 from .settings import ConfigError, Settings, load_settings
-from .single_instance import refuse_split_presence
+from .single_instance import SingleInstanceLock, refuse_split_presence
+from .socket_counts import SocketCounts
 from .socket_events import register_socket_events
 from .watch_events import register_watch_events
 from .ws_deflate import configure_ws_deflate
@@ -52,14 +55,9 @@ class WebSocketOnlyGatewayApp(GatewayApp):
         await super().__call__(scope, receive, send)
 
 
-def configure_logging(level: str) -> None:
-    root = logging.getLogger()
-    if not root.handlers:
-        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("presence_gateway").setLevel(level)
-
-
-def create_app(settings: Settings | None = None) -> GatewayApp:
+def create_app(settings: Settings | None = None, *, lock: SingleInstanceLock | None = None) -> Any:
+    """The gateway's ASGI app. ``lock``: the data directory's, when ``serve`` claimed it
+    before starting (a refusal there is one line, not a failed lifespan)."""
     worker = hypercorn_worker()
     try:
         if settings is None:
@@ -67,7 +65,7 @@ def create_app(settings: Settings | None = None) -> GatewayApp:
         if worker is not None:
             settings = _as_worker(settings, worker.workers)
         refuse_split_presence(settings)
-        return _build(settings, worker)
+        return _build(settings, worker, lock)
     except (ConfigError, InvalidStatuses) as error:
         if worker is None:
             raise
@@ -85,18 +83,24 @@ def _as_worker(settings: Settings, workers: int) -> Settings:
     return replace(settings, workers=workers, instance_id=instance_id)
 
 
-def _build(settings: Settings, worker: HypercornWorker | None) -> GatewayApp:
-    configure_logging(settings.log_level)
+def _build(settings: Settings, worker: HypercornWorker | None, lock: SingleInstanceLock | None) -> Any:
+    configure_logging(settings.log_level, settings.log_format, known_secrets(settings))
     tune_interpreter()
     configure_ws_deflate(settings.ws_deflate)
     server_patches.apply()
-    container = build_container(settings, resolve_jwt_secret(settings))
-    gateway = Gateway(container, settings, worker)
+    secret = resolve_jwt_secret(settings)
+    configure_logging(settings.log_level, settings.log_format, known_secrets(settings, secret))
+    container = build_container(settings, secret)
+    gateway = Gateway(container, settings, worker, lock=lock)
+    counts = SocketCounts()
+    registry = metrics_registry(container, counts)
 
     http = Quart("presence_gateway")
     shared = container.redis_health().readiness if container.kind() == "redis" else None
     http.register_blueprint(health_blueprint(container.durable_writer(), shared))
     http.register_blueprint(presence_api_blueprint(container.presence_service(), container.watch_service()))
+    if settings.metrics_port is None:
+        http.register_blueprint(metrics_blueprint(registry))
     if settings.loop_monitor:
         http.register_blueprint(loop_lag_blueprint(container.loop_lag()))
     if settings.demo:
@@ -110,12 +114,18 @@ def _build(settings: Settings, worker: HypercornWorker | None) -> GatewayApp:
     http.after_serving(gateway.stop)
 
     sio = container.socket_server()
-    register_socket_events(sio, container.presence_service(), container.clock())
-    register_watch_events(sio, container.watch_service())
+    register_socket_events(sio, container.presence_service(), container.clock(), counts)
+    register_watch_events(sio, container.watch_service(), counts)
+    gateway_app: GatewayApp
     if settings.workers > 1:
-        app: GatewayApp = WebSocketOnlyGatewayApp(sio, other_asgi_app=http)
-        app.refusal = PollingRefusal(settings.workers, app.engineio_path, settings.cors_origins)
+        gateway_app = WebSocketOnlyGatewayApp(sio, other_asgi_app=http)
+        gateway_app.refusal = PollingRefusal(settings.workers, gateway_app.engineio_path, settings.cors_origins)
     else:
-        app = GatewayApp(sio, other_asgi_app=http)
-    app.gateway = gateway
+        gateway_app = GatewayApp(sio, other_asgi_app=http)
+    gateway_app.gateway = gateway
+    app: Any = gateway_app
+    if settings.trusted_proxies:
+        app = TrustedForwarded(app, settings.trusted_proxies)
+    if settings.metrics_port is not None:
+        app = MetricsPort(app, settings.metrics_port, registry)
     return app

@@ -9,13 +9,15 @@ import sys
 from dataclasses import replace
 
 from ..adapters.jwt.minter import mint_token
+from ..adapters.sql.tls import InvalidTlsSettings
 from ..domain.errors import InvalidStatuses
-from .secrets import resolve_jwt_secret
+from .secrets import existing_jwt_secret
 from .settings import ConfigError, Settings, load_settings, parse_duration
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="presence-gateway", description="Real-time presence over Socket.IO.")
+    parser.add_argument("--version", action="version", version=f"presence-gateway {installed_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="serve the gateway")
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1, env HOST)")
@@ -35,6 +37,15 @@ def _parser() -> argparse.ArgumentParser:
     downgrade.add_argument("revision", help="target revision, or base to drop the table")
     db_commands.add_parser("current", help="print the schema revision; exit 1 unless up to date")
     return parser
+
+
+def installed_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("presence-gateway")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 def _db(settings: Settings, command: str, target: str | None) -> int:
@@ -87,21 +98,19 @@ def main(argv: list[str] | None = None) -> int:
                 settings = replace(settings, port=args.port)
             if args.workers < 1:
                 raise ConfigError(f"--workers {args.workers}: use 1 or more")
-            from .database import prepare_database_now
             from .serve import run
             from .single_instance import refuse_split_presence
 
             refuse_split_presence(replace(settings, workers=args.workers))
-            prepare_database_now(settings)
             return run(settings, args.workers)
         if args.command == "db":
             return _db(settings, args.db_command, getattr(args, "revision", None))
         logging.basicConfig(level=logging.WARNING, format="%(message)s")
-        secret = resolve_jwt_secret(settings, announce=False)
+        secret = existing_jwt_secret(settings)
         expires = parse_duration(args.expires_in, "--expires-in") if args.expires_in else settings.jwt_expires_in
         print(mint_token(secret, args.user, expires))
         return 0
-    except (ConfigError, InvalidStatuses) as error:
+    except (ConfigError, InvalidStatuses, InvalidTlsSettings) as error:
         print(f"presence-gateway: {error}", file=sys.stderr)
         return 2
 

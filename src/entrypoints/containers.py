@@ -13,6 +13,7 @@ from ..adapters.jwt.verifier import JwtTokenVerifier
 from ..adapters.memory.presence_store import InMemoryPresenceStore
 from ..adapters.open_policy import OpenAudience
 from ..adapters.redis.circuit import RedisCircuit
+from ..adapters.redis.fleet import RedisFleet
 from ..adapters.redis.client import create_redis
 from ..adapters.redis.pipelined import PipelinedRedis
 from ..adapters.redis.health import RedisHealth
@@ -23,6 +24,7 @@ from ..adapters.redis.updates_publisher import RedisUpdatesPublisher
 from ..adapters.socketio.broadcaster import SocketIOBroadcaster
 from ..adapters.socketio.lean_manager import LocalManager
 from ..adapters.status_declarations import load_registry
+from ..adapters.timed_writes import TimedWrites
 from ..adapters.socketio.server import PresenceSocketServer
 from ..adapters.sql.contacts_policy import SqlContactsAudience
 from ..adapters.sql.engine import create_engine, sqlite_url
@@ -33,6 +35,7 @@ from ..domain.restore import RestoreRequests, SessionRestorer
 from ..domain.use_cases import PresenceService
 from ..domain.watching import WatchService
 from .loop_lag import LoopLag
+from .metrics import Latencies
 from .settings import Settings
 
 # Transport limit: a frame over this closes the connection; presence frames are ~100 bytes.
@@ -65,7 +68,10 @@ class Container(containers.DeclarativeContainer):
 
     engine = providers.Singleton(create_engine, providers.Callable(database_url, settings))
     status_repository = providers.Singleton(SqlStatusRepository, engine)
-    durable_writer = providers.Singleton(DurableWriter, status_repository)
+    latencies = providers.Singleton(Latencies)
+    durable_writer = providers.Singleton(
+        DurableWriter, providers.Singleton(TimedWrites, status_repository, latencies.provided.durable_write.observe)
+    )
 
     kind = providers.Callable(presence_kind, settings)
     # Open while Redis is known to be down: every pool refuses at once (circuit.py).
@@ -80,6 +86,9 @@ class Container(containers.DeclarativeContainer):
     redis_events = providers.Singleton(
         PipelinedRedis, settings.provided.shared_presence_url, circuit=redis_circuit
     )
+
+    # Whether other instances still serve (None: this process is the whole fleet).
+    fleet = providers.Selector(kind, memory=providers.Object(None), redis=providers.Singleton(RedisFleet, redis))
 
     presence_store = providers.Selector(
         kind,
@@ -123,23 +132,21 @@ class Container(containers.DeclarativeContainer):
         PresenceSocketServer,
         client_manager=client_manager,
         cors_allowed_origins=settings.provided.cors_origins,
+        cookie=settings.provided.sid_cookie,
         max_http_buffer_size=MAX_FRAME_BYTES,
         transports=providers.Callable(engineio_transports, settings),
     )
     socket_broadcaster = providers.Singleton(SocketIOBroadcaster, socket_server)
+    updates_publisher = providers.Singleton(
+        RedisUpdatesPublisher,
+        redis_events,
+        instance=settings.provided.instance_id,
+        channel=settings.provided.updates_channel,
+    )
     broadcaster = providers.Selector(
         kind,
         memory=socket_broadcaster,
-        redis=providers.Singleton(
-            FanOutBroadcaster,
-            socket_broadcaster,
-            providers.Singleton(
-                RedisUpdatesPublisher,
-                redis_events,
-                instance=settings.provided.instance_id,
-                channel=settings.provided.updates_channel,
-            ),
-        ),
+        redis=providers.Singleton(FanOutBroadcaster, socket_broadcaster, updates_publisher),
     )
     token_verifier = providers.Singleton(JwtTokenVerifier, jwt_secret, clock)
     loop_lag = providers.Singleton(LoopLag)
@@ -163,6 +170,7 @@ class Container(containers.DeclarativeContainer):
         settings.provided.shared_presence_url,
         redis_circuit,
         on_back=restore_requests.provided.request,
+        on_round_trip=latencies.provided.store_round_trip.observe,
         listener=client_manager,
     )
 

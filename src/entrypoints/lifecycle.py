@@ -22,6 +22,7 @@ from .database import prepare_database
 from .runtime import freeze_start_up_objects
 from .hypercorn_worker import HypercornWorker
 from .settings import Settings
+from .start_line import describe_instance
 from .single_instance import SingleInstanceLock, claim_single_instance
 from .worker_shutdown import ParentFollower
 
@@ -34,7 +35,14 @@ END_SESSIONS_TIMEOUT = 5.0
 
 
 class Gateway:
-    def __init__(self, container: Container, settings: Settings, worker: HypercornWorker | None = None) -> None:
+    def __init__(
+        self,
+        container: Container,
+        settings: Settings,
+        worker: HypercornWorker | None = None,
+        *,
+        lock: SingleInstanceLock | None = None,
+    ) -> None:
         self.container = container
         self.settings = settings
         self.worker = worker
@@ -42,7 +50,7 @@ class Gateway:
         self._follower: ParentFollower | None = None
         self._following: asyncio.Task[None] | None = None
         self._stopping = False
-        self._lock: SingleInstanceLock | None = None
+        self._lock = lock
 
     async def start(self) -> None:
         c = self.container
@@ -51,7 +59,8 @@ class Gateway:
         if c.kind() == "redis":
             await self._start_shared_presence()
         else:
-            self._lock = claim_single_instance(self.settings.data_dir)
+            if self._lock is None:  # served by a plain hypercorn: nobody claimed it yet
+                self._lock = claim_single_instance(self.settings.data_dir)
             # The in-process store starts empty: any user the durable table still shows
             # online was left there by a previous run that did not shut down cleanly.
             stale = await repository.mark_all_offline(OFFLINE, c.clock().now())
@@ -81,8 +90,8 @@ class Gateway:
         if self.worker is not None:  # run by hypercorn's parent: stop when it says so
             self._follower = ParentFollower(self.worker, self.disconnect_all, self.stop, lambda: self._stopping)
             self._following = asyncio.get_running_loop().create_task(self._follower.run(), name="presence-follow-parent")
-        where = "shared through Redis" if c.kind() == "redis" else "in-process"
-        log.info("presence ready (%s); get a token with: presence-gateway token --user 42", where)
+        message, fields = describe_instance(self.settings)
+        log.info("%s", message, extra=fields)
 
     async def _start_shared_presence(self) -> None:
         c = self.container
@@ -129,11 +138,20 @@ class Gateway:
             with anyio.fail_after(END_SESSIONS_TIMEOUT):
                 ended = await service.end_instance()
                 await service.release_lease()
+                settled = await self._settle_graces_if_last()
         except Exception as error:  # survivors (or the next start) will clean up after us
             service.draining = True
             log.error("could not end this instance's sessions at shutdown: %r", error)
             return
-        log.info("ended %d sessions in %.2fs", ended, time.monotonic() - started)
+        log.info("ended %d sessions and %d offline graces in %.2fs", ended, settled, time.monotonic() - started)
+
+    async def _settle_graces_if_last(self) -> int:
+        """Users in their offline grace go OFFLINE now when no instance is left to settle
+        them when due; the in-process store dies with this process, so it always is."""
+        fleet = self.container.fleet()
+        if fleet is not None and await fleet.others_serving(self.container.clock().now()):
+            return 0
+        return await self.container.presence_service().settle_graces()
 
     async def _stop_following(self) -> None:
         task, self._following = self._following, None

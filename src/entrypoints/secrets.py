@@ -39,6 +39,36 @@ def resolve_jwt_secret(settings: Settings, *, announce: bool = True) -> str:
     return secret
 
 
+def known_secrets(settings: Settings, *more: str) -> list[str]:
+    """Every secret the settings hold, for the log filter to hide (``logs.py``)."""
+    from sqlalchemy.engine import make_url
+
+    found = [settings.jwt_secret or "", settings.cache_pass or "", *more]
+    for url in (settings.database_url, settings.redis_url):
+        if url:
+            try:
+                found.append(make_url(url).password or "")
+            except Exception:  # an unparsable URL fails later, with its own message
+                pass
+    return [secret for secret in found if secret]
+
+
+def existing_jwt_secret(settings: Settings) -> str:
+    """The secret a gateway started with these settings uses, for ``token``. Never a new one:
+    run from another folder, a new secret would mint tokens the running gateway refuses."""
+    if settings.jwt_secret:
+        return settings.jwt_secret
+    path = settings.data_dir / SECRET_FILE
+    secret = path.read_text().strip() if path.is_file() else ""
+    if not secret:
+        raise ConfigError(
+            f"JWT_SECRET_ACCESS is not set and there is no development secret in {path.resolve()}: "
+            "run this where `presence-gateway serve` runs (or set PRESENCE_DATA_DIR to its data directory), "
+            "or start the gateway once to generate it"
+        )
+    return secret
+
+
 def _write_private(path: Path, text: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:

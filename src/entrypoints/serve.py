@@ -1,6 +1,9 @@
 """``presence-gateway serve``: hypercorn with the asyncio worker (python-socketio is
 asyncio-only; uvloop when installed) and a shutdown that does not wait on clients.
 
+Whatever can refuse the start is done here, before hypercorn runs the app's lifespan: a
+refusal is then one line and exit code 2 (``cli.py``), not a failed lifespan's tracebacks.
+
 One worker is served in this process. Several are hypercorn's own multi-process run, the
 very code ``hypercorn --workers N`` runs, so what the README says of one holds for both:
 each worker loads the app factory, follows the parent's shutdown (worker_shutdown.py) and
@@ -13,13 +16,21 @@ import asyncio
 import logging
 import signal
 
-from hypercorn.asyncio import serve as hypercorn_serve
-from hypercorn.config import Config
+from hypercorn.asyncio.run import worker_serve
+from hypercorn.config import Config, Sockets
+from hypercorn.utils import wrap_app
 
-from .asgi import GatewayApp, configure_logging, create_app
-from .settings import Settings
+from .asgi import GatewayApp, create_app
+from .containers import presence_kind
+from .database import prepare_database_now
+from .logs import configure_logging
+from .secrets import known_secrets
+from .settings import ConfigError, Settings
+from .single_instance import claim_single_instance
 
 log = logging.getLogger(__name__)
+
+APP_FACTORY = "presence_gateway.entrypoints.asgi:create_app()"
 
 
 def hypercorn_config(settings: Settings) -> Config:
@@ -34,7 +45,7 @@ def hypercorn_config(settings: Settings) -> Config:
     return config
 
 
-async def _serve(app: GatewayApp, config: Config) -> None:
+async def _serve(app: GatewayApp, config: Config, sockets: Sockets) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -45,37 +56,55 @@ async def _serve(app: GatewayApp, config: Config) -> None:
         log.info("shutting down: disconnecting clients")
         await app.gateway.disconnect_all()
 
-    await hypercorn_serve(app, config, shutdown_trigger=shutdown_trigger)  # type: ignore[arg-type]
+    await worker_serve(
+        wrap_app(app, config.wsgi_max_body_size, "asgi"), config, sockets=sockets, shutdown_trigger=shutdown_trigger
+    )
 
 
-APP_FACTORY = "presence_gateway.entrypoints.asgi:create_app()"
+def _listen(config: Config, what: str) -> Sockets:
+    try:
+        return config.create_sockets()
+    except OSError as error:
+        raise ConfigError(f"cannot listen on {', '.join(config.bind)} ({what}): {error.strerror or error}") from None
+
+
+def _run_workers(settings: Settings, config: Config, workers: int) -> int:
+    from hypercorn.run import run as run_workers
+
+    prepare_database_now(settings)  # once, in the parent
+    config.application_path = APP_FACTORY
+    config.workers = workers
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        config.worker_class = "asyncio"
+    else:
+        config.worker_class = "uvloop"
+    log.info(
+        "presence-gateway serving on http://%s:%d with %d workers (WebSocket transport only)",
+        settings.host, settings.port, workers,
+    )
+    return run_workers(config)
 
 
 def run(settings: Settings, workers: int = 1) -> int:
+    configure_logging(settings.log_level, settings.log_format, known_secrets(settings))
     config = hypercorn_config(settings)
+    what = "PORT"
+    if settings.metrics_port is not None:
+        # One server on both ports; the app answers only /metrics on this one (metrics.py).
+        config.bind.append(config.bind[0].rsplit(":", 1)[0] + f":{settings.metrics_port}")
+        what = "PORT and PRESENCE_METRICS_PORT"
     if workers > 1:
-        from hypercorn.run import run as run_workers
-
-        config.application_path = APP_FACTORY
-        config.workers = workers
-        try:
-            import uvloop  # noqa: F401
-        except ImportError:
-            config.worker_class = "asyncio"
-        else:
-            config.worker_class = "uvloop"
-        configure_logging(settings.log_level)
-        log.info(
-            "presence-gateway serving on http://%s:%d with %d workers (WebSocket transport only)",
-            settings.host, settings.port, workers,
-        )
-        return run_workers(config)
-    app = create_app(settings)
-    log.info("presence-gateway serving on http://%s:%d", settings.host, settings.port)
+        return _run_workers(settings, config, workers)
+    lock = claim_single_instance(settings.data_dir) if presence_kind(settings) == "memory" else None
+    sockets = _listen(config, what)  # bound, not yet accepting: connections are refused until ready
+    prepare_database_now(settings)
+    app = create_app(settings, lock=lock)
     try:
         import uvloop
     except ImportError:
-        asyncio.run(_serve(app, config))
+        asyncio.run(_serve(app, config, sockets))
     else:
-        uvloop.run(_serve(app, config))
+        uvloop.run(_serve(app, config, sockets))
     return 0

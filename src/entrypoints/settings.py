@@ -4,6 +4,7 @@ deployment used: CACHE_HOST, JWT_SECRET_ACCESS, PORT, DATABASE_URL, CORS_ORIGINS
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import socket
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ DEVELOPMENT = "development"
 PRODUCTION = "production"
 # Who may watch whom: anyone signed in, or the pairs of the presence_contacts table.
 AUDIENCES = ("open", "contacts")
+LOG_FORMATS = ("text", "json")
 
 
 
@@ -73,6 +75,28 @@ def _choice(value: str | None, name: str, choices: tuple[str, ...]) -> str:
     return chosen
 
 
+def _networks(value: str | None, name: str) -> tuple[str, ...]:
+    """Comma-separated addresses or CIDR networks, checked now so a typo fails the start."""
+    import ipaddress
+
+    networks = []
+    for part in (value or "").split(","):
+        if part.strip():
+            try:
+                networks.append(str(ipaddress.ip_network(part.strip(), strict=False)))
+            except ValueError:
+                raise ConfigError(f"{name}: {part.strip()!r} is not an IP address or network") from None
+    return tuple(networks)
+
+
+def _cookie_name(value: str | None, name: str) -> str | None:
+    if value is None or value.strip() == "":
+        return None
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", value.strip()):
+        raise ConfigError(f"{name}={value!r}: a cookie name is letters, digits, '_' and '-'")
+    return value.strip()
+
+
 def _port(value: str, name: str) -> int:
     if not value.isdigit() or not 0 < int(value) < 65536:
         raise ConfigError(f"{name}={value!r} is not a TCP port")
@@ -112,6 +136,14 @@ class Settings:
     ws_deflate: bool = False
     loop_monitor: bool = False
     log_level: str = "INFO"
+    log_format: str = "text"
+    # Prometheus metrics on their own port (not the public one) when set.
+    metrics_port: int | None = None
+    # Addresses (or networks) of the proxies whose X-Forwarded-For is believed.
+    trusted_proxies: tuple[str, ...] = ()
+    # Engine.IO's session cookie (python-engineio's ``cookie``), for a load balancer to
+    # stick a session to its instance; None sends none.
+    sid_cookie: str | None = None
     audience: str = "open"
     watch_max_targets: int = 1000
     max_ids_per_call: int = 1000
@@ -179,6 +211,12 @@ class Settings:
             ws_deflate=_flag(env.get("PRESENCE_WS_DEFLATE"), "PRESENCE_WS_DEFLATE", False),
             loop_monitor=_flag(env.get("PRESENCE_LOOP_MONITOR"), "PRESENCE_LOOP_MONITOR", False),
             log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
+            log_format=_choice(env.get("LOG_FORMAT"), "LOG_FORMAT", LOG_FORMATS),
+            metrics_port=_port(env["PRESENCE_METRICS_PORT"], "PRESENCE_METRICS_PORT")
+            if env.get("PRESENCE_METRICS_PORT")
+            else None,
+            sid_cookie=_cookie_name(env.get("PRESENCE_SID_COOKIE"), "PRESENCE_SID_COOKIE"),
+            trusted_proxies=_networks(env.get("PRESENCE_TRUSTED_PROXIES"), "PRESENCE_TRUSTED_PROXIES"),
             audience=_choice(env.get("PRESENCE_AUDIENCE"), "PRESENCE_AUDIENCE", AUDIENCES),
             watch_max_targets=_count(env.get("PRESENCE_WATCH_MAX_TARGETS"), "PRESENCE_WATCH_MAX_TARGETS", 1000),
             max_ids_per_call=_count(env.get("PRESENCE_MAX_IDS_PER_CALL"), "PRESENCE_MAX_IDS_PER_CALL", 1000),

@@ -11,6 +11,7 @@ from ..adapters.socketio.broadcaster import user_room
 from ..domain.errors import InvalidPayload, PresenceError, Refused
 from ..domain.ports import Clock, SessionMeta
 from ..domain.use_cases import PresenceService
+from .socket_counts import SocketCounts
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +58,13 @@ def _status_of(payload: Any) -> object:
     return payload["status"]
 
 
-def register_socket_events(sio: socketio.AsyncServer, service: PresenceService, clock: Clock) -> None:
+def register_socket_events(
+    sio: socketio.AsyncServer, service: PresenceService, clock: Clock, counts: SocketCounts | None = None
+) -> None:
+    counts = counts if counts is not None else SocketCounts()
+
     async def reply_error(sid: str, event: str, error: Exception) -> None:
+        counts.count_error(event)
         if not isinstance(error, PresenceError):
             log.exception("%s from socket %s failed", event, sid, exc_info=error)
             error = PresenceError()
@@ -68,6 +74,7 @@ def register_socket_events(sio: socketio.AsyncServer, service: PresenceService, 
         try:
             user_id = await service.authenticate(_token(auth, environ))
         except Refused as refused:
+            counts.count_refusal(refused.default_message)
             raise socketio.exceptions.ConnectionRefusedError(refused.message) from None
         await sio.save_session(sid, SocketSession(user_id, _meta(auth, environ, clock.now())))
 
@@ -81,9 +88,11 @@ def register_socket_events(sio: socketio.AsyncServer, service: PresenceService, 
             await reply_error(sid, "connect", error)
             await sio.disconnect(sid)
             return
+        counts.connects += 1
         await sio.emit("connected", {"userId": session.user_id, "socketId": sid, "status": status}, to=sid)
 
     async def ping(sid: str, *_: Any) -> None:
+        counts.pings += 1
         await sio.emit("pong", to=sid)
         session: SocketSession = await sio.get_session(sid)
         try:
@@ -92,6 +101,7 @@ def register_socket_events(sio: socketio.AsyncServer, service: PresenceService, 
             await reply_error(sid, "ping", error)
 
     async def presence_update(sid: str, payload: Any = None, *_: Any) -> None:
+        counts.updates += 1
         session: SocketSession = await sio.get_session(sid)
         try:
             await service.choose(session.user_id, sid, session.meta, _status_of(payload))
@@ -99,6 +109,7 @@ def register_socket_events(sio: socketio.AsyncServer, service: PresenceService, 
             await reply_error(sid, "presence:update", error)
 
     async def disconnect(sid: str, *_: Any) -> None:
+        counts.disconnects += 1
         session: SocketSession = await sio.get_session(sid)
         try:
             await service.disconnect(session.user_id, sid)

@@ -14,6 +14,7 @@ from ..adapters.socketio.broadcaster import iso_timestamp
 from ..adapters.socketio.server import PresenceSocketServer
 from ..adapters.socketio.watch_rooms import SocketWatchRooms
 from ..domain.errors import InvalidPayload, PresenceError
+from .socket_counts import SocketCounts
 from ..domain.watching import Seen, Snapshot, WatchService
 from .socket_events import MAX_PAYLOAD_KEYS, SocketSession
 
@@ -41,8 +42,11 @@ def snapshot_body(snapshot: Snapshot) -> dict[str, Any]:
     return {"presence": [seen_body(seen) for seen in snapshot.seen], "denied": snapshot.denied}
 
 
-def register_watch_events(sio: PresenceSocketServer, watch: WatchService) -> None:
+def register_watch_events(sio: PresenceSocketServer, watch: WatchService, counts: SocketCounts | None = None) -> None:
+    counts = counts if counts is not None else SocketCounts()
+
     async def refuse(sid: str, event: str, error: Exception) -> dict[str, Any]:
+        counts.count_error(event)
         if not isinstance(error, PresenceError):
             log.exception("%s from socket %s failed", event, sid, exc_info=error)
             error = PresenceError()
@@ -51,6 +55,7 @@ def register_watch_events(sio: PresenceSocketServer, watch: WatchService) -> Non
         return {"error": body}
 
     async def subscribe(sid: str, payload: Any = None, *_: Any) -> dict[str, Any]:
+        counts.subscribes += 1
         session: SocketSession = await sio.get_session(sid)
         try:
             user_ids = user_ids_payload(payload, "presence:subscribe")
@@ -60,6 +65,7 @@ def register_watch_events(sio: PresenceSocketServer, watch: WatchService) -> Non
         return snapshot_body(snapshot)
 
     async def unsubscribe(sid: str, payload: Any = None, *_: Any) -> dict[str, Any]:
+        counts.unsubscribes += 1
         session: SocketSession = await sio.get_session(sid)
         try:
             user_ids = user_ids_payload(payload, "presence:unsubscribe")

@@ -83,13 +83,23 @@ def test_token_command_mints_a_token_the_gateway_accepts(tmp_path: Path) -> None
     assert JwtTokenVerifier("abc-secret").verify_now(result.stdout.strip()) == "42"
 
 
-def test_serve_and_token_share_the_generated_development_secret(tmp_path: Path) -> None:
-    token = cli("token", "--user", "7", cwd=tmp_path).stdout.strip()
-    secret = (tmp_path / "data" / "jwt-secret").read_text().strip()
+def test_token_uses_the_secret_serve_generated_and_refuses_elsewhere(tmp_path: Path) -> None:
+    gateway = GatewayProcess(tmp_path / "app")
+    del gateway.env["JWT_SECRET_ACCESS"], gateway.env["PRESENCE_DATA_DIR"]  # the development default
+    gateway.data_dir = tmp_path / "app" / "data"
+    gateway.start()
+    gateway.stop()
+    secret = (tmp_path / "app" / "data" / "jwt-secret").read_text().strip()
+
+    token = cli("token", "--user", "7", cwd=tmp_path / "app")
+    elsewhere = cli("token", "--user", "7", cwd=tmp_path)
 
     from presence_gateway.adapters.jwt.verifier import JwtTokenVerifier
 
-    assert JwtTokenVerifier(secret).verify_now(token) == "7"
+    assert JwtTokenVerifier(secret).verify_now(token.stdout.strip()) == "7"
+    assert elsewhere.returncode == 2 and elsewhere.stdout == ""
+    assert "JWT_SECRET_ACCESS is not set" in elsewhere.stderr and str(tmp_path / "data") in elsewhere.stderr
+    assert not (tmp_path / "data").exists(), "a second secret was made"
 
 
 def test_production_without_a_secret_refuses_to_start(tmp_path: Path) -> None:

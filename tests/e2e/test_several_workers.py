@@ -42,7 +42,7 @@ def start_workers(workdir: Path, redis_url: str, runner: str, **env: str) -> Gat
         workdir, workers=2, runner=runner, REDIS_URL=redis_url,
         PRESENCE_SOCKETIO_CHANNEL=f"sio-{uuid.uuid4().hex[:8]}", **env,
     ).start(timeout=60)  # each worker imports everything anew: slow on a busy 2-core machine
-    gateway.wait_for_log("presence ready", count=2, timeout=60)  # both workers serve, not just the first
+    gateway.wait_for_log(" ready: mode=", count=2, timeout=60)  # both workers serve, not just the first
     return gateway
 
 
@@ -169,7 +169,7 @@ async def test_stopped_workers_end_their_sessions_and_leave_no_keys(
             assert list(r.scan_iter("presence:instance:*")) == []
             assert r.zcard("presence:instances") == 0
             assert r.exists(f"presence:sockets:{user}", f"presence:online:{user}") == 0
-        assert gateway.log().count("ended ") >= 2 and "sessions in" in gateway.log()
+        assert gateway.log().count("ended ") >= 2 and " sessions and " in gateway.log()
         assert "Traceback" not in gateway.log(), gateway.log()
     finally:
         for connection in idle:
@@ -208,7 +208,7 @@ async def test_a_worker_stopped_alone_ends_its_sessions_and_is_replaced(tmp_path
         [gone] = [i for i in before if str(victim) in i.split("-")]
         os.kill(victim, signal.SIGTERM)
 
-        gateway.wait_for_log("presence ready", count=3, timeout=60)  # hypercorn started a replacement
+        gateway.wait_for_log(" ready: mode=", count=3, timeout=60)  # hypercorn started a replacement
         survivor = by_instance[next(i for i in before if i != gone)]
         await survivor.round_trip()  # the other worker went on serving
         assert gateway.process.poll() is None

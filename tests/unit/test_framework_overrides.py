@@ -32,7 +32,7 @@ FINGERPRINTS = {
     "socketio.async_server:AsyncServer._handle_connect": "c97c480cf777de36",
     "socketio.async_server:AsyncServer._handle_event_internal": "472e8b723a12d507",
     "socketio.async_server:AsyncServer._send_eio_packet": "64cf72a2ab7d75b1",
-    "hypercorn.asyncio.task_group:TaskGroup.spawn_app": "6606faaadfc368e3",
+    "hypercorn.asyncio.task_group:TaskGroup": "1260b105c058872d",  # the class's text: spawn_app is replaced at run time
     "hypercorn.asyncio.worker_context:EventWrapper": "04c3221b13f0a31f",
     "h11._headers:Headers": "e557faefb62564ec",
 }

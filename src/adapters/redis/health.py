@@ -11,6 +11,7 @@ called: the data may be gone.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any, Callable
 
 import anyio
@@ -30,6 +31,7 @@ class RedisHealth:
         circuit: RedisCircuit,
         *,
         on_back: Callable[[], None] = lambda: None,
+        on_round_trip: Callable[[float], None] = lambda seconds: None,
         listener: Any = None,
         interval: float = 0.5,
         timeout: float = 1.0,
@@ -38,6 +40,7 @@ class RedisHealth:
         self.circuit = circuit
         self._listener = listener  # python-socketio's manager: ``subscribed``
         self._on_back = on_back
+        self._on_round_trip = on_round_trip  # the probe's round trip, for the latency histogram
         self._interval = interval
         self._timeout = timeout
         self._run_id: str | None = None
@@ -71,8 +74,10 @@ class RedisHealth:
 
     async def probe(self, client: Redis) -> None:
         try:
+            started = time.perf_counter()
             with anyio.fail_after(self._timeout):
                 info = await client.info("server")
+            self._on_round_trip(time.perf_counter() - started)
         except (RedisError, OSError, TimeoutError) as error:
             self.circuit.trip(f"no answer to a probe: {type(error).__name__}: {error}".rstrip(": "))
             return

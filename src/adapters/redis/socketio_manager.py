@@ -70,6 +70,7 @@ class PooledRedisManager(socketio.AsyncRedisManager, LeanEmits):
         self.subscribed = False
         self._lost_at: float | None = None
         self._tried: anyio.Event | None = None
+        self.messages_in = self.messages_out = 0  # pub/sub messages, read by the metrics
 
     def initialize(self) -> None:
         # Everything upstream does at initialisation except starting the listener as a
@@ -137,6 +138,7 @@ class PooledRedisManager(socketio.AsyncRedisManager, LeanEmits):
             if message is not None:
                 heard, asked = now, False
                 if message["type"] == "message":
+                    self.messages_in += 1
                     yield message
                 continue
             if now - heard >= DEAD_AFTER:
@@ -201,6 +203,7 @@ class PooledRedisManager(socketio.AsyncRedisManager, LeanEmits):
         ):
             return
         # Upstream's message, so that any python-socketio instance on the channel reads it.
+        self.messages_out += 1
         await self._publish({
             "method": "emit", "event": event, "data": list(data) if isinstance(data, tuple) else [data],
             "binary": False, "namespace": namespace, "room": room, "skip_sid": skip_sid, "callback": None,

@@ -21,6 +21,7 @@ class RedisUpdatesPublisher:
         self._redis = redis
         self._instance = instance
         self.channel = channel
+        self.published = 0  # read by the metrics
 
     async def publish(self, change: PresenceChanged) -> None:
         if not change.public_changed:
@@ -37,3 +38,4 @@ class RedisUpdatesPublisher:
         # Not awaited: the sockets have the change already, and a publish that cannot be
         # sent (Redis down) is lost for the channel's followers either way.
         self._redis.publish_nowait(self.channel, message)
+        self.published += 1

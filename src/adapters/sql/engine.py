@@ -10,6 +10,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from .tls import libpq_tls
+
 # asyncpg's own connect timeout is 60 s and statements have none: a server that stops
 # answering (a partition, a stuck failover) would hold the writer and every first
 # connect of a user for that long.
@@ -59,9 +61,12 @@ def create_engine(url: str, *, schema: str | None = None) -> AsyncEngine:
         return engine
     connect_args: dict[str, object] = {}
     if parsed.get_driver_name() == "asyncpg":
+        parsed, tls = libpq_tls(parsed)
         connect_args = {"timeout": CONNECT_TIMEOUT, "command_timeout": STATEMENT_TIMEOUT}
+        if tls is not None:
+            connect_args["ssl"] = tls
         if schema is not None:
             connect_args["server_settings"] = {"search_path": schema}
     elif schema is not None:
         raise ValueError(f"a schema is only supported on PostgreSQL through asyncpg, not {parsed.drivername}")
-    return create_async_engine(url, pool_pre_ping=True, pool_timeout=POOL_TIMEOUT, connect_args=connect_args)
+    return create_async_engine(parsed, pool_pre_ping=True, pool_timeout=POOL_TIMEOUT, connect_args=connect_args)
