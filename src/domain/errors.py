@@ -13,6 +13,7 @@ PresenceError
 └── Unavailable             — a dependency the event needs is down; retry later
 
 InvalidStatuses (a ValueError) — status declarations the gateway refuses to start with
+RecordRejected — the database refused a record's content (not an outage): set aside
 """
 
 from __future__ import annotations
@@ -80,3 +81,9 @@ class Unavailable(PresenceError):
 
 class InvalidStatuses(ValueError):
     """A status declaration breaks a rule the state machine relies on; the message names it."""
+
+
+class RecordRejected(Exception):
+    """The database answered and refused what a record holds (a byte it cannot store, a
+    value out of range). Retrying cannot help, unlike an outage: the record is set aside
+    so that the others are written."""
