@@ -10,6 +10,9 @@ update of a change made after that read can be emitted to the socket before the 
 returns (another instance's message is handled first), and would otherwise overtake the
 snapshot it is newer than. Held back until the ack, every update after the ack is at
 least as new as the snapshot, so a client applies what arrives in the order it arrives.
+
+What a client may send is checked in ``frame_guard`` (reserved events, binary
+attachments, undecodable frames); the two overrides below only call it.
 """
 
 from __future__ import annotations
@@ -20,6 +23,10 @@ import socketio
 from engineio.exceptions import SocketIsClosedError
 
 from . import json_codec
+from .frame_guard import RefusalLog, announces_binary, dispatchable, guard_engineio
+
+# Exceptions python-socketio raises on a frame it cannot parse.
+_MALFORMED = (ValueError, TypeError, KeyError, IndexError, AttributeError)
 
 OnConnected = Callable[[str], Awaitable[None]]
 
@@ -36,6 +43,8 @@ class PresenceSocketServer(socketio.AsyncServer):
         self.on_connected = on_connected
         self._reply_first: set[str] = set()
         self._held: dict[str, list[Any]] = {}  # engine.io sid → packets waiting for an ack
+        self.refusals = RefusalLog()
+        guard_engineio(self.eio, self.refusals)
 
     def reply_first(self, event: str) -> None:
         self._reply_first.add(event)
@@ -46,6 +55,22 @@ class PresenceSocketServer(socketio.AsyncServer):
         sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
         if self.on_connected is not None and sid is not None and self.manager.is_connected(sid, namespace):
             await self.on_connected(sid)
+
+    async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
+        if announces_binary(data):
+            self.refusals.note("binary attachment", eio_sid)
+            await self.eio.disconnect(eio_sid)
+            return
+        try:
+            await super()._handle_eio_message(eio_sid, data)
+        except _MALFORMED as error:
+            self.refusals.note(f"malformed Socket.IO packet ({type(error).__name__})", eio_sid)
+
+    async def _handle_event(self, eio_sid: str, namespace: str | None, id: int | None, data: Any) -> None:
+        if not dispatchable(data):
+            self.refusals.note("reserved or unnamed event", eio_sid)
+            return
+        await super()._handle_event(eio_sid, namespace, id, data)
 
     async def _handle_event_internal(
         self, server: Any, sid: str, eio_sid: str, data: Any, namespace: str, id: int | None
