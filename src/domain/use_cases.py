@@ -13,7 +13,7 @@ import anyio
 
 from .durable_writer import DurableWriter
 from .errors import InvalidPayload
-from .ports import Broadcaster, Clock, DueDecay, PresenceStore, SessionMeta, TokenVerifier
+from .ports import Broadcaster, Clock, DueDecay, Identity, PresenceStore, SessionMeta, TokenVerifier
 from .presence import Choice, Transition, UserState, decide, own_status
 from .statuses import MAX_STATUS_NAME, StatusRegistry
 
@@ -51,6 +51,9 @@ class PresenceService:
 
     async def authenticate(self, token: object) -> str:
         return await self._verifier.verify(token)
+
+    async def identify(self, token: object) -> Identity:
+        return await self._verifier.identify(token)
 
     async def connect(self, user_id: str, session_id: str, meta: SessionMeta) -> str:
         """Register the session; returns the status the user's own sockets now see."""

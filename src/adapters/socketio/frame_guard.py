@@ -18,13 +18,11 @@ per frame.
 
 from __future__ import annotations
 
-import logging
-import time
 from typing import Any
 
 from engineio.async_drivers.asgi import WebSocket as _EngineIOWebSocket
 
-log = logging.getLogger(__name__)
+from ..refusal_log import RefusalLog
 
 # python-socketio dispatches the first two to the server's own handlers; the others are
 # what socket.io-client reserves for itself.
@@ -46,30 +44,6 @@ def announces_binary(data: Any) -> bool:
     """A Socket.IO packet that would make python-socketio wait for binary attachments (or
     a raw binary frame itself)."""
     return type(data) is not str or data[:1] in _BINARY_PACKETS
-
-
-class RefusalLog:
-    """Refused frames, counted by reason; logged at most once per ``interval``."""
-
-    def __init__(self, interval: float = 10.0) -> None:
-        self.interval = interval
-        self.counts: dict[str, int] = {}
-        self._unlogged = 0
-        self._next_log = 0.0
-
-    def note(self, reason: str, sid: object) -> None:
-        self.counts[reason] = self.counts.get(reason, 0) + 1
-        self._unlogged += 1
-        now = time.monotonic()
-        if now >= self._next_log:
-            self._next_log = now + self.interval
-            log.warning(
-                "refused a frame from socket %r: %s (%d refused since the last such line)",
-                sid,
-                reason,
-                self._unlogged,
-            )
-            self._unlogged = 0
 
 
 class GuardedWebSocket(_EngineIOWebSocket):

@@ -23,7 +23,8 @@ import socketio
 from engineio.exceptions import SocketIsClosedError
 
 from . import json_codec
-from .frame_guard import RefusalLog, announces_binary, dispatchable, guard_engineio
+from ..refusal_log import RefusalLog
+from .frame_guard import announces_binary, dispatchable, guard_engineio
 
 # Exceptions python-socketio raises on a frame it cannot parse.
 _MALFORMED = (ValueError, TypeError, KeyError, IndexError, AttributeError)
@@ -43,7 +44,7 @@ class PresenceSocketServer(socketio.AsyncServer):
         self.on_connected = on_connected
         self._reply_first: set[str] = set()
         self._held: dict[str, list[Any]] = {}  # engine.io sid → packets waiting for an ack
-        self.refusals = RefusalLog()
+        self.refusals = RefusalLog("frame from socket")
         guard_engineio(self.eio, self.refusals)
 
     def reply_first(self, event: str) -> None:
