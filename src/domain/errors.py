@@ -9,6 +9,8 @@ PresenceError
 ├── UnknownStatus           — a status name the registry does not hold
 ├── StatusNotChoosable      — a status that exists but a user may not pick
 ├── LimitExceeded           — more ids in one call, or watched by one socket, than allowed
+├── RateLimited             — more events from one socket than its budget allows
+├── TokenExpired            — the socket's token expired; it is disconnected
 ├── Forbidden               — the audience policy does not let this viewer see that user
 └── Unavailable             — a dependency the event needs is down; retry later
 
@@ -67,6 +69,16 @@ class StatusNotChoosable(PresenceError):
 class LimitExceeded(PresenceError):
     code = "limit"
     default_message = "limit exceeded"
+
+
+class RateLimited(PresenceError):
+    code = "rate_limited"
+    default_message = "too many events; slow down"
+
+
+class TokenExpired(PresenceError):
+    code = "token_expired"
+    default_message = "expired token"
 
 
 class Forbidden(PresenceError):

@@ -11,6 +11,8 @@ import socketio
 from quart import Quart
 
 from .containers import build_container
+from .cors import apply_http_cors
+from .log_escaping import escape_log_records
 from .http_api import presence_api_blueprint
 from .http_routes import health_blueprint
 from .lifecycle import Gateway
@@ -31,6 +33,7 @@ def configure_logging(level: str) -> None:
     root = logging.getLogger()
     if not root.handlers:
         logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    escape_log_records(root.handlers)
     logging.getLogger("presence_gateway").setLevel(level)
 
 
@@ -45,14 +48,15 @@ def create_app(settings: Settings | None = None) -> GatewayApp:
     shared = container.redis_health().readiness if container.kind() == "redis" else None
     http.register_blueprint(health_blueprint(container.durable_writer(), shared))
     http.register_blueprint(presence_api_blueprint(container.presence_service(), container.watch_service()))
+    apply_http_cors(http, settings)
     # Passed to Quart, not to ASGIApp: given on_startup/on_shutdown, ASGIApp would take
     # the lifespan over and Quart's serving hooks would never run.
     http.before_serving(gateway.start)
     http.after_serving(gateway.stop)
 
     sio = container.socket_server()
-    register_socket_events(sio, container.presence_service(), container.clock())
-    register_watch_events(sio, container.watch_service())
+    register_socket_events(sio, container.presence_service(), container.clock(), container.socket_gate())
+    register_watch_events(sio, container.watch_service(), container.socket_gate())
     app = GatewayApp(sio, other_asgi_app=http)
     app.gateway = gateway
     return app

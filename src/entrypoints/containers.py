@@ -23,11 +23,16 @@ from ..adapters.sql.contacts_policy import SqlContactsAudience
 from ..adapters.sql.engine import create_engine, sqlite_url
 from ..adapters.sql.status_repository import SqlStatusRepository
 from ..domain.durable_writer import DurableWriter
+from ..domain.event_budget import EventBudget
+from ..domain.sockets_per_user import SocketsPerUser
 from ..domain.held_sessions import HeldSessions, RecordingStore
 from ..domain.restore import RestoreRequests, SessionRestorer
 from ..domain.use_cases import PresenceService
 from ..domain.watching import WatchService
+from .cors import socket_origins
 from .settings import Settings
+from .socket_gate import SocketGate
+from .socket_sweeper import SocketSweeper
 
 # Transport limit: a frame over this closes the connection; presence frames are ~100 bytes.
 MAX_FRAME_BYTES = 64 * 1024
@@ -104,9 +109,18 @@ class Container(containers.DeclarativeContainer):
     socket_server = providers.Singleton(
         PresenceSocketServer,
         client_manager=client_manager,
-        cors_allowed_origins=settings.provided.cors_origins,
+        cors_allowed_origins=providers.Callable(socket_origins, settings),
         max_http_buffer_size=MAX_FRAME_BYTES,
+        max_queued_packets=settings.provided.max_queued_packets,
     )
+    # Per-socket and per-user bounds on what a client may send (socket_gate.py).
+    socket_gate = providers.Singleton(
+        SocketGate,
+        clock,
+        providers.Singleton(EventBudget, settings.provided.events_per_minute),
+        providers.Singleton(SocketsPerUser, settings.provided.max_sockets_per_user),
+    )
+    socket_sweeper = providers.Singleton(SocketSweeper, socket_server, clock, settings.provided.handshake_timeout)
     socket_broadcaster = providers.Singleton(SocketIOBroadcaster, socket_server)
     broadcaster = providers.Selector(
         kind,
@@ -122,7 +136,14 @@ class Container(containers.DeclarativeContainer):
             ),
         ),
     )
-    token_verifier = providers.Singleton(JwtTokenVerifier, jwt_secret, clock)
+    token_verifier = providers.Singleton(
+        JwtTokenVerifier,
+        jwt_secret,
+        clock,
+        previous_secrets=settings.provided.jwt_previous_secrets,
+        issuer=settings.provided.jwt_issuer,
+        audience=settings.provided.jwt_audience,
+    )
 
     presence_service = providers.Singleton(
         PresenceService,

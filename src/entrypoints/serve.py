@@ -11,9 +11,12 @@ from hypercorn.asyncio import serve as hypercorn_serve
 from hypercorn.config import Config
 
 from .asgi import GatewayApp, create_app
+from .containers import MAX_FRAME_BYTES
 from .settings import Settings
 
 log = logging.getLogger(__name__)
+
+POLLING_READ_TIMEOUT = 30  # seconds; hypercorn's default waits forever
 
 
 def hypercorn_config(settings: Settings) -> Config:
@@ -25,6 +28,13 @@ def hypercorn_config(settings: Settings) -> Config:
     # By the time hypercorn waits, every socket has been told to close; only clients that
     # vanished without a word are left to wait for.
     config.graceful_timeout = 2.0
+    # hypercorn buffers a whole WebSocket message (16 MiB by default) before the app sees
+    # it: bound it at the gateway's frame limit, so an unauthenticated client cannot make
+    # it hold megabytes. (With a hypercorn command line of your own, set
+    # ``websocket_max_message_size = 65536`` in its config.)
+    config.websocket_max_message_size = MAX_FRAME_BYTES
+    # A polling request that trickles its body, or a client that goes silent, is dropped.
+    config.read_timeout = POLLING_READ_TIMEOUT
     return config
 
 

@@ -103,7 +103,8 @@ class Settings:
     redis_pool_size: int = 64
     instance_id: str = ""
     statuses_file: Path | None = None
-    cors_origins: list[str] | str = "*"
+    # None: the environment's default (cors.py); "*" only when said explicitly.
+    cors_origins: list[str] | str | None = None
     session_ttl: float = 90.0
     offline_grace: float = 5.0
     lease_ttl: float = 10.0
@@ -114,6 +115,14 @@ class Settings:
     audience: str = "open"
     watch_max_targets: int = 1000
     max_ids_per_call: int = 1000
+    # Hostile clients (docs/security.md): bounds per socket and per user.
+    max_sockets_per_user: int = 20
+    events_per_minute: int = 120
+    handshake_timeout: float = 10.0
+    max_queued_packets: int = 1000
+    jwt_previous_secrets: tuple[str, ...] = ()
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
 
     @property
     def production(self) -> bool:
@@ -138,8 +147,8 @@ class Settings:
         expires = env.get("JWT_EXPIRES_IN")
         origins_text = env.get("CORS_ORIGINS")
         if origins_text is None or origins_text.strip() == "":
-            # A browser app usually lives on another origin; production must say which.
-            origins: list[str] | str = [] if environment == PRODUCTION else "*"
+            # Closed in production, this machine's pages in development (cors.py).
+            origins: list[str] | str | None = None
         elif origins_text.strip() == "*":
             origins = "*"
         else:
@@ -175,6 +184,17 @@ class Settings:
             audience=_choice(env.get("PRESENCE_AUDIENCE"), "PRESENCE_AUDIENCE", AUDIENCES),
             watch_max_targets=_count(env.get("PRESENCE_WATCH_MAX_TARGETS"), "PRESENCE_WATCH_MAX_TARGETS", 1000),
             max_ids_per_call=_count(env.get("PRESENCE_MAX_IDS_PER_CALL"), "PRESENCE_MAX_IDS_PER_CALL", 1000),
+            max_sockets_per_user=_count(env.get("PRESENCE_MAX_SOCKETS_PER_USER"), "PRESENCE_MAX_SOCKETS_PER_USER", 20),
+            events_per_minute=_count(env.get("PRESENCE_EVENTS_PER_MINUTE"), "PRESENCE_EVENTS_PER_MINUTE", 120),
+            handshake_timeout=_number(
+                env.get("PRESENCE_HANDSHAKE_TIMEOUT"), "PRESENCE_HANDSHAKE_TIMEOUT", 10.0, minimum=0.05
+            ),
+            max_queued_packets=_count(env.get("PRESENCE_MAX_QUEUED_PACKETS"), "PRESENCE_MAX_QUEUED_PACKETS", 1000),
+            jwt_previous_secrets=tuple(
+                secret.strip() for secret in (env.get("JWT_SECRETS_PREVIOUS") or "").split(",") if secret.strip()
+            ),
+            jwt_issuer=env.get("JWT_ISSUER") or None,
+            jwt_audience=env.get("JWT_AUDIENCE") or None,
         )
 
 

@@ -15,7 +15,8 @@ from ..adapters.socketio.server import PresenceSocketServer
 from ..adapters.socketio.watch_rooms import SocketWatchRooms
 from ..domain.errors import InvalidPayload, PresenceError
 from ..domain.watching import Seen, Snapshot, WatchService
-from .socket_events import MAX_PAYLOAD_KEYS, SocketSession
+from .socket_events import MAX_PAYLOAD_KEYS, SocketSession, refuse_event
+from .socket_gate import SocketGate
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ def snapshot_body(snapshot: Snapshot) -> dict[str, Any]:
     return {"presence": [seen_body(seen) for seen in snapshot.seen], "denied": snapshot.denied}
 
 
-def register_watch_events(sio: PresenceSocketServer, watch: WatchService) -> None:
+def register_watch_events(sio: PresenceSocketServer, watch: WatchService, gate: SocketGate) -> None:
     async def refuse(sid: str, event: str, error: Exception) -> dict[str, Any]:
         if not isinstance(error, PresenceError):
             log.exception("%s from socket %s failed", event, sid, exc_info=error)
@@ -52,6 +53,9 @@ def register_watch_events(sio: PresenceSocketServer, watch: WatchService) -> Non
 
     async def subscribe(sid: str, payload: Any = None, *_: Any) -> dict[str, Any]:
         session: SocketSession = await sio.get_session(sid)
+        refusal = gate.refusal(session)
+        if refusal is not None:
+            return await refuse_event(sio, sid, refusal)
         try:
             user_ids = user_ids_payload(payload, "presence:subscribe")
             snapshot = await watch.subscribe(session.user_id, user_ids, session.watching, SocketWatchRooms(sio, sid))
@@ -61,6 +65,9 @@ def register_watch_events(sio: PresenceSocketServer, watch: WatchService) -> Non
 
     async def unsubscribe(sid: str, payload: Any = None, *_: Any) -> dict[str, Any]:
         session: SocketSession = await sio.get_session(sid)
+        refusal = gate.refusal(session)
+        if refusal is not None:
+            return await refuse_event(sio, sid, refusal)
         try:
             user_ids = user_ids_payload(payload, "presence:unsubscribe")
             await watch.unsubscribe(user_ids, session.watching, SocketWatchRooms(sio, sid))

@@ -13,6 +13,10 @@ least as new as the snapshot, so a client applies what arrives in the order it a
 
 What a client may send is checked in ``frame_guard`` (reserved events, binary
 attachments, undecodable frames); the two overrides below only call it.
+
+A socket whose client does not read what it is sent would queue it without end: past
+``max_queued_packets`` waiting in its Engine.IO queue the socket is closed as a slow
+consumer (one dict lookup and one ``qsize`` per packet sent).
 """
 
 from __future__ import annotations
@@ -33,7 +37,9 @@ OnConnected = Callable[[str], Awaitable[None]]
 
 
 class PresenceSocketServer(socketio.AsyncServer):
-    def __init__(self, *, on_connected: OnConnected | None = None, **options: Any) -> None:
+    def __init__(
+        self, *, on_connected: OnConnected | None = None, max_queued_packets: int = 1000, **options: Any
+    ) -> None:
         # Named, not detected: with aiohttp installed engineio would pick the aiohttp driver.
         options.setdefault("async_mode", "asgi")
         options.setdefault("json", json_codec)
@@ -45,6 +51,7 @@ class PresenceSocketServer(socketio.AsyncServer):
         self._reply_first: set[str] = set()
         self._held: dict[str, list[Any]] = {}  # engine.io sid → packets waiting for an ack
         self.refusals = RefusalLog("frame from socket")
+        self.max_queued_packets = max_queued_packets
         guard_engineio(self.eio, self.refusals)
 
     def reply_first(self, event: str) -> None:
@@ -96,4 +103,19 @@ class PresenceSocketServer(socketio.AsyncServer):
         if held is not None:
             held.append(eio_pkt)
             return
+        socket = self.eio.sockets.get(eio_sid)
+        if socket is not None and socket.queue.qsize() >= self.max_queued_packets:
+            await self._drop_slow_consumer(eio_sid, socket)
+            return
         await super()._send_eio_packet(eio_sid, eio_pkt)
+
+    async def _drop_slow_consumer(self, eio_sid: str, socket: Any) -> None:
+        if socket.closing or socket.closed:
+            return
+        self.refusals.note("outbound queue full: the client does not read", eio_sid)
+        queue = socket.queue
+        while not queue.empty():  # what it would never read is freed now
+            queue.get_nowait()
+            queue.task_done()
+        await socket.close(wait=False, abort=True, reason=self.eio.reason.SERVER_DISCONNECT)
+        self.eio.sockets.pop(eio_sid, None)  # as engineio's own disconnect() does
