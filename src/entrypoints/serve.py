@@ -16,7 +16,7 @@ from .settings import Settings
 
 log = logging.getLogger(__name__)
 
-POLLING_READ_TIMEOUT = 30  # seconds; hypercorn's default waits forever
+POLLING_READ_TIMEOUT = 60  # seconds (Engine.IO pings every 25 s); hypercorn waits forever by default
 
 
 def hypercorn_config(settings: Settings) -> Config:

@@ -58,8 +58,7 @@ class SocketSweeper:
         self._waiting = waiting
         for socket in late:
             self.closed_handshakes += 1
-            await socket.close(wait=False, abort=True, reason=self._sio.eio.reason.SERVER_DISCONNECT)
-            self._sio.eio.sockets.pop(socket.sid, None)
+            await self._sio.close_engineio_socket(socket.sid, socket)
         for sid in expired:
             self.expired += 1
             await refuse_event(self._sio, sid, EXPIRED)

@@ -117,5 +117,12 @@ class PresenceSocketServer(socketio.AsyncServer):
         while not queue.empty():  # what it would never read is freed now
             queue.get_nowait()
             queue.task_done()
-        await socket.close(wait=False, abort=True, reason=self.eio.reason.SERVER_DISCONNECT)
+        await self.close_engineio_socket(eio_sid, socket, tell=False)
+
+    async def close_engineio_socket(self, eio_sid: str, socket: Any, *, tell: bool = True) -> None:
+        """Close a session now, whatever its client does: its disconnect handlers run,
+        and the websocket writer, woken by ``None``, closes the connection itself
+        (python-engineio otherwise waits for the client to go)."""
+        await socket.close(wait=False, abort=not tell, reason=self.eio.reason.SERVER_DISCONNECT)
+        socket.queue.put_nowait(None)
         self.eio.sockets.pop(eio_sid, None)  # as engineio's own disconnect() does

@@ -1,0 +1,131 @@
+"""Bounds a hostile client meets, on a real gateway with small limits: the handshake
+deadline, the token's lifetime, sockets per user, the event budget, the WebSocket
+message size and the origin policy."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import aiohttp
+import pytest
+import socketio
+
+from .clients import Client, connected_client, token_for
+from .gateway_process import GatewayProcess
+from .raw_socket import RawSocket
+
+pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
+
+HANDSHAKE_TIMEOUT = 0.5
+MAX_SOCKETS = 3
+EVENTS_PER_MINUTE = 30
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory: pytest.TempPathFactory):
+    process = GatewayProcess(
+        Path(tmp_path_factory.mktemp("limits")),
+        PRESENCE_HANDSHAKE_TIMEOUT=str(HANDSHAKE_TIMEOUT),
+        PRESENCE_MAX_SOCKETS_PER_USER=str(MAX_SOCKETS),
+        PRESENCE_EVENTS_PER_MINUTE=str(EVENTS_PER_MINUTE),
+        PRESENCE_ENV="production",
+        CORS_ORIGINS="https://app.example",
+    ).start()
+    yield process
+    process.stop()
+    assert "Traceback" not in process.log(), process.log()
+
+
+async def test_a_session_that_never_sends_connect_is_closed_after_the_deadline(gateway) -> None:
+    raw = await RawSocket.open(gateway.url)
+    try:
+        started = time.monotonic()
+        await raw.closed(timeout=10 * HANDSHAKE_TIMEOUT)
+        assert time.monotonic() - started <= 4 * HANDSHAKE_TIMEOUT
+    finally:
+        await raw.close()
+
+
+async def test_a_socket_whose_token_expires_is_told_and_disconnected(gateway, user) -> None:
+    token = token_for(user, expires_in=2)
+    client = await Client().connect(gateway.url, {"token": token})
+    try:
+        await client.next("connected")
+        error = await client.next("error", timeout=10)  # the sweeper's, or a refused event's
+        assert error["code"] == "token_expired"
+        await client.wait_until(lambda: not client.sio.connected, timeout=5)
+    finally:
+        await client.close()
+
+
+async def test_an_event_after_expiry_is_refused_not_handled(gateway, user) -> None:
+    raw = await RawSocket.connect(gateway.url, token_for(user, expires_in=1))
+    try:
+        await raw.send("42" + json.dumps(["presence:update", {"status": "DND"}]))
+        assert (await raw.event("presence:updated"))["status"] == "DND"
+        error = await raw.event("error", timeout=10)
+        assert error["code"] == "token_expired"
+        await raw.send("42" + json.dumps(["presence:update", {"status": "IDLE"}]))
+        with pytest.raises((ConnectionError, TimeoutError)):
+            while True:
+                update = await raw.event("presence:updated", timeout=2)
+                assert update["status"] != "IDLE"  # the refused event was not handled
+    finally:
+        await raw.close()
+
+
+async def test_sockets_per_user_are_capped(gateway, user) -> None:
+    clients = [await connected_client(gateway.url, user) for _ in range(MAX_SOCKETS)]
+    extra = Client()
+    try:
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            await extra.connect(gateway.url, {"token": token_for(user)})
+        assert extra.received("connect_error") == [{"message": "too many connections"}]
+        await clients[0].close()
+        again = await connected_client(gateway.url, user)  # a closed socket frees its place
+        clients.append(again)
+    finally:
+        for client in clients:
+            await client.close()
+
+
+async def test_events_past_the_budget_are_refused_with_rate_limited(gateway, user) -> None:
+    raw = await RawSocket.connect(gateway.url, token_for(user))
+    try:
+        for _ in range(EVENTS_PER_MINUTE + 5):
+            await raw.send('42["ping"]')
+        pongs, refusals = 0, 0
+        while pongs + refusals < EVENTS_PER_MINUTE + 5:
+            frame = await raw.frame()
+            if frame == '42["pong"]':
+                pongs += 1
+            elif frame.startswith('42["error"'):
+                assert json.loads(frame[2:])[1]["code"] == "rate_limited"
+                refusals += 1
+        assert pongs <= EVENTS_PER_MINUTE + 1 and refusals >= 4
+    finally:
+        await raw.close()
+
+
+async def test_a_websocket_message_over_64_kib_is_refused_before_connect(gateway) -> None:
+    raw = await RawSocket.open(gateway.url)
+    try:
+        await raw.send("4" + "x" * (64 * 1024 + 10))
+        code = await raw.closed()
+        assert code == 1009  # message too big, from the server, before buffering it all
+    finally:
+        await raw.close()
+
+
+async def test_origins_outside_the_list_are_refused_on_the_socket_and_not_granted_on_http(gateway) -> None:
+    async with aiohttp.ClientSession() as http:
+        handshake = f"{gateway.url}/socket.io/?EIO=4&transport=polling"
+        for origin, ok in [("https://app.example", True), ("https://evil.example", False), ("null", False)]:
+            async with http.get(handshake, headers={"Origin": origin}) as response:
+                assert (response.status == 200) is ok, origin
+            async with http.get(f"{gateway.url}/healthz", headers={"Origin": origin}) as response:
+                assert (response.headers.get("Access-Control-Allow-Origin") == origin) is ok
+        async with http.get(handshake) as response:  # no Origin: not a browser
+            assert response.status == 200
