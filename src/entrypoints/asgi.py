@@ -20,6 +20,7 @@ from .secrets import resolve_jwt_secret
 from .settings import Settings, load_settings
 from .socket_events import register_socket_events
 from .watch_events import register_watch_events
+from .ws_buffer import configure_ws_buffer
 from .ws_deflate import configure_ws_deflate
 
 
@@ -41,6 +42,7 @@ def create_app(settings: Settings | None = None) -> GatewayApp:
     settings = settings or load_settings()
     configure_logging(settings.log_level)
     configure_ws_deflate(settings.ws_deflate)
+    configure_ws_buffer()
     container = build_container(settings, resolve_jwt_secret(settings))
     gateway = Gateway(container, settings)
 

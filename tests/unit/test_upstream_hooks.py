@@ -34,3 +34,23 @@ def test_engineio_builds_websockets_from_the_servers_async_table() -> None:
 def test_the_server_serves_websockets_through_the_guard() -> None:
     server = PresenceSocketServer()
     assert issubclass(server.eio._async["websocket"], GuardedWebSocket)
+
+
+def test_hypercorn_builds_its_websocket_buffer_by_module_name() -> None:
+    from hypercorn.protocol import ws_stream
+
+    assert "WebsocketBuffer(config.websocket_max_message_size)" in inspect.getsource(ws_stream.WSStream.__init__)
+
+
+def test_after_an_overflow_the_buffer_forgets_the_connections_messages() -> None:
+    import pytest
+    from hypercorn.protocol.ws_stream import FrameTooLargeError
+    from wsproto.events import BytesMessage, TextMessage
+
+    from presence_gateway.entrypoints.ws_buffer import ForgettingWebsocketBuffer
+
+    buffer = ForgettingWebsocketBuffer(10)
+    with pytest.raises(FrameTooLargeError):
+        buffer.extend(TextMessage(data="x" * 11, message_finished=False))
+    buffer.extend(BytesMessage(data=b"rest", message_finished=True))  # hypercorn's own: TypeError
+    assert buffer.to_message() == {"type": "websocket.receive", "bytes": None, "text": None}

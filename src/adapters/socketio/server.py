@@ -25,6 +25,7 @@ from typing import Any, Awaitable, Callable
 
 import socketio
 from engineio.exceptions import SocketIsClosedError
+from socketio import packet
 
 from . import json_codec
 from ..refusal_log import RefusalLog
@@ -73,6 +74,10 @@ class PresenceSocketServer(socketio.AsyncServer):
             await super()._handle_eio_message(eio_sid, data)
         except _MALFORMED as error:
             self.refusals.note(f"malformed Socket.IO packet ({type(error).__name__})", eio_sid)
+            if data[:1] == "0":  # a CONNECT it cannot read: refused, so the client is not left waiting
+                await self._send_packet(
+                    eio_sid, self.packet_class(packet.CONNECT_ERROR, data={"message": "invalid handshake"})
+                )
 
     async def _handle_event(self, eio_sid: str, namespace: str | None, id: int | None, data: Any) -> None:
         if not dispatchable(data):
