@@ -12,7 +12,7 @@ from quart import Quart
 
 from .containers import build_container
 from .cors import apply_http_cors
-from .log_escaping import escape_log_records
+from .log_escaping import escape_log_records, quiet_socket_libraries
 from .http_api import presence_api_blueprint
 from .http_routes import health_blueprint
 from .lifecycle import Gateway
@@ -35,6 +35,7 @@ def configure_logging(level: str) -> None:
     if not root.handlers:
         logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     escape_log_records(root.handlers)
+    quiet_socket_libraries()
     logging.getLogger("presence_gateway").setLevel(level)
 
 

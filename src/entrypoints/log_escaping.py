@@ -36,3 +36,14 @@ def escape_log_records(handlers: Iterable[logging.Handler]) -> None:
     for handler in handlers:
         if not any(isinstance(f, EscapeControlCharacters) for f in handler.filters):
             handler.addFilter(EscapeControlCharacters())
+
+
+def quiet_socket_libraries() -> None:
+    """python-engineio and python-socketio, finding their loggers unset, set them to ERROR
+    and give each a handler of its own: every line (a malformed frame's traceback among
+    them) was then written twice, once unescaped. Setting the level first keeps their
+    records on the root handlers alone."""
+    for name in ("engineio.server", "socketio.server"):
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET:
+            logger.setLevel(logging.ERROR)

@@ -95,3 +95,34 @@ async def test_an_undecodable_engineio_frame_closes_cleanly_and_ends_the_session
         assert await seen_status(gateway.url, user, f"{user}-viewer") == "OFFLINE"
     finally:
         await raw.close()
+
+
+HOSTILE_SUBJECTS = ["42\nFORGED-BY-SUBJECT line", "\ud800", "nul\x00user", "sockets", "instance", "a:b"]
+
+
+@pytest.mark.parametrize("subject", HOSTILE_SUBJECTS, ids=["newline", "lone-surrogate", "nul", "sockets", "instance", "colon"])
+async def test_a_token_naming_an_invalid_user_id_is_refused_at_connect(gateway, subject) -> None:
+    from tests.contract.test_token_verifier import signed_ascii
+
+    from .gateway_process import SECRET
+
+    raw = await RawSocket.open(gateway.url)
+    try:
+        await raw.send("40" + json.dumps({"token": signed_ascii({"sub": subject}, SECRET)}))
+        reply = await raw.frame()
+        assert reply.startswith("44") and json.loads(reply[2:])["message"] == "invalid token"
+    finally:
+        await raw.close()
+    assert not any(line.startswith("FORGED") for line in gateway.log().splitlines())
+
+
+async def test_a_forged_sid_in_a_polling_url_writes_no_log_line_of_its_own(gateway) -> None:
+    import aiohttp
+
+    async with aiohttp.ClientSession() as http:
+        url = f"{gateway.url}/socket.io/?EIO=4&transport=polling&sid=x%0AFORGED-BY-SID%20line"
+        async with http.get(url) as response:
+            assert response.status == 400
+    raw = await RawSocket.open(gateway.url)  # a later request: the log line is written by now
+    await raw.close()
+    assert not any(line.startswith("FORGED") for line in gateway.log().splitlines())
