@@ -6,6 +6,7 @@ from dependency_injector import containers, providers
 
 from ..adapters.clock import SystemClock
 from ..adapters.fanout import FanOutBroadcaster
+from ..adapters.jwt.jwks import JwksKeys
 from ..adapters.jwt.verifier import JwtTokenVerifier
 from ..adapters.memory.presence_store import InMemoryPresenceStore
 from ..adapters.open_policy import OpenAudience
@@ -42,6 +43,11 @@ def database_url(settings: Settings) -> str:
     if settings.database_url:
         return settings.database_url
     return sqlite_url(settings.data_dir / "presence.sqlite3")
+
+
+def jwks_keys(url: str | None, clock: SystemClock) -> JwksKeys | None:
+    """An identity provider's keys when ``JWT_JWKS_URL`` names one."""
+    return JwksKeys(url, clock=clock) if url else None
 
 
 def presence_kind(settings: Settings) -> str:
@@ -143,6 +149,8 @@ class Container(containers.DeclarativeContainer):
         previous_secrets=settings.provided.jwt_previous_secrets,
         issuer=settings.provided.jwt_issuer,
         audience=settings.provided.jwt_audience,
+        jwks=providers.Singleton(jwks_keys, settings.provided.jwt_jwks_url, clock),
+        jwks_algorithms=settings.provided.jwt_jwks_algorithms,
     )
 
     presence_service = providers.Singleton(

@@ -73,6 +73,20 @@ def _choice(value: str | None, name: str, choices: tuple[str, ...]) -> str:
     return chosen
 
 
+_ASYMMETRIC = ("RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "ES512", "Ed25519", "EdDSA")
+
+
+def _algorithms(value: str | None) -> tuple[str, ...]:
+    """JWT_JWKS_ALGORITHMS: the provider's algorithms; never HS* (a public key is no secret)."""
+    if value is None or value.strip() == "":
+        return ("RS256", "ES256", "Ed25519", "EdDSA")
+    chosen = tuple(a.strip() for a in value.split(",") if a.strip())
+    wrong = [a for a in chosen if a not in _ASYMMETRIC]
+    if wrong or not chosen:
+        raise ConfigError(f"JWT_JWKS_ALGORITHMS={value!r}: use some of {', '.join(_ASYMMETRIC)}")
+    return chosen
+
+
 def _port(value: str, name: str) -> int:
     if not value.isdigit() or not 0 < int(value) < 65536:
         raise ConfigError(f"{name}={value!r} is not a TCP port")
@@ -123,6 +137,8 @@ class Settings:
     jwt_previous_secrets: tuple[str, ...] = ()
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
+    jwt_jwks_url: str | None = None
+    jwt_jwks_algorithms: tuple[str, ...] = ("RS256", "ES256", "Ed25519", "EdDSA")
 
     @property
     def production(self) -> bool:
@@ -195,6 +211,8 @@ class Settings:
             ),
             jwt_issuer=env.get("JWT_ISSUER") or None,
             jwt_audience=env.get("JWT_AUDIENCE") or None,
+            jwt_jwks_url=env.get("JWT_JWKS_URL") or None,
+            jwt_jwks_algorithms=_algorithms(env.get("JWT_JWKS_ALGORITHMS")),
         )
 
 

@@ -75,6 +75,16 @@ def test_hostile_client_bounds_and_their_defaults() -> None:
     assert (custom.jwt_issuer, custom.jwt_audience) == ("https://id.example", "presence")
 
 
+def test_jwks_algorithms_are_asymmetric_only() -> None:
+    import pytest
+
+    from presence_gateway.entrypoints.settings import ConfigError
+
+    assert Settings.from_env({"JWT_JWKS_ALGORITHMS": "RS256, ES256"}).jwt_jwks_algorithms == ("RS256", "ES256")
+    with pytest.raises(ConfigError, match="JWT_JWKS_ALGORITHMS"):
+        Settings.from_env({"JWT_JWKS_ALGORITHMS": "RS256,HS256"})
+
+
 def test_watching_settings_and_their_defaults() -> None:
     assert (Settings.from_env({}).audience, Settings.from_env({}).watch_max_targets) == ("open", 1000)
     settings = Settings.from_env(

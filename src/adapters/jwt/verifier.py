@@ -1,7 +1,9 @@
-"""TokenVerifier for HS256 JWTs signed with ``JWT_SECRET_ACCESS``.
+"""TokenVerifier for HS256 JWTs signed with ``JWT_SECRET_ACCESS``, and for tokens an
+identity provider signs with the keys of its JWKS (``JWT_JWKS_URL``: RS256, ES256, EdDSA).
 
-The algorithm is pinned: a token claiming ``none`` or any other algorithm is refused, so
-a client cannot pick how it is checked. Earlier secrets (``JWT_SECRETS_PREVIOUS``) verify
+The algorithms are configuration: a token claiming ``none`` or any algorithm not
+configured is refused, so a client cannot pick how it is checked (an HS256 token is
+never checked against a provider's public key, nor an RS256 one against the secret). Earlier secrets (``JWT_SECRETS_PREVIOUS``) verify
 too, so a secret can be rotated without logging everyone out; ``JWT_ISSUER`` and
 ``JWT_AUDIENCE``, when set, must match the token's ``iss`` and ``aud``.
 
@@ -16,7 +18,7 @@ import logging
 import warnings
 from typing import Sequence
 
-from joserfc import jwt
+from joserfc import jws, jwt
 from joserfc.errors import BadSignatureError, ExpiredTokenError, JoseError, SecurityWarning
 from joserfc.jwk import OctKey
 
@@ -25,10 +27,13 @@ from ...domain.ports import Clock, Identity
 from ...domain.user_ids import user_id_problem
 from ..clock import SystemClock
 from ..refusal_log import RefusalLog
+from .jwks import JwksKeys
 
 log = logging.getLogger(__name__)
 
 ALGORITHMS = ("HS256",)
+# EdDSA under its RFC 9864 name (Ed25519) and its older one, which providers still emit.
+JWKS_ALGORITHMS = ("RS256", "ES256", "Ed25519", "EdDSA")
 MAX_TOKEN_LENGTH = 8192
 MIN_SECRET_BYTES = 32  # RFC 7518 §3.2: an HS256 key as long as the hash
 
@@ -52,6 +57,8 @@ class JwtTokenVerifier:
         previous_secrets: Sequence[str] = (),
         issuer: str | None = None,
         audience: str | None = None,
+        jwks: JwksKeys | None = None,
+        jwks_algorithms: Sequence[str] = JWKS_ALGORITHMS,
     ) -> None:
         if not secret:
             raise ValueError("a JWT secret is required")
@@ -64,11 +71,21 @@ class JwtTokenVerifier:
         if audience:
             self._options["aud"] = {"essential": True, "value": audience}
         self.refusals = RefusalLog("token subject")
+        self._jwks = jwks
+        self._jwks_algorithms = tuple(jwks_algorithms)
 
     async def verify(self, token: object) -> str:
-        return self.identify_now(token).user_id
+        return (await self.identify(token)).user_id
 
     async def identify(self, token: object) -> Identity:
+        if self._jwks is not None and isinstance(token, str) and len(token) <= MAX_TOKEN_LENGTH:
+            header = _header(_strip_bearer(token))
+            if header is not None and header.get("alg") in self._jwks_algorithms:
+                kid = header.get("kid")
+                keys = await self._jwks.key_set(kid if isinstance(kid, str) else None)
+                if keys is None:
+                    raise InvalidToken()
+                return self._identify(token, lambda t: _decode_quietly(t, keys, self._jwks_algorithms))
         return self.identify_now(token)
 
     def verify_now(self, token: object) -> str:
@@ -83,14 +100,17 @@ class JwtTokenVerifier:
         raise InvalidToken()
 
     def identify_now(self, token: object) -> Identity:
+        """HS256 tokens only (no key to fetch)."""
+        return self._identify(token, self._decode)
+
+    def _identify(self, token: object, decode) -> Identity:  # decode: str -> claims
         if token is None or token == "":
             raise MissingToken()
         if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH:
             raise InvalidToken()
-        if token[:7].lower() == "bearer ":  # the scheme is case-insensitive (RFC 9110 §11.1)
-            token = token[7:].strip()
+        token = _strip_bearer(token)
         try:
-            claims = self._decode(token)
+            claims = decode(token)
             registry = jwt.JWTClaimsRegistry(now=int(self._clock.now()), leeway=self._leeway, **self._options)
             # joserfc insists on a string ``sub``; backends that mint numeric ids are accepted.
             registry.validate({name: value for name, value in claims.items() if name != "sub"})
@@ -109,3 +129,23 @@ class JwtTokenVerifier:
         exp = claims.get("exp")
         expires_at = float(exp) if isinstance(exp, (int, float)) and not isinstance(exp, bool) else float("inf")
         return Identity(user_id, expires_at)
+
+
+def _strip_bearer(token: str) -> str:
+    if token[:7].lower() == "bearer ":  # the scheme is case-insensitive (RFC 9110 §11.1)
+        return token[7:].strip()
+    return token
+
+
+def _header(token: str) -> dict[str, object] | None:
+    try:
+        return jws.extract_compact(token.encode()).protected
+    except (JoseError, ValueError, TypeError, UnicodeError):
+        return None
+
+
+def _decode_quietly(token: str, keys: object, algorithms: Sequence[str]) -> dict[str, object]:
+    with warnings.catch_warnings():
+        # joserfc warns that the name EdDSA is deprecated (RFC 9864); providers still use it.
+        warnings.simplefilter("ignore", SecurityWarning)
+        return jwt.decode(token, keys, algorithms=algorithms).claims
