@@ -10,12 +10,13 @@ import logging
 import socketio
 from quart import Quart
 
-from .containers import build_container
+from .containers import MAX_FRAME_BYTES, build_container
 from .cors import apply_http_cors
 from .log_escaping import escape_log_records, quiet_socket_libraries
 from .http_api import presence_api_blueprint
 from .http_routes import health_blueprint
 from .lifecycle import Gateway
+from .polling_guard import polling_post_refusal, send_refusal
 from .secrets import resolve_jwt_secret
 from .settings import Settings, load_settings
 from .socket_events import register_socket_events
@@ -28,6 +29,14 @@ class GatewayApp(socketio.ASGIApp):
     """The Socket.IO ASGI app with its gateway attached, for the server runner."""
 
     gateway: Gateway
+
+    async def __call__(self, scope, receive, send):  # type: ignore[no-untyped-def]
+        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"].startswith(self.engineio_path):
+            refusal = polling_post_refusal(scope, MAX_FRAME_BYTES)
+            if refusal is not None:
+                await send_refusal(send, *refusal)
+                return
+        await super().__call__(scope, receive, send)
 
 
 def configure_logging(level: str) -> None:

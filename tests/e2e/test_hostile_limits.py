@@ -129,3 +129,25 @@ async def test_origins_outside_the_list_are_refused_on_the_socket_and_not_grante
                 assert (response.headers.get("Access-Control-Allow-Origin") == origin) is ok
         async with http.get(handshake) as response:  # no Origin: not a browser
             assert response.status == 200
+
+
+async def polling_sid(http, url: str) -> str:
+    async with http.get(f"{url}/socket.io/?EIO=4&transport=polling") as response:
+        return json.loads((await response.text())[1:])["sid"]
+
+
+async def test_a_polling_post_over_64_kib_or_without_a_length_is_answered_at_once(gateway) -> None:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as http:
+        sid = await polling_sid(http, gateway.url)
+        post = f"{gateway.url}/socket.io/?EIO=4&transport=polling&sid={sid}"
+        async with http.post(post, data="4" + "x" * (64 * 1024)) as response:
+            assert response.status == 413
+
+        async def trickle():
+            yield b"4"
+            yield b"x" * 1000
+
+        async with http.post(post, data=trickle()) as response:  # chunked: no Content-Length
+            assert response.status == 411
+        async with http.post(post, data="40" + json.dumps({"token": token_for("poller")})) as response:
+            assert response.status == 200  # an ordinary POST is still served
