@@ -1,5 +1,7 @@
 """A bystander in its own process (so the fuzzer's CPU does not count against it): pings
-every 50 ms until its stdin closes, then prints the round-trip times in seconds as JSON.
+every 50 ms; after ``QUIET`` pings it prints ``ready`` (those are the machine's quiet
+baseline), then goes on until its stdin closes, and prints ``{"quiet": [...], "busy":
+[...]}``, round-trip times in seconds, as JSON.
 
     python -m tests.e2e.bystander URL TOKEN
 """
@@ -13,6 +15,8 @@ import time
 
 import socketio
 
+QUIET = 60
+
 
 async def main(url: str, token: str) -> None:
     client = socketio.AsyncClient(reconnection=False)
@@ -23,17 +27,25 @@ async def main(url: str, token: str) -> None:
     await client.connect(url, auth={"token": token}, transports=["websocket"], wait_timeout=5)
     await asyncio.wait_for(connected.wait(), 5)
     stdin_closed = asyncio.ensure_future(asyncio.get_running_loop().run_in_executor(None, sys.stdin.read))
-    print("ready", flush=True)
-    times = []
-    while not stdin_closed.done():
+
+    async def ping() -> float:
         pong.clear()
         started = time.perf_counter()
         await client.emit("ping")
         await asyncio.wait_for(pong.wait(), 5)
-        times.append(time.perf_counter() - started)
+        return time.perf_counter() - started
+
+    quiet = []
+    for _ in range(QUIET):
+        quiet.append(await ping())
+        await asyncio.sleep(0.05)
+    print("ready", flush=True)
+    busy = []
+    while not stdin_closed.done():
+        busy.append(await ping())
         await asyncio.wait([stdin_closed], timeout=0.05)
     await client.disconnect()
-    print(json.dumps(times), flush=True)
+    print(json.dumps({"quiet": quiet, "busy": busy}), flush=True)
 
 
 if __name__ == "__main__":

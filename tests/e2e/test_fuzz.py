@@ -1,9 +1,10 @@
 """A seeded fuzz run against a live gateway, bounded in time: hostile handshakes, every
 event with generated payloads, raw Engine.IO frames. Afterwards: no traceback in the
-log, a bystander's pings stayed fast, and nothing refused reached the database.
+log, a bystander's pings stayed fast, and nothing refused reached Redis or the database
+(the gateway runs on Redis and SQLite).
 
 The seed is ``PRESENCE_FUZZ_SEED`` (default fixed, so a run is repeatable); the run
-stops after ``PRESENCE_FUZZ_SECONDS`` (default 12) or its input budget, whichever is
+stops after ``PRESENCE_FUZZ_SECONDS`` (default 10) or its input budget, whichever is
 first. The counts by kind of input and by refusal are printed (``pytest -s``).
 """
 
@@ -24,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from presence_gateway.domain.user_ids import user_id_problem
+from presence_gateway.domain.user_ids import KEY_KIND_WORDS, user_id_problem
 
 from .clients import connected_client, token_for
 from .gateway_process import SECRET, GatewayProcess
@@ -33,7 +34,7 @@ from .raw_socket import RawSocket
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
 SEED = int(os.environ.get("PRESENCE_FUZZ_SEED", "1313"))
-SECONDS = float(os.environ.get("PRESENCE_FUZZ_SECONDS", "12"))
+SECONDS = float(os.environ.get("PRESENCE_FUZZ_SECONDS", "10"))
 HANDSHAKES = 150
 FRAMES = 4000
 EVENTS = ["ping", "presence:update", "presence:subscribe", "presence:unsubscribe"]
@@ -129,9 +130,20 @@ class Generator:
 
 
 @pytest.fixture(scope="module")
-def gateway(tmp_path_factory: pytest.TempPathFactory):
+def fuzz_redis(redis_server) -> str:
+    import redis
+
+    with redis.Redis.from_url(redis_server.url) as client:
+        client.flushall()
+    return redis_server.url
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory: pytest.TempPathFactory, fuzz_redis: str):
     process = GatewayProcess(
         Path(tmp_path_factory.mktemp("fuzz")),
+        REDIS_URL=fuzz_redis,
+        PRESENCE_SOCKETIO_CHANNEL="socketio-fuzz",
         # The budget is the subject of other tests; here payloads must reach the handlers.
         PRESENCE_EVENTS_PER_MINUTE="1000000",
         PRESENCE_MAX_SOCKETS_PER_USER="1000",
@@ -199,23 +211,45 @@ class Bystander:
             sys.executable, "-m", "tests.e2e.bystander", url, token_for("fz-bystander"),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
         )
-        assert (await asyncio.wait_for(self.process.stdout.readline(), 20)).strip() == b"ready"
+        assert (await asyncio.wait_for(self.process.stdout.readline(), 30)).strip() == b"ready"
         return self
 
-    async def stop(self) -> list[float]:
+    async def stop(self) -> dict[str, list[float]]:
         self.process.stdin.close()
         out, _ = await asyncio.wait_for(self.process.communicate(), 20)
         return json.loads(out)
 
 
-async def test_fuzzed_input_is_refused_or_served_and_harms_no_one(gateway) -> None:
+def p99(times: list[float]) -> float:
+    ordered = sorted(times)
+    return ordered[max(0, int(len(ordered) * 0.99) - 1)]
+
+
+def users_in_redis(url: str) -> set[str]:
+    """The user ids the presence keys in Redis name (presence:{U}:{S}, presence:{kind}:{U})."""
+    import redis
+
+    per_user = {"sockets", "online", "status", "leaving", "restored"}
+    users = set()
+    with redis.Redis.from_url(url, decode_responses=True) as client:
+        for key in client.scan_iter("presence:*"):
+            parts = key.split(":")
+            if parts[1] in per_user:
+                users.add(":".join(parts[2:]))
+            elif parts[1] not in KEY_KIND_WORDS:
+                users.add(parts[1])
+    return users
+
+
+async def test_fuzzed_input_is_refused_or_served_and_harms_no_one(gateway, fuzz_redis) -> None:
     gen = Generator(random.Random(SEED))
     counts: Counter = Counter()
-    deadline = time.monotonic() + SECONDS
     bystander = await Bystander().start(gateway.url)
+    deadline = time.monotonic() + SECONDS
     try:
         accepted = await fuzz_handshakes(gateway.url, gen, deadline - SECONDS / 2, counts)
         await fuzz_frames(gateway.url, gen, deadline, counts)
+        in_redis = users_in_redis(fuzz_redis)  # the bystander is still connected
     finally:
         pings = await bystander.stop()
 
@@ -224,14 +258,16 @@ async def test_fuzzed_input_is_refused_or_served_and_harms_no_one(gateway) -> No
     assert "Traceback" not in log, log[-5000:]
     assert counts["handshake accepted"] and counts["event frames"] > 500, counts
 
-    pings.sort()
-    p99 = pings[int(len(pings) * 0.99) - 1] if len(pings) >= 100 else pings[-1]
-    print(f"bystander pings: {len(pings)}, p99 {p99 * 1000:.1f} ms")
-    assert p99 < 0.05, f"bystander ping p99 {p99 * 1000:.1f} ms (seed {SEED})"
+    busy, quiet = p99(pings["busy"]), p99(pings["quiet"])
+    print(f"bystander pings: {len(pings['busy'])} under fuzz, p99 {busy * 1000:.1f} ms; quiet p99 {quiet * 1000:.1f} ms")
+    # 50 ms; on a machine already that slow when quiet (others' load), within 3x of it.
+    assert busy < max(0.05, 3 * quiet), f"bystander ping p99 {busy * 1000:.1f} ms, quiet {quiet * 1000:.1f} ms (seed {SEED})"
 
-    # Refused input reached no durable record: every row is a valid id that connected.
+    # Refused input reached neither Redis nor the database: only valid ids that connected.
+    legitimate = accepted | {"fz-frames", "fz-bystander"}
+    assert "fz-bystander" in in_redis and in_redis <= legitimate, in_redis - legitimate
     gateway.stop()
     with sqlite3.connect(gateway.data_dir / "presence.sqlite3") as db:
         stored = {row[0] for row in db.execute("SELECT user_id FROM user_presence")}
     assert all(user_id_problem(user_id) is None for user_id in stored), stored
-    assert stored <= accepted | {"fz-frames", "fz-bystander"}, stored - accepted
+    assert stored <= legitimate, stored - legitimate
