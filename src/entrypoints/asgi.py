@@ -10,6 +10,7 @@ import logging
 import socketio
 from quart import Quart
 
+from .auth_events import register_auth_events
 from .containers import MAX_FRAME_BYTES, build_container
 from .cors import apply_http_cors
 from .log_escaping import escape_log_records, quiet_socket_libraries
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None) -> GatewayApp:
     sio = container.socket_server()
     register_socket_events(sio, container.presence_service(), container.clock(), container.socket_gate())
     register_watch_events(sio, container.watch_service(), container.socket_gate())
+    register_auth_events(sio, container.presence_service(), container.socket_gate())
     app = GatewayApp(sio, other_asgi_app=http)
     app.gateway = gateway
     return app

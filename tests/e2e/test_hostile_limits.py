@@ -4,6 +4,7 @@ message size and the origin policy."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from pathlib import Path
@@ -151,3 +152,21 @@ async def test_a_polling_post_over_64_kib_or_without_a_length_is_answered_at_onc
             assert response.status == 411
         async with http.post(post, data="40" + json.dumps({"token": token_for("poller")})) as response:
             assert response.status == 200  # an ordinary POST is still served
+
+
+async def test_a_socket_that_refreshes_its_token_lives_on_and_cannot_change_identity(gateway, user) -> None:
+    client = await Client().connect(gateway.url, {"token": token_for(user, expires_in=2)})
+    try:
+        await client.next("connected")
+        refused = await client.call("auth:refresh", {"token": token_for(f"{user}-other")})
+        assert refused["error"]["code"] == "unauthorized"
+        assert (await client.next("error"))["code"] == "unauthorized"  # said as an event too
+
+        reply = await client.call("auth:refresh", {"token": token_for(user, expires_in=3600)})
+        assert reply["expiresAt"].endswith("Z")
+        with pytest.raises(asyncio.TimeoutError):  # the old token's expiry passes unnoticed
+            await client.next("error", timeout=4)
+        await client.round_trip()
+        assert client.sio.connected
+    finally:
+        await client.close()
