@@ -52,7 +52,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         redis = RedisServer(root / "redis").start()
-        env = {"REDIS_URL": redis.url, "PRESENCE_DATA_DIR": str(root / "data"), "LOG_LEVEL": "WARNING"}
+        env = {
+            "REDIS_URL": redis.url, "PRESENCE_DATA_DIR": str(root / "data"), "LOG_LEVEL": "WARNING",
+            # Load, not the per-socket limits, is measured here.
+            "PRESENCE_EVENTS_PER_MINUTE": "100000000", "PRESENCE_MAX_SOCKETS_PER_USER": "100000",
+        }
         a = GatewayProcess(root / "a", **env).start()
         b = GatewayProcess(root / "b", **env).start()
         try:

@@ -223,6 +223,9 @@ def main() -> None:
             "LOG_LEVEL": "WARNING",
             "PRESENCE_WATCH_MAX_TARGETS": str(max(args.targets, 1000)),
             "PRESENCE_MAX_IDS_PER_CALL": str(max(args.targets, 1000)),
+            # Load, not the per-socket limits, is measured here.
+            "PRESENCE_EVENTS_PER_MINUTE": "100000000",
+            "PRESENCE_MAX_SOCKETS_PER_USER": "100000",
         }
         a = GatewayProcess(root / "a", **env).start()
         b = GatewayProcess(root / "b", **env).start()

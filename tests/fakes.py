@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from presence_gateway.domain.errors import InvalidToken, MissingToken, Unavailable
+from presence_gateway.domain.ports import Identity
 from presence_gateway.domain.presence import PresenceChanged
 
 
@@ -92,6 +93,9 @@ class TableTokenVerifier:
         if isinstance(token, str) and token.startswith("token-"):
             return token[len("token-"):]
         raise InvalidToken()
+
+    async def identify(self, token: object) -> Identity:
+        return Identity(await self.verify(token))
 
 
 class FlakyRepository:

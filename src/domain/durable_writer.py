@@ -5,6 +5,10 @@ delivered from the presence store, and its durable record is queued here. Record
 coalesced per user (the newest wins, so a flapping user costs a bounded number of
 writes), written in batches, and kept and retried with backoff while the database is
 down, so its return writes the latest status of every affected user.
+
+A record the database refuses for what it holds (``RecordRejected``) is not an outage:
+its batch is written again one record at a time, the refused ones are set aside (logged,
+counted, shown by ``/readyz``) and the rest proceed, so one bad record stops no one.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import AsyncIterator, Iterable, Sequence
 
 import anyio
 
+from .errors import RecordRejected
 from .ports import StatusRepository
 from .presence import DurableStatus
 
@@ -40,6 +45,7 @@ class DurableWriter:
         self._retry_max = retry_max
         self.available = True
         self.written = 0
+        self.rejected = 0  # records the database refused for their content, set aside
 
     @property
     def pending(self) -> int:
@@ -139,12 +145,29 @@ class DurableWriter:
         for user_id in list(pending)[: self._batch_size]:
             batch.append(pending.pop(user_id))
         try:
-            await self._repository.save_many(batch)
+            try:
+                await self._repository.save_many(batch)
+            except RecordRejected:
+                await self._write_one_by_one(batch)
+                return
         except BaseException:
             # Put back what failed unless a newer record for the user arrived meanwhile.
             self._queue(batch)
             raise
         self.written += len(batch)
+
+    async def _write_one_by_one(self, batch: list[DurableStatus]) -> None:
+        """Find the records the database refuses; what it accepts is written. An outage
+        meanwhile raises, and the caller puts back the whole batch (rewriting a record is
+        harmless: the newer write wins)."""
+        for record in batch:
+            try:
+                await self._repository.save_many((record,))
+            except RecordRejected as rejection:
+                self.rejected += 1
+                log.error("durable status of user %r set aside, the database refuses it: %r", record.user_id, str(rejection))
+                continue
+            self.written += 1
 
     async def flush(self) -> None:
         """Write everything queued now (shutdown); raises if the database refuses."""

@@ -9,10 +9,13 @@ PresenceError
 ├── UnknownStatus           — a status name the registry does not hold
 ├── StatusNotChoosable      — a status that exists but a user may not pick
 ├── LimitExceeded           — more ids in one call, or watched by one socket, than allowed
+├── RateLimited             — more events from one socket than its budget allows
+├── TokenExpired            — the socket's token expired; it is disconnected
 ├── Forbidden               — the audience policy does not let this viewer see that user
 └── Unavailable             — a dependency the event needs is down; retry later
 
 InvalidStatuses (a ValueError) — status declarations the gateway refuses to start with
+RecordRejected — the database refused a record's content (not an outage): set aside
 """
 
 from __future__ import annotations
@@ -68,6 +71,16 @@ class LimitExceeded(PresenceError):
     default_message = "limit exceeded"
 
 
+class RateLimited(PresenceError):
+    code = "rate_limited"
+    default_message = "too many events; slow down"
+
+
+class TokenExpired(PresenceError):
+    code = "token_expired"
+    default_message = "expired token"
+
+
 class Forbidden(PresenceError):
     code = "forbidden"
     default_message = "not allowed to see this user's presence"
@@ -80,3 +93,9 @@ class Unavailable(PresenceError):
 
 class InvalidStatuses(ValueError):
     """A status declaration breaks a rule the state machine relies on; the message names it."""
+
+
+class RecordRejected(Exception):
+    """The database answered and refused what a record holds (a byte it cannot store, a
+    value out of range). Retrying cannot help, unlike an outage: the record is set aside
+    so that the others are written."""

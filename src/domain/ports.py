@@ -173,9 +173,20 @@ class Broadcaster(Protocol):
         changed, that (``public``) to every socket watching the user, on every instance."""
 
 
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who a token names, and until when (its ``exp``; infinity when it has none)."""
+
+    user_id: str
+    expires_at: float = float("inf")
+
+
 class TokenVerifier(Protocol):
     async def verify(self, token: object) -> str:
         """The user id the token names, or a ``Refused`` saying why not."""
+
+    async def identify(self, token: object) -> Identity:
+        """``verify``, with the token's expiry: a socket lives no longer than its token."""
 
 
 class AudiencePolicy(Protocol):

@@ -13,7 +13,7 @@ import anyio
 
 from .durable_writer import DurableWriter
 from .errors import InvalidPayload
-from .ports import Broadcaster, Clock, DueDecay, PresenceStore, SessionMeta, TokenVerifier
+from .ports import Broadcaster, Clock, DueDecay, Identity, PresenceStore, SessionMeta, TokenVerifier
 from .presence import Choice, Transition, UserState, decide, own_status
 from .statuses import MAX_STATUS_NAME, StatusRegistry
 
@@ -54,6 +54,9 @@ class PresenceService:
 
     async def authenticate(self, token: object) -> str:
         return await self._verifier.verify(token)
+
+    async def identify(self, token: object) -> Identity:
+        return await self._verifier.identify(token)
 
     async def connect(self, user_id: str, session_id: str, meta: SessionMeta) -> str:
         """Register the session; returns the status the user's own sockets now see."""
@@ -101,15 +104,25 @@ class PresenceService:
         now = self._clock.now()
         expired = await self._store.expire_due(now, limit)
         self.expired += len(expired)
-        for item in expired:
-            await self._apply(item.user_id, item.transition, now)
+        await self._apply_each(expired, now)
         settled = await self._store.settle_due_graces(now, limit)
-        for item in settled:
-            await self._apply(item.user_id, item.transition, now)
+        await self._apply_each(settled, now)
         decayed = await self._store.claim_due_decays(now, limit)
         for due in decayed:
-            await self._decay(due, now)
+            try:
+                await self._decay(due, now)
+            except Exception:
+                log.exception("decay of user %r failed; the rest of the batch goes on", due.user_id)
         return max(len(expired), len(settled), len(decayed))
+
+    async def _apply_each(self, items, now: float) -> None:
+        """A claimed batch is already gone from the store: one item that fails is logged
+        and the others are still delivered."""
+        for item in items:
+            try:
+                await self._apply(item.user_id, item.transition, now)
+            except Exception:
+                log.exception("presence change of user %r failed; the rest of the batch goes on", item.user_id)
 
     async def end_instance(self, instance: str | None = None, batch: int = 500) -> int:
         """End every session of an instance in batches, with no grace: this one at
@@ -121,8 +134,7 @@ class PresenceService:
         while True:
             now = self._clock.now()
             items = await self._store.end_instance_sessions(instance, batch)
-            for item in items:
-                await self._apply(item.user_id, item.transition, now)
+            await self._apply_each(items, now)
             ended += len(items)
             if len(items) < batch:
                 return ended

@@ -24,10 +24,10 @@ from .errors import Forbidden, InvalidPayload, LimitExceeded
 from .ports import AudiencePolicy, PresenceStore, WatchRooms
 from .presence import DurableStatus, UserState, own_status
 from .statuses import OFFLINE, StatusRegistry
+from .user_ids import MAX_USER_ID, user_id_problem
 
 log = logging.getLogger(__name__)
 
-MAX_USER_ID = 255  # the JWT subject's limit, and the durable table's key
 DEFAULT_MAX_TARGETS = 1000
 DEFAULT_MAX_IDS = 1000
 # A snapshot does not wait longer than this on the database for last-seen times.
@@ -64,8 +64,11 @@ def user_ids_of(value: object, max_ids: int) -> list[str]:
     for item in value:
         if isinstance(item, int) and not isinstance(item, bool):
             item = str(item)
-        if not isinstance(item, str) or not item or len(item) > MAX_USER_ID:
+        if not isinstance(item, str):
             raise InvalidPayload(f"each user id must be a string of 1 to {MAX_USER_ID} characters")
+        problem = user_id_problem(item)
+        if problem is not None:
+            raise InvalidPayload(f"user id {item[:64]!r} is refused: {problem}")
         ids[item] = None
     return list(ids)
 

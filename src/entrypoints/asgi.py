@@ -5,6 +5,7 @@ Nothing is built at import time; everything is built here, in the worker process
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from dataclasses import replace
@@ -15,16 +16,20 @@ from quart import Quart
 
 from ..domain.errors import InvalidStatuses
 from . import server_patches
-from .containers import build_container
+from .auth_events import register_auth_events
+from .containers import MAX_FRAME_BYTES, build_container
+from .cors import apply_http_cors, origin_check
 from .demo_page import announce_demo, demo_blueprint
 from .forwarded import TrustedForwarded
 from .http_api import presence_api_blueprint
 from .http_routes import health_blueprint
 from .hypercorn_worker import HypercornWorker, hypercorn_worker
 from .lifecycle import Gateway
+from .log_escaping import escape_log_records, quiet_socket_libraries
 from .logs import configure_logging
 from .loop_lag import loop_lag_blueprint
 from .metrics import MetricsPort, metrics_blueprint, metrics_registry
+from .polling_guard import polling_post_refusal, send_refusal
 from .polling_refusal import PollingRefusal
 from .runtime import tune_interpreter
 from .secrets import known_secrets, resolve_jwt_secret
@@ -33,6 +38,7 @@ from .single_instance import SingleInstanceLock, refuse_split_presence
 from .socket_counts import SocketCounts
 from .socket_events import register_socket_events
 from .watch_events import register_watch_events
+from .ws_buffer import configure_ws_buffer
 from .ws_deflate import configure_ws_deflate
 
 
@@ -40,6 +46,22 @@ class GatewayApp(socketio.ASGIApp):
     """The Socket.IO ASGI app with its gateway attached, for the server runner."""
 
     gateway: Gateway
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"].startswith(self.engineio_path):
+            refusal = polling_post_refusal(scope, MAX_FRAME_BYTES)
+            if refusal is not None:
+                await send_refusal(send, *refusal)
+                return
+        await super().__call__(scope, receive, send)
+
+    async def __call__(self, scope, receive, send):  # type: ignore[no-untyped-def]
+        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"].startswith(self.engineio_path):
+            refusal = polling_post_refusal(scope, MAX_FRAME_BYTES)
+            if refusal is not None:
+                await send_refusal(send, *refusal)
+                return
+        await super().__call__(scope, receive, send)
 
 
 class WebSocketOnlyGatewayApp(GatewayApp):
@@ -88,8 +110,11 @@ def _build(settings: Settings, worker: HypercornWorker | None, lock: SingleInsta
     tune_interpreter()
     configure_ws_deflate(settings.ws_deflate)
     server_patches.apply()
+    configure_ws_buffer()
     secret = resolve_jwt_secret(settings)
     configure_logging(settings.log_level, settings.log_format, known_secrets(settings, secret))
+    escape_log_records(logging.getLogger().handlers)
+    quiet_socket_libraries()
     container = build_container(settings, secret)
     gateway = Gateway(container, settings, worker, lock=lock)
     counts = SocketCounts()
@@ -108,18 +133,21 @@ def _build(settings: Settings, worker: HypercornWorker | None, lock: SingleInsta
         minter = None if settings.production else container.token_minter()
         http.register_blueprint(demo_blueprint(container.registry(), minter))
         announce_demo(tokens=minter is not None)
+    apply_http_cors(http, settings)
     # Passed to Quart, not to ASGIApp: given on_startup/on_shutdown, ASGIApp would take
     # the lifespan over and Quart's serving hooks would never run.
     http.before_serving(gateway.start)
     http.after_serving(gateway.stop)
 
     sio = container.socket_server()
-    register_socket_events(sio, container.presence_service(), container.clock(), counts)
-    register_watch_events(sio, container.watch_service(), counts)
+    gate = container.socket_gate()
+    register_socket_events(sio, container.presence_service(), container.clock(), gate, counts)
+    register_watch_events(sio, container.watch_service(), gate, counts)
+    register_auth_events(sio, container.presence_service(), gate)
     gateway_app: GatewayApp
     if settings.workers > 1:
         gateway_app = WebSocketOnlyGatewayApp(sio, other_asgi_app=http)
-        gateway_app.refusal = PollingRefusal(settings.workers, gateway_app.engineio_path, settings.cors_origins)
+        gateway_app.refusal = PollingRefusal(settings.workers, gateway_app.engineio_path, origin_check(settings))
     else:
         gateway_app = GatewayApp(sio, other_asgi_app=http)
     gateway_app.gateway = gateway

@@ -8,6 +8,7 @@ from dependency_injector import containers, providers
 
 from ..adapters.clock import SystemClock
 from ..adapters.fanout import FanOutBroadcaster
+from ..adapters.jwt.jwks import JwksKeys
 from ..adapters.jwt.minter import mint_token
 from ..adapters.jwt.verifier import JwtTokenVerifier
 from ..adapters.memory.presence_store import InMemoryPresenceStore
@@ -30,13 +31,18 @@ from ..adapters.sql.contacts_policy import SqlContactsAudience
 from ..adapters.sql.engine import create_engine, sqlite_url
 from ..adapters.sql.status_repository import SqlStatusRepository
 from ..domain.durable_writer import DurableWriter
+from ..domain.event_budget import EventBudget
+from ..domain.sockets_per_user import SocketsPerUser
 from ..domain.held_sessions import HeldSessions, RecordingStore
 from ..domain.restore import RestoreRequests, SessionRestorer
 from ..domain.use_cases import PresenceService
 from ..domain.watching import WatchService
+from .cors import socket_origins
 from .loop_lag import LoopLag
 from .metrics import Latencies
 from .settings import Settings
+from .socket_gate import SocketGate
+from .socket_sweeper import SocketSweeper
 
 # Transport limit: a frame over this closes the connection; presence frames are ~100 bytes.
 MAX_FRAME_BYTES = 64 * 1024
@@ -46,6 +52,11 @@ def database_url(settings: Settings) -> str:
     if settings.database_url:
         return settings.database_url
     return sqlite_url(settings.data_dir / "presence.sqlite3")
+
+
+def jwks_keys(url: str | None, clock: SystemClock) -> JwksKeys | None:
+    """An identity provider's keys when ``JWT_JWKS_URL`` names one."""
+    return JwksKeys(url, clock=clock) if url else None
 
 
 def presence_kind(settings: Settings) -> str:
@@ -131,11 +142,20 @@ class Container(containers.DeclarativeContainer):
     socket_server = providers.Singleton(
         PresenceSocketServer,
         client_manager=client_manager,
-        cors_allowed_origins=settings.provided.cors_origins,
+        cors_allowed_origins=providers.Callable(socket_origins, settings),
         cookie=settings.provided.sid_cookie,
         max_http_buffer_size=MAX_FRAME_BYTES,
+        max_queued_packets=settings.provided.max_queued_packets,
         transports=providers.Callable(engineio_transports, settings),
     )
+    # Per-socket and per-user bounds on what a client may send (socket_gate.py).
+    socket_gate = providers.Singleton(
+        SocketGate,
+        clock,
+        providers.Singleton(EventBudget, settings.provided.events_per_minute),
+        providers.Singleton(SocketsPerUser, settings.provided.max_sockets_per_user),
+    )
+    socket_sweeper = providers.Singleton(SocketSweeper, socket_server, clock, settings.provided.handshake_timeout)
     socket_broadcaster = providers.Singleton(SocketIOBroadcaster, socket_server)
     updates_publisher = providers.Singleton(
         RedisUpdatesPublisher,
@@ -148,7 +168,16 @@ class Container(containers.DeclarativeContainer):
         memory=socket_broadcaster,
         redis=providers.Singleton(FanOutBroadcaster, socket_broadcaster, updates_publisher),
     )
-    token_verifier = providers.Singleton(JwtTokenVerifier, jwt_secret, clock)
+    token_verifier = providers.Singleton(
+        JwtTokenVerifier,
+        jwt_secret,
+        clock,
+        previous_secrets=settings.provided.jwt_previous_secrets,
+        issuer=settings.provided.jwt_issuer,
+        audience=settings.provided.jwt_audience,
+        jwks=providers.Singleton(jwks_keys, settings.provided.jwt_jwks_url, clock),
+        jwks_algorithms=settings.provided.jwt_jwks_algorithms,
+    )
     loop_lag = providers.Singleton(LoopLag)
     # Development tokens for the demo page, signed as `presence-gateway token` signs them.
     token_minter = providers.Singleton(partial, mint_token, jwt_secret, expires_in=settings.provided.jwt_expires_in)

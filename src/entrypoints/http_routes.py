@@ -20,7 +20,13 @@ def health_blueprint(durable: DurableWriter, shared: Callable[[], dict[str, str]
     @bp.get("/readyz")
     async def readyz() -> tuple[dict[str, object], int]:
         database = "ok" if durable.available else "unavailable"
-        body: dict[str, object] = {"status": "ok", "database": database, "queuedWrites": durable.pending}
+        body: dict[str, object] = {
+            "status": "ok",
+            "database": database,
+            "queuedWrites": durable.pending,
+            # Records the database refused for their content, set aside so the rest proceed.
+            "rejectedWrites": durable.rejected,
+        }
         # Presence keeps working while the database is down; say so without failing readiness.
         # Without Redis (or deaf to the other instances) it does not: send clients elsewhere.
         checks = shared() if shared is not None else {"presence": "ok"}

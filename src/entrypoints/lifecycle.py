@@ -71,6 +71,7 @@ class Gateway:
             c.durable_writer().run,
             partial(run_sweeper, service, self.settings.sweep_interval),
             partial(warm_up, service),
+            c.socket_sweeper().run,  # handshake deadline and token expiry, for every socket
         ]
         if c.kind() == "redis":
             jobs += [

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import parse_qs
 
 import orjson
@@ -46,9 +46,9 @@ def refusal_message(workers: int) -> str:
 class PollingRefusal:
     """The ASGI step in front of Engine.IO; costs one comparison per WebSocket connection."""
 
-    def __init__(self, workers: int, engineio_path: str, cors_allowed_origins: Any) -> None:
+    def __init__(self, workers: int, engineio_path: str, allows: Callable[[str | None], bool]) -> None:
         self._path = engineio_path.rstrip("/") + "/"
-        self._origins = cors_allowed_origins
+        self._allows = allows  # the gateway's origin policy (cors.py)
         self._message = refusal_message(workers)
         self._error = orjson.dumps({"code": POLLING_REFUSED, "message": self._message})
         self._connect_error = b"44" + orjson.dumps({"message": self._message, "data": {"code": POLLING_REFUSED}})
@@ -86,10 +86,6 @@ class PollingRefusal:
             headers.append((b"access-control-allow-origin", origin))
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
-
-    def _allows(self, origin: str) -> bool:
-        """Engine.IO's own rule for its answers: any origin under ``*``, else the listed ones."""
-        return self._origins == "*" or (isinstance(self._origins, list) and origin in self._origins)
 
 
 def _is_handshake(scope: dict[str, Any]) -> bool:

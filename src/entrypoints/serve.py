@@ -21,7 +21,7 @@ from hypercorn.config import Config, Sockets
 from hypercorn.utils import wrap_app
 
 from .asgi import GatewayApp, create_app
-from .containers import presence_kind
+from .containers import MAX_FRAME_BYTES, presence_kind
 from .database import prepare_database_now
 from .logs import configure_logging
 from .secrets import known_secrets
@@ -31,6 +31,7 @@ from .single_instance import claim_single_instance
 log = logging.getLogger(__name__)
 
 APP_FACTORY = "presence_gateway.entrypoints.asgi:create_app()"
+POLLING_READ_TIMEOUT = 60  # seconds (Engine.IO pings every 25 s); hypercorn waits forever by default
 
 
 def hypercorn_config(settings: Settings) -> Config:
@@ -42,6 +43,13 @@ def hypercorn_config(settings: Settings) -> Config:
     # By the time hypercorn waits, every socket has been told to close; only clients that
     # vanished without a word are left to wait for.
     config.graceful_timeout = 2.0
+    # hypercorn buffers a whole WebSocket message (16 MiB by default) before the app sees
+    # it: bound it at the gateway's frame limit, so an unauthenticated client cannot make
+    # it hold megabytes. (With a hypercorn command line of your own, set
+    # ``websocket_max_message_size = 65536`` in its config.)
+    config.websocket_max_message_size = MAX_FRAME_BYTES
+    # A polling request that trickles its body, or a client that goes silent, is dropped.
+    config.read_timeout = POLLING_READ_TIMEOUT
     return config
 
 

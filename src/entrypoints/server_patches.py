@@ -11,6 +11,10 @@ factory calls ``apply``), each fingerprinted by ``tests/unit/test_framework_over
   WebSocket connection's 29 KiB of Python heap, for a queue of at most ten events read by
   one task. ``AppQueue`` and ``LightEvent`` keep the same behaviour (``put`` waits while
   the queue is full; ``wait`` returns once set) on a list and a future.
+- hypercorn reads each chunk through ``asyncio.wait_for`` when ``read_timeout`` is set,
+  which on Python 3.11 wraps every read in a task of its own: a task per frame received,
+  and one pending per idle connection. ``asyncio.timeout`` bounds the same read with one
+  timer handle.
 """
 
 from __future__ import annotations
@@ -19,9 +23,12 @@ import asyncio
 from functools import partial
 from typing import Any, Awaitable, Callable, Iterator
 
+from ssl import SSLError
+
 from h11._headers import Headers
 from hypercorn.asyncio import task_group as hypercorn_task_group
-from hypercorn.asyncio import worker_context
+from hypercorn.asyncio import tcp_server, worker_context
+from hypercorn.events import Closed, RawData
 
 
 def _iter_headers(self: Headers) -> Iterator[tuple[bytes, bytes]]:
@@ -123,7 +130,26 @@ class LightEvent:
         return self._set
 
 
+async def _read_data(self: tcp_server.TCPServer) -> None:
+    """hypercorn's ``TCPServer._read_data``, each read bounded by ``asyncio.timeout``."""
+    timeout = self.config.read_timeout
+    reader = self.reader
+    while not reader.at_eof():
+        try:
+            if timeout is None:
+                data = await reader.read(tcp_server.MAX_RECV)
+            else:
+                async with asyncio.timeout(timeout):
+                    data = await reader.read(tcp_server.MAX_RECV)
+        except (ConnectionError, OSError, asyncio.TimeoutError, TimeoutError, SSLError):
+            break
+        else:
+            await self.protocol.handle(RawData(data))
+    await self.protocol.handle(Closed())
+
+
 def apply() -> None:
     Headers.__iter__ = _iter_headers  # type: ignore[method-assign]
     hypercorn_task_group.TaskGroup.spawn_app = spawn_app  # type: ignore[method-assign]
     worker_context.WorkerContext.event_class = LightEvent  # type: ignore[assignment]
+    tcp_server.TCPServer._read_data = _read_data  # type: ignore[method-assign]

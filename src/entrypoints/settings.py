@@ -96,6 +96,19 @@ def _cookie_name(value: str | None, name: str) -> str | None:
         raise ConfigError(f"{name}={value!r}: a cookie name is letters, digits, '_' and '-'")
     return value.strip()
 
+_ASYMMETRIC = ("RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "ES512", "Ed25519", "EdDSA")
+
+
+def _algorithms(value: str | None) -> tuple[str, ...]:
+    """JWT_JWKS_ALGORITHMS: the provider's algorithms; never HS* (a public key is no secret)."""
+    if value is None or value.strip() == "":
+        return ("RS256", "ES256", "Ed25519", "EdDSA")
+    chosen = tuple(a.strip() for a in value.split(",") if a.strip())
+    wrong = [a for a in chosen if a not in _ASYMMETRIC]
+    if wrong or not chosen:
+        raise ConfigError(f"JWT_JWKS_ALGORITHMS={value!r}: use some of {', '.join(_ASYMMETRIC)}")
+    return chosen
+
 
 def _port(value: str, name: str) -> int:
     if not value.isdigit() or not 0 < int(value) < 65536:
@@ -127,7 +140,8 @@ class Settings:
     redis_pool_size: int = 64
     instance_id: str = ""
     statuses_file: Path | None = None
-    cors_origins: list[str] | str = "*"
+    # None: the environment's default (cors.py); "*" only when said explicitly.
+    cors_origins: list[str] | str | None = None
     session_ttl: float = 90.0
     offline_grace: float = 5.0
     lease_ttl: float = 10.0
@@ -152,6 +166,16 @@ class Settings:
     # Processes accepting on this port: told by the server (hypercorn's workers), not
     # read from the environment.
     workers: int = 1
+    # Hostile clients (docs/security.md): bounds per socket and per user.
+    max_sockets_per_user: int = 20
+    events_per_minute: int = 120
+    handshake_timeout: float = 10.0
+    max_queued_packets: int = 1000
+    jwt_previous_secrets: tuple[str, ...] = ()
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    jwt_jwks_url: str | None = None
+    jwt_jwks_algorithms: tuple[str, ...] = ("RS256", "ES256", "Ed25519", "EdDSA")
 
     @property
     def production(self) -> bool:
@@ -176,8 +200,8 @@ class Settings:
         expires = env.get("JWT_EXPIRES_IN")
         origins_text = env.get("CORS_ORIGINS")
         if origins_text is None or origins_text.strip() == "":
-            # A browser app usually lives on another origin; production must say which.
-            origins: list[str] | str = [] if environment == PRODUCTION else "*"
+            # Closed in production, this machine's pages in development (cors.py).
+            origins: list[str] | str | None = None
         elif origins_text.strip() == "*":
             origins = "*"
         else:
@@ -221,6 +245,19 @@ class Settings:
             watch_max_targets=_count(env.get("PRESENCE_WATCH_MAX_TARGETS"), "PRESENCE_WATCH_MAX_TARGETS", 1000),
             max_ids_per_call=_count(env.get("PRESENCE_MAX_IDS_PER_CALL"), "PRESENCE_MAX_IDS_PER_CALL", 1000),
             demo=_flag(env.get("PRESENCE_DEMO"), "PRESENCE_DEMO", environment != PRODUCTION),
+            max_sockets_per_user=_count(env.get("PRESENCE_MAX_SOCKETS_PER_USER"), "PRESENCE_MAX_SOCKETS_PER_USER", 20),
+            events_per_minute=_count(env.get("PRESENCE_EVENTS_PER_MINUTE"), "PRESENCE_EVENTS_PER_MINUTE", 120),
+            handshake_timeout=_number(
+                env.get("PRESENCE_HANDSHAKE_TIMEOUT"), "PRESENCE_HANDSHAKE_TIMEOUT", 10.0, minimum=0.05
+            ),
+            max_queued_packets=_count(env.get("PRESENCE_MAX_QUEUED_PACKETS"), "PRESENCE_MAX_QUEUED_PACKETS", 1000),
+            jwt_previous_secrets=tuple(
+                secret.strip() for secret in (env.get("JWT_SECRETS_PREVIOUS") or "").split(",") if secret.strip()
+            ),
+            jwt_issuer=env.get("JWT_ISSUER") or None,
+            jwt_audience=env.get("JWT_AUDIENCE") or None,
+            jwt_jwks_url=env.get("JWT_JWKS_URL") or None,
+            jwt_jwks_algorithms=_algorithms(env.get("JWT_JWKS_ALGORITHMS")),
         )
 
 

@@ -8,10 +8,11 @@ from typing import Any
 import socketio
 
 from ..adapters.socketio.broadcaster import user_room
-from ..domain.errors import InvalidPayload, PresenceError, Refused
+from ..domain.errors import ExpiredToken, InvalidPayload, PresenceError, Refused
 from ..domain.ports import Clock, SessionMeta
 from ..domain.use_cases import PresenceService
 from .socket_counts import SocketCounts
+from .socket_gate import SocketGate
 
 log = logging.getLogger(__name__)
 
@@ -22,12 +23,15 @@ MAX_PAYLOAD_KEYS = 16
 class SocketSession:
     """What the gateway keeps per socket, in python-socketio's session (not on a namespace)."""
 
-    __slots__ = ("user_id", "meta", "watching")
+    __slots__ = ("user_id", "meta", "watching", "expires_at", "tokens", "stamp")
 
-    def __init__(self, user_id: str, meta: SessionMeta) -> None:
+    def __init__(self, user_id: str, meta: SessionMeta, expires_at: float = float("inf")) -> None:
         self.user_id = user_id
         self.meta = meta
         self.watching: set[str] = set()  # the users whose changes this socket hears
+        self.expires_at = expires_at  # the token's exp: the socket lives no longer
+        self.tokens = 0.0  # the event budget's bucket (domain/event_budget.py)
+        self.stamp = 0.0
 
 
 def _token(auth: Any, environ: dict[str, Any]) -> object:
@@ -58,8 +62,21 @@ def _status_of(payload: Any) -> object:
     return payload["status"]
 
 
+async def refuse_event(sio: socketio.AsyncServer, sid: str, refusal: PresenceError) -> dict[str, Any]:
+    """Answer an event the gate refused; a socket whose token expired is then closed."""
+    body = {"code": refusal.code, "message": refusal.message}
+    await sio.emit("error", body, to=sid)
+    if refusal.code == "token_expired":
+        await sio.disconnect(sid)
+    return {"error": body}
+
+
 def register_socket_events(
-    sio: socketio.AsyncServer, service: PresenceService, clock: Clock, counts: SocketCounts | None = None
+    sio: socketio.AsyncServer,
+    service: PresenceService,
+    clock: Clock,
+    gate: SocketGate,
+    counts: SocketCounts | None = None,
 ) -> None:
     counts = counts if counts is not None else SocketCounts()
 
@@ -72,11 +89,18 @@ def register_socket_events(
 
     async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         try:
-            user_id = await service.authenticate(_token(auth, environ))
+            identity = await service.identify(_token(auth, environ))
         except Refused as refused:
             counts.count_refusal(refused.default_message)
             raise socketio.exceptions.ConnectionRefusedError(refused.message) from None
-        await sio.save_session(sid, SocketSession(user_id, _meta(auth, environ, clock.now())))
+        now = clock.now()
+        if identity.expires_at <= now:
+            raise socketio.exceptions.ConnectionRefusedError(ExpiredToken.default_message)
+        if not gate.sockets.admit(identity.user_id):
+            raise socketio.exceptions.ConnectionRefusedError("too many connections")
+        session = SocketSession(identity.user_id, _meta(auth, environ, now), identity.expires_at)
+        gate.budget.fill(session, now)
+        await sio.save_session(sid, session)
 
     async def connected(sid: str) -> None:
         """After CONNECT, as the guide orders it: join the room, register, confirm."""
@@ -93,8 +117,12 @@ def register_socket_events(
 
     async def ping(sid: str, *_: Any) -> None:
         counts.pings += 1
-        await sio.emit("pong", to=sid)
         session: SocketSession = await sio.get_session(sid)
+        refusal = gate.refusal(session)
+        if refusal is not None:
+            await refuse_event(sio, sid, refusal)
+            return
+        await sio.emit("pong", to=sid)
         try:
             await service.heartbeat(session.user_id, sid, session.meta)
         except Exception as error:
@@ -103,6 +131,10 @@ def register_socket_events(
     async def presence_update(sid: str, payload: Any = None, *_: Any) -> None:
         counts.updates += 1
         session: SocketSession = await sio.get_session(sid)
+        refusal = gate.refusal(session)
+        if refusal is not None:
+            await refuse_event(sio, sid, refusal)
+            return
         try:
             await service.choose(session.user_id, sid, session.meta, _status_of(payload))
         except Exception as error:
@@ -111,6 +143,7 @@ def register_socket_events(
     async def disconnect(sid: str, *_: Any) -> None:
         counts.disconnects += 1
         session: SocketSession = await sio.get_session(sid)
+        gate.sockets.release(session.user_id)
         try:
             await service.disconnect(session.user_id, sid)
         except PresenceError as error:  # nothing to answer: the socket is gone; its TTL will expire it

@@ -16,7 +16,8 @@ from ..adapters.socketio.watch_rooms import SocketWatchRooms
 from ..domain.errors import InvalidPayload, PresenceError
 from .socket_counts import SocketCounts
 from ..domain.watching import Seen, Snapshot, WatchService
-from .socket_events import MAX_PAYLOAD_KEYS, SocketSession
+from .socket_events import MAX_PAYLOAD_KEYS, SocketSession, refuse_event
+from .socket_gate import SocketGate
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,9 @@ def snapshot_body(snapshot: Snapshot) -> dict[str, Any]:
     return {"presence": [seen_body(seen) for seen in snapshot.seen], "denied": snapshot.denied}
 
 
-def register_watch_events(sio: PresenceSocketServer, watch: WatchService, counts: SocketCounts | None = None) -> None:
+def register_watch_events(
+    sio: PresenceSocketServer, watch: WatchService, gate: SocketGate, counts: SocketCounts | None = None
+) -> None:
     counts = counts if counts is not None else SocketCounts()
 
     async def refuse(sid: str, event: str, error: Exception) -> dict[str, Any]:
@@ -57,6 +60,9 @@ def register_watch_events(sio: PresenceSocketServer, watch: WatchService, counts
     async def subscribe(sid: str, payload: Any = None, *_: Any) -> dict[str, Any]:
         counts.subscribes += 1
         session: SocketSession = await sio.get_session(sid)
+        refusal = gate.refusal(session)
+        if refusal is not None:
+            return await refuse_event(sio, sid, refusal)
         try:
             user_ids = user_ids_payload(payload, "presence:subscribe")
             snapshot = await watch.subscribe(session.user_id, user_ids, session.watching, SocketWatchRooms(sio, sid))
@@ -67,6 +73,9 @@ def register_watch_events(sio: PresenceSocketServer, watch: WatchService, counts
     async def unsubscribe(sid: str, payload: Any = None, *_: Any) -> dict[str, Any]:
         counts.unsubscribes += 1
         session: SocketSession = await sio.get_session(sid)
+        refusal = gate.refusal(session)
+        if refusal is not None:
+            return await refuse_event(sio, sid, refusal)
         try:
             user_ids = user_ids_payload(payload, "presence:unsubscribe")
             await watch.unsubscribe(user_ids, session.watching, SocketWatchRooms(sio, sid))

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 import redis.asyncio
 from redis.crc import key_slot
 
 from presence_gateway.adapters.redis.keys import RedisKeys
 from presence_gateway.adapters.redis.presence_store import RedisPresenceStore
+from presence_gateway.domain.errors import Unavailable
 from presence_gateway.domain.ports import SessionMeta
 from presence_gateway.domain.presence import Choice
+from presence_gateway.domain.statuses import default_registry
+from presence_gateway.domain.user_ids import KEY_KIND_WORDS, user_id_problem
 from tests.support.redis_stores import redis_stores
 
 pytestmark = pytest.mark.anyio
@@ -88,3 +93,57 @@ async def test_cluster_keys_share_one_hash_slot_per_user(layout) -> None:
     assert await r.exists(*keys[:3]) == 3
     assert len({key_slot(k.encode()) for k in keys}) == 1
     assert await r.exists("presence:sockets:42") == 0
+
+
+def _key_kinds() -> set[str]:
+    """The word in second place of every key that is not a session key, read off the
+    key-naming itself (so a kind added later is covered)."""
+    keys = RedisKeys()
+    names = [
+        keys.sockets("U"), keys.online("U"), keys.choice("U"), keys.leaving("U"), keys.restored_choice("U"),
+        RedisKeys.instance_sessions("I"), RedisKeys.decays(), RedisKeys.epoch(), RedisKeys.graces(),
+        RedisKeys.instances(), RedisKeys.lease("I"), RedisKeys.instance_restored("I"),
+    ]
+    return {name.split(":")[1] for name in names}
+
+
+def test_the_id_rule_refuses_every_word_the_key_layout_puts_where_an_id_goes() -> None:
+    kinds = _key_kinds()
+    assert kinds <= KEY_KIND_WORDS
+    for kind in kinds:
+        assert user_id_problem(kind) is not None, kind
+
+
+async def test_without_the_rule_user_sockets_would_overwrite_another_users_socket_set(layout) -> None:
+    """The hazard the rule prevents, on the real store: user ``sockets`` with socket S
+    writes ``presence:sockets:S``, the set of user S, whose next write then fails."""
+    make, r = layout
+    store = make()
+    await store.register("sockets", "S1", META, expires_at=1_800_000_090.0)
+    assert await r.type("presence:sockets:S1") == "hash"
+    with pytest.raises(Unavailable):  # WRONGTYPE inside the script
+        await store.register("S1", "a", META, expires_at=1_800_000_090.0)
+
+
+async def test_ids_the_rule_accepts_never_share_a_key(layout) -> None:
+    """Seeded ids the rule accepts, kind words in other cases and with suffixes included,
+    registered on the real store with server-like socket ids: every key has the type its
+    name says, and there are as many of each as registered."""
+    make, r = layout
+    store = make()
+    rng = random.Random(13)
+    alphabet = "aZ09-_.|@+ éü漢" + "".join(sorted(KEY_KIND_WORDS))
+    ids = {word.upper() for word in KEY_KIND_WORDS} | {word + "-1" for word in KEY_KIND_WORDS}
+    while len(ids) < 300:
+        ids.add("".join(rng.choice(alphabet) for _ in range(rng.randint(1, 12))))
+    ids = {i for i in ids if user_id_problem(i) is None}
+    sessions = {user: f"{rng.getrandbits(64):016x}" for user in ids}
+    for user, sid in sessions.items():
+        await store.register(user, sid, META, expires_at=1_800_000_090.0)
+
+    for user, sid in sessions.items():
+        assert await r.type(f"presence:{user}:{sid}") == "hash"
+        assert await r.smembers(f"presence:sockets:{user}") == {sid}
+        assert await r.get(f"presence:online:{user}") == "true"
+    session_keys = [k async for k in r.scan_iter("presence:*") if k.split(":")[1] not in KEY_KIND_WORDS]
+    assert len(session_keys) == len(sessions)

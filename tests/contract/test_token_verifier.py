@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 
 import pytest
@@ -86,3 +88,69 @@ async def test_a_token_that_does_not_verify_is_invalid(verifier, token) -> None:
 async def test_an_expired_token_says_so(verifier) -> None:
     with pytest.raises(ExpiredToken, match="expired token"):
         await verifier.verify(mint_token(SECRET, "42", 60, now=CLOCK.now() - 3600))
+
+
+# Subjects that would forge log lines, break an encoder or a database, or reach another
+# key's name in Redis (domain/user_ids.py).
+HOSTILE_SUBJECTS = {
+    "newline": "42\nINFO forged line",
+    "carriage-return": "42\r",
+    "nul": "nul\x00user",
+    "lone-surrogate": "\ud800",
+    "bidi-override": "42\u202e",
+    "key-word-sockets": "sockets",
+    "key-word-instance": "instance",
+    "colon": "a:b",
+    "hash-tag": "{42}",
+    "too-long": "x" * 256,
+}
+
+
+def signed_ascii(claims: dict, secret: str = SECRET) -> str:
+    """HS256 over JSON with ``\\uXXXX`` escapes, as a hostile issuer can write a lone
+    surrogate (no encoder would take the str itself)."""
+    header = b64({"alg": "HS256", "typ": "JWT"})
+    body = base64.urlsafe_b64encode(json.dumps(claims, ensure_ascii=True).encode()).rstrip(b"=").decode()
+    mac = hmac.new(secret.encode(), f"{header}.{body}".encode(), hashlib.sha256).digest()
+    return f"{header}.{body}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
+
+
+@pytest.mark.parametrize("subject", list(HOSTILE_SUBJECTS.values()), ids=list(HOSTILE_SUBJECTS))
+async def test_a_subject_that_is_not_a_valid_user_id_is_an_invalid_token(verifier, subject) -> None:
+    with pytest.raises(InvalidToken, match="^invalid token$"):
+        await verifier.verify(signed_ascii({"sub": subject}))
+
+
+@pytest.mark.parametrize("subject", ["42", "u-7", "alice@example.com", "auth0|5f3a", "Sockets", "x" * 255, "é-ü"])
+async def test_ordinary_ids_are_valid_subjects(verifier, subject) -> None:
+    assert await verifier.verify(signed({"sub": subject})) == subject
+
+
+@pytest.mark.parametrize("scheme", ["Bearer ", "bearer ", "BEARER "])
+async def test_the_bearer_scheme_is_case_insensitive_as_in_http(verifier, scheme) -> None:
+    assert await verifier.verify(scheme + signed({"sub": "7"})) == "7"
+
+
+async def test_identify_carries_the_expiry(verifier) -> None:
+    exp = int(CLOCK.now()) + 60
+    identity = await verifier.identify(signed({"sub": "7", "exp": exp}))
+    assert (identity.user_id, identity.expires_at) == ("7", float(exp))
+    assert (await verifier.identify(signed({"sub": "7"}))).expires_at == float("inf")
+
+
+async def test_tokens_signed_with_a_previous_secret_verify_during_rotation() -> None:
+    new, old = "n" * 32, "o" * 32
+    verifier = JwtTokenVerifier(new, CLOCK, previous_secrets=[old])
+    assert await verifier.verify(signed({"sub": "1"}, secret=old)) == "1"
+    assert await verifier.verify(signed({"sub": "2"}, secret=new)) == "2"
+    with pytest.raises(InvalidToken):
+        await verifier.verify(signed({"sub": "3"}, secret="x" * 32))
+
+
+async def test_issuer_and_audience_are_required_when_configured() -> None:
+    verifier = JwtTokenVerifier(SECRET, CLOCK, issuer="https://id.example", audience="presence")
+    good = {"sub": "1", "iss": "https://id.example", "aud": "presence"}
+    assert await verifier.verify(signed(good)) == "1"
+    for claims in ({**good, "iss": "https://evil.example"}, {**good, "aud": "other"}, {"sub": "1"}):
+        with pytest.raises(InvalidToken):
+            await verifier.verify(signed(claims))

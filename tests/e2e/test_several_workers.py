@@ -66,7 +66,9 @@ def two_workers(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
     # One PRESENCE_INSTANCE_ID for both, as a deployment's environment gives it: each
     # worker must still be an instance of its own.
     workdir = Path(tmp_path_factory.mktemp(f"workers-{request.param}"))
-    gateway = start_workers(workdir, module_redis.url, request.param, PRESENCE_INSTANCE_ID="gw-1")
+    gateway = start_workers(
+        workdir, module_redis.url, request.param, PRESENCE_INSTANCE_ID="gw-1", CORS_ORIGINS="http://chat.example"
+    )
     yield gateway
     gateway.stop()
     assert "Traceback" not in gateway.log(), gateway.log()
@@ -131,7 +133,7 @@ def http(url: str, method: str = "GET", body: bytes | None = None) -> tuple[int,
 
 def test_a_browser_reads_the_polling_refusal(two_workers: GatewayProcess) -> None:
     status, headers, body = http(two_workers.url + "/socket.io/?EIO=4&transport=polling")
-    assert status == 200 and headers["Access-Control-Allow-Origin"] == "http://chat.example"  # CORS_ORIGINS=*
+    assert status == 200 and headers["Access-Control-Allow-Origin"] == "http://chat.example"  # listed in CORS_ORIGINS
     opened, refusal = body.split(b"\x1e")
     assert opened.startswith(b"0") and json.loads(opened[1:])["upgrades"] == []
     assert refusal.startswith(b"44") and json.loads(refusal[2:])["data"] == {"code": "polling_unavailable"}

@@ -34,6 +34,7 @@ FINGERPRINTS = {
     "socketio.async_server:AsyncServer._send_eio_packet": "64cf72a2ab7d75b1",
     "hypercorn.asyncio.task_group:TaskGroup": "1260b105c058872d",  # the class's text: spawn_app is replaced at run time
     "hypercorn.asyncio.worker_context:EventWrapper": "04c3221b13f0a31f",
+    "hypercorn.asyncio.tcp_server:TCPServer": "3bfa72b319509f2b",  # the class's text: _read_data is replaced at run time
     "h11._headers:Headers": "e557faefb62564ec",
 }
 

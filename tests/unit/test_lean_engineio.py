@@ -98,9 +98,9 @@ async def test_a_client_that_stops_reading_delays_no_sender_and_gets_everything_
     assert ws.sent[1:] == [f"4m{n}" for n in range(10)]
 
 
-async def test_a_client_whose_backlog_fills_is_disconnected(served, monkeypatch) -> None:
+async def test_a_client_whose_backlog_fills_is_disconnected(served) -> None:
     server, socket, ws, gone = served
-    monkeypatch.setattr(lean_engineio, "MAX_BACKLOG", 5)
+    server.max_queued_packets = 5
     ws.reading.clear()
 
     for n in range(7):

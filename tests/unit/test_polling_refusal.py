@@ -27,7 +27,7 @@ async def answer(refusal: PollingRefusal, request: dict) -> tuple[int, dict, byt
     return sent[0]["status"], dict(sent[0]["headers"]), sent[1]["body"]
 
 
-REFUSAL = PollingRefusal(2, "/socket.io/", "*")
+REFUSAL = PollingRefusal(2, "/socket.io/", lambda origin: True)
 
 
 @pytest.mark.parametrize(
@@ -70,7 +70,7 @@ async def test_any_other_polling_request_gets_the_reason_as_json(query: bytes) -
 
 
 async def test_an_origin_outside_the_allowlist_gets_no_cors_header() -> None:
-    refusal = PollingRefusal(2, "/socket.io/", ["https://chat.example"])
+    refusal = PollingRefusal(2, "/socket.io/", lambda origin: origin == "https://chat.example")
 
     _, headers, _ = await answer(refusal, scope())
 

@@ -51,8 +51,38 @@ def test_production_refuses_to_start_without_a_secret(tmp_path: Path) -> None:
     assert not (tmp_path / "jwt-secret").exists()
 
 
-def test_production_with_no_cors_origins_allows_same_origin_only() -> None:
-    assert Settings.from_env({"PRESENCE_ENV": "production"}).cors_origins == []
+def test_no_cors_origins_means_the_environments_default_policy() -> None:
+    assert Settings.from_env({"PRESENCE_ENV": "production"}).cors_origins is None
+    assert Settings.from_env({}).cors_origins is None
+
+
+def test_hostile_client_bounds_and_their_defaults() -> None:
+    defaults = Settings.from_env({})
+    assert (defaults.max_sockets_per_user, defaults.events_per_minute, defaults.handshake_timeout) == (20, 120, 10.0)
+    assert defaults.max_queued_packets == 1000
+    custom = Settings.from_env(
+        {
+            "PRESENCE_MAX_SOCKETS_PER_USER": "3",
+            "PRESENCE_EVENTS_PER_MINUTE": "30",
+            "PRESENCE_HANDSHAKE_TIMEOUT": "2.5",
+            "JWT_SECRETS_PREVIOUS": "old-one, older-one",
+            "JWT_ISSUER": "https://id.example",
+            "JWT_AUDIENCE": "presence",
+        }
+    )
+    assert (custom.max_sockets_per_user, custom.events_per_minute, custom.handshake_timeout) == (3, 30, 2.5)
+    assert custom.jwt_previous_secrets == ("old-one", "older-one")
+    assert (custom.jwt_issuer, custom.jwt_audience) == ("https://id.example", "presence")
+
+
+def test_jwks_algorithms_are_asymmetric_only() -> None:
+    import pytest
+
+    from presence_gateway.entrypoints.settings import ConfigError
+
+    assert Settings.from_env({"JWT_JWKS_ALGORITHMS": "RS256, ES256"}).jwt_jwks_algorithms == ("RS256", "ES256")
+    with pytest.raises(ConfigError, match="JWT_JWKS_ALGORITHMS"):
+        Settings.from_env({"JWT_JWKS_ALGORITHMS": "RS256,HS256"})
 
 
 def test_watching_settings_and_their_defaults() -> None:

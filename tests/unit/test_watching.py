@@ -246,8 +246,10 @@ async def test_unsubscribe_stops_the_updates(world: World) -> None:
 
 @pytest.mark.parametrize(
     "user_ids",
-    [None, "u1", {"u1": 1}, [None], [""], ["x" * 256], [True], [1.5], [["u1"]]],
-    ids=["none", "string", "object", "null-id", "empty-id", "long-id", "bool-id", "float-id", "nested"],
+    [None, "u1", {"u1": 1}, [None], [""], ["x" * 256], [True], [1.5], [["u1"]],
+     ["u1", "a\nb"], ["\ud800"], ["sockets"], ["a:b"], ["{u1}"]],
+    ids=["none", "string", "object", "null-id", "empty-id", "long-id", "bool-id", "float-id", "nested",
+         "newline-id", "lone-surrogate-id", "key-word-id", "colon-id", "brace-id"],
 )
 async def test_a_bad_list_of_ids_is_an_invalid_payload(world: World, user_ids) -> None:
     with pytest.raises(InvalidPayload):

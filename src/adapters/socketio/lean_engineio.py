@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 # Packets held for a client that stopped reading, after which it is disconnected: a
 # presence client receives a few small packets a minute; this is minutes of backlog.
+# (``PRESENCE_MAX_QUEUED_PACKETS`` sets the server's ``max_queued_packets``.)
 MAX_BACKLOG = 1000
 
 _NOOP = packet.Packet(packet.NOOP)
@@ -151,6 +152,7 @@ class LeanSocket(async_socket.AsyncSocket):
         self._backlog: deque[Any] | None = None  # while a write waits for the client
         self._finisher: asyncio.Task[Any] | None = None
         self._close_after_backlog = False
+        self._dropped = False  # given up on as a client that does not read
 
     @property
     def queue(self) -> asyncio.Queue[Any]:  # type: ignore[override]
@@ -200,16 +202,22 @@ class LeanSocket(async_socket.AsyncSocket):
     async def send(self, pkt: packet.Packet) -> None:
         if self.closed:
             raise exceptions.SocketIsClosedError()
-        if self._ws is None:
-            self.queue.put_nowait(pkt)
-        else:
+        if self._dropped:
+            return  # closing: it would not read this either
+        if self._ws is not None:
             self._write(pkt.encode())
+            return
+        queue = self.queue
+        if queue.qsize() >= self.server.max_queued_packets:  # a poller that stopped polling
+            self._give_up_on_slow_client()
+            return
+        queue.put_nowait(pkt)
 
     def _write(self, data: Any) -> None:
         """Write now; a write that has to wait finishes in a task while later ones queue."""
         backlog = self._backlog
         if backlog is not None:
-            if len(backlog) >= MAX_BACKLOG:
+            if len(backlog) >= self.server.max_queued_packets:
                 self._give_up_on_slow_client()
                 return
             backlog.append(data)
@@ -251,14 +259,28 @@ class LeanSocket(async_socket.AsyncSocket):
                 await self._ws.close()
 
     def _give_up_on_slow_client(self) -> None:
-        if self.closing or self.closed:
+        if self._dropped or self.closing or self.closed:
             return
-        log.warning("socket %s stopped reading (%d packets waiting): disconnecting it", self.sid, MAX_BACKLOG)
+        self._dropped = True
+        log.warning("socket %s stopped reading (%d packets waiting): disconnecting it", self.sid, self.server.max_queued_packets)
         if self._finisher is not None:
             self._finisher.cancel()  # lets go of the connection's send lock
-        self.server.spawn(self.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_ERROR))
-        if self._ws is not None:
-            self.server.spawn(self._ws.close())
+        self._backlog = None
+        if self._queue is not None:  # what it would never read is freed now
+            while not self._queue.empty():
+                self._queue.get_nowait()
+                self._queue.task_done()
+        self.server.spawn(self.terminate(tell=False))
+
+    async def terminate(self, *, tell: bool = True) -> None:
+        """Close the session now, whatever its client does: the disconnect handlers run and
+        the connection is closed here (a CLOSE packet first when ``tell``)."""
+        ws = self._ws
+        await self.close(wait=False, abort=not tell, reason=self.server.reason.SERVER_DISCONNECT)
+        if ws is not None and not tell:
+            await ws.close()
+        elif self._queue is not None:
+            self._queue.put_nowait(None)  # ends a pending poll
 
     # ---------------------------------------------------------------- receiving
 
@@ -368,6 +390,7 @@ class LeanEngineIOServer(engineio.AsyncServer):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs["monitor_clients"] = False
+        self.max_queued_packets = kwargs.pop("max_queued_packets", MAX_BACKLOG)
         super().__init__(*args, **kwargs)
         self._async = {**self._async, "translate_request": translate_request}
         self._spawned: set[asyncio.Task[Any]] = set()

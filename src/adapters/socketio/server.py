@@ -10,6 +10,13 @@ update of a change made after that read can be emitted to the socket before the 
 returns (another instance's message is handled first), and would otherwise overtake the
 snapshot it is newer than. Held back until the ack, every update after the ack is at
 least as new as the snapshot, so a client applies what arrives in the order it arrives.
+
+What a client may send is checked in ``frame_guard`` (reserved events, binary
+attachments, undecodable frames); the two overrides below only call it.
+
+A socket whose client does not read what it is sent would queue it without end: past
+``max_queued_packets`` waiting the socket is closed as a slow consumer
+(``lean_engineio.py`` keeps the count).
 """
 
 from __future__ import annotations
@@ -18,15 +25,23 @@ from typing import Any, Awaitable, Callable
 
 import socketio
 from engineio.exceptions import SocketIsClosedError
+from socketio import packet
 
+from ..refusal_log import RefusalLog
 from . import json_codec
+from .frame_guard import announces_binary, dispatchable, guard_engineio
 from .lean_engineio import LeanEngineIOServer
+
+# Exceptions python-socketio raises on a frame it cannot parse.
+_MALFORMED = (ValueError, TypeError, KeyError, IndexError, AttributeError)
 
 OnConnected = Callable[[str], Awaitable[None]]
 
 
 class PresenceSocketServer(socketio.AsyncServer):
-    def __init__(self, *, on_connected: OnConnected | None = None, **options: Any) -> None:
+    def __init__(
+        self, *, on_connected: OnConnected | None = None, max_queued_packets: int = 1000, **options: Any
+    ) -> None:
         # Named, not detected: with aiohttp installed engineio would pick the aiohttp driver.
         options.setdefault("async_mode", "asgi")
         options.setdefault("json", json_codec)
@@ -34,9 +49,12 @@ class PresenceSocketServer(socketio.AsyncServer):
         # never overtake the presence:update sent before it.
         options.setdefault("async_handlers", False)
         super().__init__(**options)
+        self.eio.max_queued_packets = max_queued_packets
         self.on_connected = on_connected
         self._reply_first: set[str] = set()
         self._held: dict[str, list[Any]] = {}  # engine.io sid → packets waiting for an ack
+        self.refusals = RefusalLog("frame from socket")
+        guard_engineio(self.eio, self.refusals)
 
     def _engineio_server_class(self) -> type:
         return LeanEngineIOServer
@@ -50,6 +68,26 @@ class PresenceSocketServer(socketio.AsyncServer):
         sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
         if self.on_connected is not None and sid is not None and self.manager.is_connected(sid, namespace):
             await self.on_connected(sid)
+
+    async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
+        if announces_binary(data):
+            self.refusals.note("binary attachment", eio_sid)
+            await self.eio.disconnect(eio_sid)
+            return
+        try:
+            await super()._handle_eio_message(eio_sid, data)
+        except _MALFORMED as error:
+            self.refusals.note(f"malformed Socket.IO packet ({type(error).__name__})", eio_sid)
+            if data[:1] == "0":  # a CONNECT it cannot read: refused, so the client is not left waiting
+                await self._send_packet(
+                    eio_sid, self.packet_class(packet.CONNECT_ERROR, data={"message": "invalid handshake"})
+                )
+
+    async def _handle_event(self, eio_sid: str, namespace: str | None, id: int | None, data: Any) -> None:
+        if not dispatchable(data):
+            self.refusals.note("reserved or unnamed event", eio_sid)
+            return
+        await super()._handle_event(eio_sid, namespace, id, data)
 
     async def _handle_event_internal(
         self, server: Any, sid: str, eio_sid: str, data: Any, namespace: str, id: int | None
@@ -75,3 +113,8 @@ class PresenceSocketServer(socketio.AsyncServer):
             held.append(eio_pkt)
             return
         await super()._send_eio_packet(eio_sid, eio_pkt)
+
+    async def close_engineio_socket(self, eio_sid: str, socket: Any, *, tell: bool = True) -> None:
+        """Close a session now, whatever its client does (``LeanSocket.terminate``)."""
+        await socket.terminate(tell=tell)
+        self.eio.sockets.pop(eio_sid, None)  # as engineio's own disconnect() does

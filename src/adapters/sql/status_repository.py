@@ -3,6 +3,10 @@
 Writes are upserts guarded by ``updated_at``: a record completing late (another instance,
 a retry after an outage) never overwrites a newer one. The table itself is the
 migrations' (``migrate.py``).
+
+A write the database refuses for what a record holds is raised as ``RecordRejected``, so
+the writer sets that record aside instead of retrying the batch forever (an outage is
+raised as it comes, and retried).
 """
 
 from __future__ import annotations
@@ -11,10 +15,12 @@ from datetime import datetime, timezone
 from typing import Any, AsyncIterator, Iterable, Sequence
 
 from sqlalchemy import Row, func, select, update
+from sqlalchemy.exc import DataError, IntegrityError, StatementError
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ...domain.errors import RecordRejected
 from ...domain.presence import DurableStatus
 from .batches import chunks
 from .schema import user_presence
@@ -33,6 +39,24 @@ def _to_timestamp(value: datetime | None) -> float | None:
     if value.tzinfo is None:  # SQLite keeps no zone; everything stored is UTC
         value = value.replace(tzinfo=timezone.utc)
     return value.timestamp()
+
+
+# SQLSTATE classes 22 (data exception: a NUL byte, a lone surrogate) and 23 (integrity).
+_REFUSED_CLASSES = ("22", "23")
+
+
+def refused_content(error: BaseException) -> bool:
+    """Whether ``error`` says the database (or its driver, encoding the parameters)
+    refused a value, rather than that it could not be reached."""
+    if isinstance(error, (DataError, IntegrityError, UnicodeError, ValueError, OverflowError)):
+        return True
+    if isinstance(error, StatementError):
+        orig = error.orig
+        state = str(getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None) or "")
+        if state[:2] in _REFUSED_CLASSES:
+            return True
+        return orig is not None and isinstance(orig, (UnicodeError, ValueError, OverflowError))
+    return False
 
 
 def _record(row: Row[Any]) -> DurableStatus:
@@ -102,10 +126,15 @@ class SqlStatusRepository:
         # One transaction, written a slice at a time: preparing a slice's parameters runs
         # on the event loop, and a slice of WRITE_SLICE rows holds it well under a
         # millisecond, where a whole batch of 500 held it for several.
-        async with self._engine.begin() as conn:
-            for statement, rows in ((self._upsert, known), (self._upsert_keeping_choice, unknown)):
-                for part in chunks(rows, WRITE_SLICE):
-                    await conn.execute(statement, part)
+        try:
+            async with self._engine.begin() as conn:
+                for statement, rows in ((self._upsert, known), (self._upsert_keeping_choice, unknown)):
+                    for part in chunks(rows, WRITE_SLICE):
+                        await conn.execute(statement, part)
+        except Exception as error:
+            if refused_content(error):
+                raise RecordRejected(str(error).splitlines()[0][:200]) from error
+            raise
 
     async def remembered_choices(self) -> AsyncIterator[tuple[str, str]]:
         t = user_presence

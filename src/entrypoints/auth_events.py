@@ -1,0 +1,41 @@
+"""``auth:refresh``: a socket hands over a fresh token before its own expires, and lives on.
+
+The token must name the same user (a socket never changes identity) and pass every check
+a connect's token passes. Acknowledged with ``{expiresAt}`` (ISO-8601 UTC, or null for a
+token without ``exp``); refused with ``{error: {code, message}}`` and an ``error`` event,
+and the socket keeps the token it had.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import socketio
+
+from ..adapters.socketio.broadcaster import iso_timestamp
+from ..domain.errors import InvalidToken, PresenceError
+from ..domain.use_cases import PresenceService
+from .socket_events import SocketSession, refuse_event
+from .socket_gate import SocketGate
+
+
+def register_auth_events(sio: socketio.AsyncServer, service: PresenceService, gate: SocketGate) -> None:
+    async def refresh(sid: str, payload: Any = None, *_: Any) -> dict[str, Any]:
+        session: SocketSession = await sio.get_session(sid)
+        refusal = gate.refusal(session)
+        if refusal is not None:
+            return await refuse_event(sio, sid, refusal)
+        token = payload.get("token") if isinstance(payload, dict) else None
+        try:
+            identity = await service.identify(token)
+            if identity.user_id != session.user_id:
+                raise InvalidToken("invalid token: it names another user")
+        except PresenceError as error:
+            body = {"code": error.code, "message": error.message}
+            await sio.emit("error", body, to=sid)
+            return {"error": body}
+        session.expires_at = identity.expires_at
+        expires = None if identity.expires_at == float("inf") else iso_timestamp(identity.expires_at)
+        return {"expiresAt": expires}
+
+    sio.on("auth:refresh", refresh)
