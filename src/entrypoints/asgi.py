@@ -55,14 +55,6 @@ class GatewayApp(socketio.ASGIApp):
                 return
         await super().__call__(scope, receive, send)
 
-    async def __call__(self, scope, receive, send):  # type: ignore[no-untyped-def]
-        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"].startswith(self.engineio_path):
-            refusal = polling_post_refusal(scope, MAX_FRAME_BYTES)
-            if refusal is not None:
-                await send_refusal(send, *refusal)
-                return
-        await super().__call__(scope, receive, send)
-
 
 class WebSocketOnlyGatewayApp(GatewayApp):
     """Several workers on one port: every plain HTTP request to the Socket.IO path (only
