@@ -48,8 +48,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--servers", default=",".join(SERVER_CHOICES), help="gateway,node,bare,embedded (all)")
     parser.add_argument("--quick", action="store_true", help="small counts: a smoke run, figures not comparable")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md", help="docs/benchmarks.md")
-    parser.add_argument("--render", type=Path, metavar="JSON",
-                        help="measure nothing: write the page again from the raw figures of an earlier run")
+    parser.add_argument("--render", type=Path, nargs="+", metavar="JSON",
+                        help="measure nothing: write the page again from the raw figures of earlier runs "
+                             "(a later file's scenarios replace the earlier one's, and the page says so)")
     args = parser.parse_args(argv)
     if not 1 <= args.runs <= 20:
         parser.error("--runs must be in 1..20")
@@ -181,10 +182,13 @@ def scenario_section(scenario: Scenario, kinds: list[str], records: dict[str, li
         for kind in kinds:
             for record in records.get(kind, []):
                 steps = record["detail"].get("steps", [])
-                step_rows = [[f"{s['target']}", f"{s['connected']}", f"{s['connect_s']:.1f}", report.fmt_number(s["p50"], 2),
-                              report.fmt_number(s["p99"], 2), report.fmt_number(s["max"], 1), f"{s['cpu_pct']:.1f}",
-                              f"{s['rss_mib']:.0f}", "yes" if s["ok"] else "no"] for s in steps]
-                step_header = ["step", "held", "connect s", "p50 ms", "p99 ms", "max ms", "CPU %", "RSS MiB", "passed"]
+                step_rows = [[f"{s['target']}", f"{s['connected']}", report.fmt_number(s.get("connect_s"), 1),
+                              report.fmt_number(s.get("settle_s"), 1), str(s.get("probes", "")),
+                              report.fmt_number(s.get("p50"), 2),
+                              report.fmt_number(s.get("p99"), 2), report.fmt_number(s.get("max"), 1),
+                              report.fmt_number(s.get("cpu_pct"), 1), report.fmt_number(s.get("rss_mib"), 0),
+                              "yes" if s["ok"] else "no"] for s in steps]
+                step_header = ["step", "held", "connect s", "settle s", "probes", "p50 ms", "p99 ms", "max ms", "CPU %", "RSS MiB", "passed"]
                 parts += [f"{LABELS[kind]}, step by step:", "", report.markdown_table(step_header, step_rows), ""]
                 text += [f"  {LABELS[kind]}:", report.text_table(step_header, step_rows)]
     notes = [note for kind in kinds for r in records.get(kind, []) for note in r["notes"]]
@@ -238,7 +242,7 @@ SETTINGS = """\
 
 
 def write_page(args: argparse.Namespace, env: dict, figures: dict, failures: list[str], elapsed_s: float,
-               size_name: str, complete: bool = True) -> str:
+               size_name: str, complete: bool = True, merged: list[dict] | None = None) -> str:
     nofile = env["open_files_limit"]["soft"]
     chosen = [s for s in scenarios(QUICK if args.quick else FULL, nofile) if s.name in figures]
     versions = ", ".join(f"{name} {version}" for name, version in env["versions"].items())
@@ -256,6 +260,8 @@ def write_page(args: argparse.Namespace, env: dict, figures: dict, failures: lis
         f"- Machine: {machine['nproc']} CPUs ({machine['cpu']}), {machine['memory_gib']} GiB memory, Linux "
         f"{machine['kernel']}, load average at start {', '.join(f'{x:.2f}' for x in machine['load_average_at_start'])}.",
         f"- Load average when the page was written: {', '.join(f'{x:.2f}' for x in os.getloadavg())}.",
+        *[f"- From a separate run ({m['date']}, source `{m['source']}`, {m['runs']} run(s), "
+          f"{m['elapsed_s'] / 60:.1f} min): {', '.join(f'`{n}`' for n in m['scenarios'])}." for m in merged or []],
         f"- Versions: {versions}.",
         f"- Open files: the harness raised its soft limit to the hard one, {env['open_files_limit']['soft']} "
         f"(hard {env['open_files_limit']['hard']}), and every server and client inherits it; ephemeral "
@@ -279,6 +285,7 @@ def write_page(args: argparse.Namespace, env: dict, figures: dict, failures: lis
     args.out.write_text("\n".join(lines).rstrip() + "\n")
     args.out.with_suffix(".json").write_text(json.dumps(
         {"environment": env, "runs": args.runs, "quick": args.quick, "elapsed_s": round(elapsed_s, 1), "complete": complete,
+         "merged": merged or [],
          "figures": figures, "failures": failures}, indent=1, default=str) + "\n")
     return "\n".join(texts)
 
@@ -287,10 +294,18 @@ def write_page(args: argparse.Namespace, env: dict, figures: dict, failures: lis
 
 
 def render(args: argparse.Namespace) -> int:
-    raw = json.loads(args.render.read_text())
+    raw = json.loads(args.render[0].read_text())
+    for path in args.render[1:]:
+        later = json.loads(path.read_text())
+        raw["figures"].update(later["figures"])
+        raw["failures"] += later["failures"]
+        raw.setdefault("merged", []).append({
+            "scenarios": sorted(later["figures"]), "date": later["environment"]["date"],
+            "source": later["environment"]["source"], "runs": later["runs"], "elapsed_s": later["elapsed_s"],
+        })
     args.runs, args.quick = raw["runs"], raw["quick"]
     text = write_page(args, raw["environment"], raw["figures"], raw["failures"], raw["elapsed_s"],
-                      "quick" if args.quick else "full", raw.get("complete", True))
+                      "quick" if args.quick else "full", raw.get("complete", True), raw.get("merged", []))
     print(text)
     return 0
 

@@ -153,7 +153,8 @@ class Holder:
     def held(self, timeout_s: float = 300.0) -> dict:
         return self._next("HELD", timeout_s)
 
-    def probe(self, count: int, gap_ms: int, timeout_s: float = 120.0) -> dict:
+    def probe(self, count: int, gap_ms: int, timeout_s: float = 90.0) -> dict:
+        """The client ends a probe after 60 s, so this waits a little longer than that."""
         assert self.process.stdin is not None
         self.process.stdin.write(f"probe {count} {gap_ms}\n")
         self.process.stdin.flush()

@@ -312,6 +312,30 @@ def capacity_steps(size: dict, nofile: int) -> list[int]:
     return [n for n in range(step, limit + 1, step)] or [step]
 
 
+SETTLE_MIN_S = 2.0
+SETTLE_MAX_S = 30.0
+PROBES_PER_STEP = 2
+
+
+def _probe_passed(probe: dict) -> bool:
+    p99 = probe["ms"]["p99"]
+    return p99 is not None and p99 < PING_P99_LIMIT_MS and not probe["failures"]
+
+
+def _settle(holder: load.Holder) -> float:
+    """Wait until the connect storm's tail is worked off — 10 pings in a row each answered
+    under the p99 limit — at least SETTLE_MIN_S, at most SETTLE_MAX_S: the figure is about
+    holding idle sockets, not about the storm that brought them."""
+    started = time.monotonic()
+    time.sleep(SETTLE_MIN_S)
+    while time.monotonic() - started < SETTLE_MAX_S:
+        check = holder.probe(10, 0)
+        if not check["failures"] and check["ms"]["max"] is not None and check["ms"]["max"] < PING_P99_LIMIT_MS:
+            break
+        time.sleep(1.0)  # the server is still busy; look again, bounded by SETTLE_MAX_S
+    return time.monotonic() - started
+
+
 def run_capacity(ctx: Context, kind: str) -> Outcome:
     size = ctx.size
     steps: list[dict] = []
@@ -326,17 +350,24 @@ def run_capacity(ctx: Context, kind: str) -> Outcome:
                     prefix=f"cap{index}", ping_every=30_000,
                 ), ctx.secret)
                 holders.append(holder)
-                held = holder.held()
-                total += held["connected"]
-                time.sleep(2.0)  # let the last upgrades and registrations land before measuring
-                before = stack.main.usage()
-                probe = holder.probe(size["probe_count"], size["probe_gap_ms"])
-                after = stack.main.usage()
+                try:
+                    held = holder.held()
+                    total += held["connected"]
+                    settle_s = _settle(holder)
+                    for attempt in range(PROBES_PER_STEP):  # a second probe when the first fails: noise
+                        before = stack.main.usage()
+                        probe = holder.probe(size["probe_count"], size["probe_gap_ms"])
+                        after = stack.main.usage()
+                        if _probe_passed(probe):
+                            break
+                except load.LoadFailed as error:  # a saturated server fails the step, not the run
+                    steps.append({"target": target, "connected": total, "ok": False, "error": str(error)})
+                    break
                 ms = probe["ms"]
-                ok = total >= 0.99 * target and ms["p99"] is not None and ms["p99"] < PING_P99_LIMIT_MS \
-                    and not probe["failures"]
+                ok = total >= 0.99 * target and _probe_passed(probe)
                 steps.append({
                     "target": target, "connected": total, "connect_s": held["connectS"], "failures": held["failures"],
+                    "settle_s": settle_s, "probes": attempt + 1,
                     "p50": ms["p50"], "p99": ms["p99"], "max": ms["max"], "probe_failures": probe["failures"],
                     "cpu_pct": after.cpu_percent_since(before), "rss_mib": after.rss_kib / 1024, "ok": ok,
                 })
@@ -356,7 +387,8 @@ def run_capacity(ctx: Context, kind: str) -> Outcome:
         "at_rss": at["rss_mib"] if at else None, "at_p99": at["p99"] if at else None,
         "at_cpu": at["cpu_pct"] if at else None,
     }
-    notes = [f"{kind}: step {s['target']}: {s['failures']}" for s in steps if s["failures"]]
+    notes = [f"{kind}: step {s['target']}: {s.get('failures') or s.get('error')}" for s in steps
+             if s.get("failures") or s.get("error")]
     return Outcome(values, client_cpu, logs, notes, {"steps": steps})
 
 
@@ -426,8 +458,11 @@ def scenarios(size: dict, nofile: int = 1024) -> list[Scenario]:
                  ALL_SINGLE, FANOUT_METRICS, run_fanout),
         Scenario("capacity", "Idle connections one process holds",
                  f"Client processes of {s['hold_size']} websocket sockets each are added one at a time; every socket "
-                 "emits the guide's `ping` every 30 s (first at a random point). After each step (2 s settle) "
-                 f"{s['probe_count']} probe pings, one at a time {s['probe_gap_ms']} ms apart, give the ping p99; "
+                 "emits the guide's `ping` every 30 s (first at a random point). After each step the harness waits "
+                 f"until 10 pings in a row come back under {PING_P99_LIMIT_MS:.0f} ms (at least {SETTLE_MIN_S:.0f} s, "
+                 f"at most {SETTLE_MAX_S:.0f} s: the connect storm's tail is not what this measures), then "
+                 f"{s['probe_count']} probe pings, one at a time {s['probe_gap_ms']} ms apart, give the ping p99 (a "
+                 "second probe when the first fails, as one scheduling hiccup of a shared machine fails a probe); "
                  f"stepping stops at the first step that fails (p99 ≥ {PING_P99_LIMIT_MS:.0f} ms, a lost probe, or "
                  f"under 99 % connected). Steps here: {', '.join(str(n) for n in steps)} ({why_stop}). "
                  "CPU % is over the probe window.",

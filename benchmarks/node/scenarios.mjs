@@ -29,6 +29,7 @@ import {
 } from './lib.mjs';
 
 const SETTLE_MS = 2_000;
+const PROBE_LIMIT_MS = 60_000; // a probe of a saturated server ends here, with what it has
 
 function options() {
   const { values } = parseArgs({
@@ -319,7 +320,7 @@ async function hold(opts) {
       const ms = await pingOnce(open[Math.floor(Math.random() * open.length)]);
       await sleep(gapMs);
       return ms;
-    });
+    }, PROBE_LIMIT_MS);
     process.stdout.write(`PROBE ${JSON.stringify({
       ms: summary(probe.samples), failures: probe.failures, open: open.length, pings, pongs,
     })}\n`);
