@@ -259,7 +259,7 @@ def write_page(args: argparse.Namespace, env: dict, figures: dict, failures: lis
            f"**incomplete run** (stopped after {elapsed_s / 60:.1f} min; scenarios missing below were not run)."),
         f"- Machine: {machine['nproc']} CPUs ({machine['cpu']}), {machine['memory_gib']} GiB memory, Linux "
         f"{machine['kernel']}, load average at start {', '.join(f'{x:.2f}' for x in machine['load_average_at_start'])}.",
-        f"- Load average when the page was written: {', '.join(f'{x:.2f}' for x in os.getloadavg())}.",
+        f"- Load average at the end: {', '.join(f'{x:.2f}' for x in env.get('load_average_at_end') or []) or 'not recorded'}.",
         *[f"- From a separate run ({m['date']}, source `{m['source']}`, {m['runs']} run(s), "
           f"{m['elapsed_s'] / 60:.1f} min): {', '.join(f'`{n}`' for n in m['scenarios'])}." for m in merged or []],
         f"- Versions: {versions}.",
@@ -298,7 +298,8 @@ def render(args: argparse.Namespace) -> int:
     for path in args.render[1:]:
         later = json.loads(path.read_text())
         raw["figures"].update(later["figures"])
-        raw["failures"] += later["failures"]
+        replaced = tuple(f"{name} / " for name in later["figures"])
+        raw["failures"] = [f for f in raw["failures"] if not f.startswith(replaced)] + later["failures"]
         raw.setdefault("merged", []).append({
             "scenarios": sorted(later["figures"]), "date": later["environment"]["date"],
             "source": later["environment"]["source"], "runs": later["runs"], "elapsed_s": later["elapsed_s"],
@@ -338,11 +339,16 @@ def main(argv: list[str] | None = None) -> int:
             progress(f"database {database.name} created on {database.admin_url.rpartition('/')[0]}")
         env = environment(database, nofile)
         size_name = "quick" if args.quick else "full"
-        partial = lambda: write_page(args, env, figures, failures, time.monotonic() - started, size_name, False)  # noqa: E731
+
+        def partial() -> None:
+            env["load_average_at_end"] = os.getloadavg()
+            write_page(args, env, figures, failures, time.monotonic() - started, size_name, False)
+
         with tempfile.TemporaryDirectory(prefix="presence-bench-") as tmp:
             ctx = Context(Path(tmp), secrets.token_urlsafe(32), database, size, nofile[0])
             run_all(args, ctx, figures, failures, partial)
         elapsed = time.monotonic() - started
+        env["load_average_at_end"] = os.getloadavg()
         text = write_page(args, env, figures, failures, elapsed, size_name)
     except ServerDidNotStart as error:
         print(f"\nFAILED: a server did not start: {error}", file=sys.stderr)
