@@ -1,4 +1,5 @@
-# Two commands: `make run` serves the embedded default, `make test` runs the whole suite.
+# `make run` serves the embedded default, `make test` runs the whole suite, `make bench`
+# measures the gateway against its peers (docs/benchmarks.md).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -32,8 +33,10 @@ run: $(STAMP) $(WEB_STAMP)
 test: $(STAMP) $(WEB_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# The gateway against the Node and bare python-socketio peers; writes docs/benchmarks.md.
+# BENCH_ARGS='--quick --runs 1' for a smoke run; see benchmarks/compare.py --help.
 bench: $(STAMP)
-	$(BIN)/python benchmarks/connections.py
+	$(BIN)/python benchmarks/compare.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) data web/node_modules test-artefacts

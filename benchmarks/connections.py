@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import secrets
 import shutil
 import signal
@@ -39,11 +38,15 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from harness import servers  # noqa: E402
+from harness.gateway_log import notable_log_lines  # noqa: E402
+
 NODE_DIR = ROOT / "benchmarks" / "node"
 LOAD_SCRIPT = NODE_DIR / "load.mjs"
 HEALTH_DEADLINE_S = 30.0
@@ -188,18 +191,7 @@ def start_gateway(args: argparse.Namespace, workdir: Path, secret: str) -> Gatew
 
 
 def wait_healthy(gateway: Gateway) -> None:
-    deadline = time.monotonic() + HEALTH_DEADLINE_S
-    while time.monotonic() < deadline:
-        if gateway.process.poll() is not None:
-            raise RuntimeError(f"the gateway exited with {gateway.process.returncode} before it was healthy")
-        try:
-            with urllib.request.urlopen(f"{gateway.url}/healthz", timeout=1.0) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"/healthz did not answer 200 within {HEALTH_DEADLINE_S:.0f} s")
+    servers.wait_healthy("the gateway", gateway.url, gateway.process, HEALTH_DEADLINE_S)
 
 
 def engineio_handshake_error(gateway: Gateway) -> str | None:
@@ -277,19 +269,6 @@ def handle_line(line: str, gateway: Gateway, node: subprocess.Popen, run: LoadRu
 
 
 # ---------------------------------------------------------------- report
-
-_TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ ")
-_ADDRESS = re.compile(r"0x[0-9a-f]+")
-_NOTABLE = re.compile(r"\b(ERROR|CRITICAL|WARNING)\b|^Traceback|^[\w.]*(Error|Exception|Warning)\b|\w+Warning:")
-
-
-def notable_log_lines(log_path: Path) -> Counter:
-    """Warning, error and exception lines of the gateway's log, counted alike once
-    timestamps and object addresses are taken out (traceback frames are left out)."""
-    lines = log_path.read_text(errors="replace").splitlines()
-    cleaned = (_ADDRESS.sub("0x…", _TIMESTAMP.sub("", line)) for line in lines)
-    return Counter(line for line in cleaned if _NOTABLE.search(line))
-
 
 def _ms(summary: dict) -> str:
     if not summary or not summary.get("n"):

@@ -26,17 +26,13 @@
  *          [--updates 1000] [--transports websocket] [--sync]
  * Only loopback URLs are accepted; every loop is bounded in count and in time.
  */
-import { createHmac } from 'node:crypto';
-import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { io } from 'socket.io-client';
+import {
+  closeAll, connectClient, connectMany as connectUsers, countBy, describe, log, loopbackOrigin,
+  makeSampler, round, sequential, sleep, summary, timed, timeUntil, transportOf, waitUpgraded,
+} from './lib.mjs';
 
-const CONNECT_TIMEOUT_MS = 20_000;
-const REPLY_TIMEOUT_MS = 5_000;
-const PHASE_LIMIT_MS = 180_000;
-const UPGRADE_WAIT_MS = 30_000;
 const SETTLE_MS = 2_000;
-const MAX_CONSECUTIVE_FAILURES = 20;
 
 // ---------------------------------------------------------------- options, tokens
 
@@ -54,10 +50,6 @@ function options() {
       sync: { type: 'boolean', default: false },
     },
   });
-  const url = new URL(values.url ?? '');
-  if (!['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname)) {
-    throw new Error(`refusing ${url.hostname}: this benchmark only targets loopback`);
-  }
   const secret = values.secret ?? process.env.JWT_SECRET_ACCESS;
   if (!secret) throw new Error('give --secret or JWT_SECRET_ACCESS');
   const count = (name, min) => {
@@ -66,7 +58,7 @@ function options() {
     return n;
   };
   return {
-    url: url.origin,
+    url: loopbackOrigin(values.url),
     secret,
     clients: count('clients', 1),
     concurrency: count('concurrency', 1),
@@ -79,191 +71,8 @@ function options() {
   };
 }
 
-function mintJwt(secret, sub, lifetimeS = 3600) {
-  const part = (obj) => Buffer.from(JSON.stringify(obj)).toString('base64url');
-  const head = part({ alg: 'HS256', typ: 'JWT' });
-  const body = part({ sub, exp: Math.floor(Date.now() / 1000) + lifetimeS });
-  const sig = createHmac('sha256', secret).update(`${head}.${body}`).digest('base64url');
-  return `${head}.${body}.${sig}`;
-}
-
-// ---------------------------------------------------------------- small helpers
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const log = (msg) => process.stderr.write(`[load] ${msg}\n`);
-const round = (x, digits = 3) => (x == null ? null : Number(x.toFixed(digits)));
-
-function percentile(sorted, p) {
-  if (sorted.length === 0) return null;
-  const rank = Math.ceil((p / 100) * sorted.length);
-  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1];
-}
-
-function summary(samplesMs) {
-  const sorted = [...samplesMs].sort((a, b) => a - b);
-  return {
-    n: sorted.length,
-    p50: round(percentile(sorted, 50)),
-    p99: round(percentile(sorted, 99)),
-    max: round(sorted.at(-1) ?? null),
-  };
-}
-
-/** Wall and client CPU seconds of a phase, to show how the two processes shared 2 cores. */
-async function timed(fn) {
-  const cpu0 = process.cpuUsage();
-  const t0 = performance.now();
-  const result = await fn();
-  const cpu = process.cpuUsage(cpu0);
-  return { ...result, wallS: round((performance.now() - t0) / 1000), clientCpuS: round((cpu.user + cpu.system) / 1e6) };
-}
-
-/** engine.io-client hides the cause in `description` (an HTTP status, or the error). */
-function describe(error) {
-  const cause = error?.description;
-  if (cause == null) return error.message;
-  const detail = typeof cause === 'number' ? `HTTP status ${cause}` : (cause.message ?? cause.code ?? String(cause));
-  return `${error.message} (${detail})`;
-}
-
-function countBy(map, key) {
-  map[key] = (map[key] ?? 0) + 1;
-}
-
-// ---------------------------------------------------------------- sync with the caller
-
-function makeSampler(sync) {
-  const waiting = [];
-  const lines = [];
-  if (sync) {
-    const rl = createInterface({ input: process.stdin });
-    rl.on('line', (line) => (waiting.length ? waiting.shift()(line) : lines.push(line)));
-  }
-  const nextLine = () =>
-    lines.length
-      ? Promise.resolve(lines.shift())
-      : new Promise((resolve) => {
-          const timer = setTimeout(() => resolve(null), 60_000);
-          waiting.push((line) => (clearTimeout(timer), resolve(line)));
-        });
-  return async (label, open) => {
-    process.stdout.write(`SAMPLE ${label} ${open}\n`);
-    if (sync && (await nextLine()) === null) log(`no answer to SAMPLE ${label}; going on`);
-  };
-}
-
-// ---------------------------------------------------------------- sockets
-
-function connectClient(opts, userId) {
-  return new Promise((resolve, reject) => {
-    const started = performance.now();
-    const socket = io(opts.url, {
-      auth: { token: mintJwt(opts.secret, userId) },
-      forceNew: true, // one engine.io connection per client, not multiplexed
-      reconnection: false,
-      timeout: CONNECT_TIMEOUT_MS,
-      ...(opts.transports ? { transports: opts.transports } : {}),
-    });
-    const timer = setTimeout(() => fail(new Error('no connected event in time')), CONNECT_TIMEOUT_MS);
-    const done = () => {
-      clearTimeout(timer);
-      socket.off('connected', onConnected).off('connect_error', fail).off('disconnect', onDisconnect);
-    };
-    function onConnected(greeting) {
-      done();
-      if (greeting?.userId !== userId) {
-        socket.close();
-        reject(new Error(`connected greeting for ${greeting?.userId}, expected ${userId}`));
-        return;
-      }
-      resolve({ socket, ms: performance.now() - started });
-    }
-    function onDisconnect(reason) {
-      fail(new Error(`disconnected before connected: ${reason}`));
-    }
-    function fail(error) {
-      done();
-      socket.close();
-      reject(error);
-    }
-    socket.on('connected', onConnected).on('connect_error', fail).on('disconnect', onDisconnect);
-  });
-}
-
-/** Connect `count` clients, `concurrency` at a time; failures are counted, not thrown. */
-async function connectMany(opts, prefix, count, concurrency) {
-  const sockets = [];
-  const latencies = [];
-  const failures = {};
-  const deadline = performance.now() + PHASE_LIMIT_MS;
-  let next = 0;
-  const worker = async () => {
-    while (next < count && performance.now() < deadline) {
-      const i = next++;
-      try {
-        const { socket, ms } = await connectClient(opts, `${prefix}-${i}`);
-        sockets.push(socket);
-        latencies.push(ms);
-      } catch (error) {
-        countBy(failures, describe(error));
-      }
-    }
-  };
-  const t0 = performance.now();
-  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
-  const elapsedS = (performance.now() - t0) / 1000;
-  return { sockets, latencies, failures, elapsedS, attempted: next };
-}
-
-const transportOf = (socket) => socket.io.engine?.transport?.name ?? 'closed';
-
-async function waitUpgraded(sockets, limitMs = UPGRADE_WAIT_MS) {
-  const deadline = performance.now() + limitMs;
-  const upgraded = () => sockets.filter((s) => transportOf(s) === 'websocket').length;
-  while (upgraded() < sockets.length && performance.now() < deadline) await sleep(50);
-  return upgraded();
-}
-
-function closeAll(sockets) {
-  for (const socket of sockets) socket.close();
-}
-
-/** Send, then time until `event` arrives on `receiver` with a payload that `matches`. */
-function timeUntil(receiver, event, matches, send) {
-  return new Promise((resolve, reject) => {
-    const t0 = performance.now();
-    const timer = setTimeout(() => {
-      receiver.off(event, onEvent);
-      reject(new Error(`no ${event} within ${REPLY_TIMEOUT_MS} ms`));
-    }, REPLY_TIMEOUT_MS);
-    function onEvent(payload) {
-      if (!matches(payload)) return;
-      clearTimeout(timer);
-      receiver.off(event, onEvent);
-      resolve(performance.now() - t0);
-    }
-    receiver.on(event, onEvent);
-    send();
-  });
-}
-
-/** Run `count` timed steps one after another, bounded in time and in failures. */
-async function sequential(count, step) {
-  const samples = [];
-  const failures = {};
-  const deadline = performance.now() + PHASE_LIMIT_MS;
-  let consecutive = 0;
-  for (let i = 0; i < count && performance.now() < deadline; i++) {
-    try {
-      samples.push(await step(i));
-      consecutive = 0;
-    } catch (error) {
-      countBy(failures, describe(error));
-      if (++consecutive >= MAX_CONSECUTIVE_FAILURES) break;
-    }
-  }
-  return { samples, failures };
-}
+const connectMany = (opts, prefix, count, concurrency) =>
+  connectUsers(opts, (i) => `${prefix}-${i}`, count, concurrency);
 
 // ---------------------------------------------------------------- phases
 

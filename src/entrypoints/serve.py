@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from typing import Any
 
 from hypercorn.asyncio.run import worker_serve
 from hypercorn.config import Config, Sockets
@@ -69,6 +70,44 @@ async def _serve(app: GatewayApp, config: Config, sockets: Sockets) -> None:
     )
 
 
+# After the server stopped, what is left gets this long to end once cancelled.
+LEFTOVER_TIMEOUT = 3.0
+
+
+async def _cancel_leftovers(timeout: float) -> None:
+    """asyncio.run waits without bound for every task left when the server returns; one
+    that swallows its cancellation (seen once in a few dozen starts stopped at once, under
+    load) then keeps the process from exiting. Here they get ``timeout``; one that outlives
+    it is logged with where it waits, and left behind."""
+    tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+    for task in tasks:
+        task.cancel()
+    if not tasks:
+        return
+    _, pending = await asyncio.wait(tasks, timeout=timeout)
+    for task in pending:
+        frames = "".join(f"\n  {frame.f_code.co_filename}:{frame.f_lineno} {frame.f_code.co_name}" for frame in task.get_stack())
+        log.error("a task did not end at shutdown and is left behind: %r%s", task, frames)
+
+
+def _run(main: Any) -> None:
+    """``asyncio.run`` (uvloop's when installed), with a bounded end."""
+    try:
+        import uvloop
+    except ImportError:
+        loop = asyncio.new_event_loop()
+    else:
+        loop = uvloop.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        loop.run_until_complete(main)
+        loop.run_until_complete(_cancel_leftovers(LEFTOVER_TIMEOUT))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
+
+
 def _listen(config: Config, what: str) -> Sockets:
     try:
         return config.create_sockets()
@@ -109,10 +148,5 @@ def run(settings: Settings, workers: int = 1) -> int:
     sockets = _listen(config, what)  # bound, not yet accepting: connections are refused until ready
     prepare_database_now(settings)
     app = create_app(settings, lock=lock)
-    try:
-        import uvloop
-    except ImportError:
-        asyncio.run(_serve(app, config, sockets))
-    else:
-        uvloop.run(_serve(app, config, sockets))
+    _run(_serve(app, config, sockets))
     return 0
