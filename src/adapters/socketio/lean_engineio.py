@@ -132,6 +132,23 @@ async def translate_request(scope: dict[str, Any], receive: Any, send: Any) -> d
     return environ
 
 
+# What of a request's environ is still read once its WebSocket carries the session (the
+# connect handler, which reads headers, has run by then).
+_ENVIRON_KEPT = (
+    "REQUEST_METHOD", "PATH_INFO", "QUERY_STRING", "REMOTE_ADDR", "wsgi.url_scheme",
+    "asgi.receive", "asgi.send", "asgi.scope",
+)
+
+
+def shrink_environ(environ: dict[str, Any]) -> None:
+    """Drop what a long-lived session no longer needs from its request's environ: the
+    frames serving a WebSocket keep that dict (every header, decoded) for the life of the
+    connection, about 1.5 KiB each."""
+    kept = {key: environ[key] for key in _ENVIRON_KEPT if key in environ}
+    environ.clear()
+    environ.update(kept)
+
+
 class LeanSocket(async_socket.AsyncSocket):
     """One Engine.IO session (see the module docstring for what differs from upstream)."""
 
@@ -153,6 +170,7 @@ class LeanSocket(async_socket.AsyncSocket):
         self._finisher: asyncio.Task[Any] | None = None
         self._close_after_backlog = False
         self._dropped = False  # given up on as a client that does not read
+        self._environ: dict[str, Any] | None = None  # the WebSocket request's, until it carries the session
 
     @property
     def queue(self) -> asyncio.Queue[Any]:  # type: ignore[override]
@@ -297,6 +315,10 @@ class LeanSocket(async_socket.AsyncSocket):
         else:
             raise exceptions.UnknownPacketError()
 
+    async def _upgrade_websocket(self, environ: dict[str, Any]) -> Any:
+        self._environ = environ
+        return await super()._upgrade_websocket(environ)
+
     async def _websocket_handler(self, ws: Any) -> None:
         server = self.server
         if self.connected:  # an upgrade from polling: upstream's probe and UPGRADE handshake
@@ -327,6 +349,9 @@ class LeanSocket(async_socket.AsyncSocket):
             self.connected = True
             self.upgraded = True
         self._take_over(ws)
+        if self._environ is not None:
+            shrink_environ(self._environ)
+            self._environ = None
         limit = server.max_http_buffer_size
         while True:
             try:

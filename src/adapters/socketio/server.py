@@ -30,7 +30,7 @@ from socketio import packet
 from ..refusal_log import RefusalLog
 from . import json_codec
 from .frame_guard import announces_binary, dispatchable, guard_engineio
-from .lean_engineio import LeanEngineIOServer
+from .lean_engineio import LeanEngineIOServer, shrink_environ
 
 # Exceptions python-socketio raises on a frame it cannot parse.
 _MALFORMED = (ValueError, TypeError, KeyError, IndexError, AttributeError)
@@ -66,7 +66,12 @@ class PresenceSocketServer(socketio.AsyncServer):
         await super()._handle_connect(eio_sid, namespace, data)
         namespace = namespace or "/"
         sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
-        if self.on_connected is not None and sid is not None and self.manager.is_connected(sid, namespace):
+        if sid is None or not self.manager.is_connected(sid, namespace):
+            return
+        environ = self.environ.get(eio_sid)
+        if environ is not None:  # read by the connect handler; kept for the session's life
+            shrink_environ(environ)
+        if self.on_connected is not None:
             await self.on_connected(sid)
 
     async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
