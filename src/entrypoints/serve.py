@@ -32,6 +32,7 @@ from .single_instance import claim_single_instance
 log = logging.getLogger(__name__)
 
 APP_FACTORY = "presence_gateway.entrypoints.asgi:create_app()"
+LISTEN_BACKLOG = 2048
 POLLING_READ_TIMEOUT = 60  # seconds (Engine.IO pings every 25 s); hypercorn waits forever by default
 
 
@@ -51,6 +52,11 @@ def hypercorn_config(settings: Settings) -> Config:
     config.websocket_max_message_size = MAX_FRAME_BYTES
     # A polling request that trickles its body, or a client that goes silent, is dropped.
     config.read_timeout = POLLING_READ_TIMEOUT
+    # hypercorn's default accept queue is 100 connections. A browser's polling connect is
+    # about five of them, so a storm of 100 clients connecting at once overflowed it: the
+    # kernel dropped SYNs (TcpExtListenOverflows) and those clients waited out 1-3 s
+    # retransmits. Node's default is 511; the kernel caps it at net.core.somaxconn.
+    config.backlog = LISTEN_BACKLOG
     return config
 
 
