@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from engineio import packet
 
-from presence_gateway.adapters.socketio import lean_engineio
 from presence_gateway.adapters.socketio.lean_engineio import LeanEngineIOServer, LeanSocket
 
 pytestmark = pytest.mark.anyio
