@@ -43,9 +43,9 @@ from presence_gateway.adapters.redis.client import create_redis  # noqa: E402
 from presence_gateway.adapters.redis.presence_store import RedisPresenceStore  # noqa: E402
 from presence_gateway.adapters.sql.engine import create_engine, sqlite_url  # noqa: E402
 from presence_gateway.adapters.sql.status_repository import SqlStatusRepository  # noqa: E402
-from presence_gateway.domain.durable_writer import DurableWriter  # noqa: E402
+from presence_gateway.service_layer.durable_writer import DurableWriter  # noqa: E402
 from presence_gateway.domain.statuses import default_registry  # noqa: E402
-from presence_gateway.domain.watching import WatchService  # noqa: E402
+from presence_gateway.service_layer.watching import WatchService  # noqa: E402
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 

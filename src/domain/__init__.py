@@ -1,5 +1,5 @@
-"""The pure core: statuses, the presence state machine, use cases and the ports they need.
+"""The rules: statuses, the presence state machine, ids, budgets, errors and the ports the
+application needs.
 
-Nothing here imports an I/O library or asyncio; anyio is allowed so that the core runs
-(and is tested) under both asyncio and Trio.
+Nothing here does I/O, schedules work, logs or reads a clock; the service layer does that.
 """

@@ -14,7 +14,7 @@ import socketio
 
 from ..adapters.socketio.broadcaster import iso_timestamp
 from ..domain.errors import InvalidToken, PresenceError
-from ..domain.use_cases import PresenceService
+from ..service_layer.use_cases import PresenceService
 from .socket_events import SocketSession, refuse_event
 from .socket_gate import SocketGate
 

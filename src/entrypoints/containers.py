@@ -30,13 +30,13 @@ from ..adapters.socketio.server import PresenceSocketServer
 from ..adapters.sql.contacts_policy import SqlContactsAudience
 from ..adapters.sql.engine import create_engine, sqlite_url
 from ..adapters.sql.status_repository import SqlStatusRepository
-from ..domain.durable_writer import DurableWriter
+from ..service_layer.durable_writer import DurableWriter
 from ..domain.event_budget import EventBudget
 from ..domain.sockets_per_user import SocketsPerUser
-from ..domain.held_sessions import HeldSessions, RecordingStore
-from ..domain.restore import RestoreRequests, SessionRestorer
-from ..domain.use_cases import PresenceService
-from ..domain.watching import WatchService
+from ..service_layer.held_sessions import HeldSessions, RecordingStore
+from ..service_layer.restore import RestoreRequests, SessionRestorer
+from ..service_layer.use_cases import PresenceService
+from ..service_layer.watching import WatchService
 from .cors import socket_origins
 from .loop_lag import LoopLag
 from .metrics import Latencies

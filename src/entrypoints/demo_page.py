@@ -25,7 +25,7 @@ from quart import Blueprint, Response, request, send_file
 
 from ..domain.errors import Forbidden, InvalidPayload
 from ..domain.statuses import StatusRegistry
-from ..domain.watching import MAX_USER_ID
+from ..service_layer.watching import MAX_USER_ID
 from .http_api import error_response, json_response, json_body
 
 log = logging.getLogger(__name__)

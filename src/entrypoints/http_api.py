@@ -16,8 +16,8 @@ import orjson
 from quart import Blueprint, Response, request
 
 from ..domain.errors import Forbidden, InvalidPayload, LimitExceeded, PresenceError, Refused, Unavailable
-from ..domain.use_cases import PresenceService
-from ..domain.watching import MAX_USER_ID, WatchService
+from ..service_layer.use_cases import PresenceService
+from ..service_layer.watching import MAX_USER_ID, WatchService
 from .watch_events import seen_body, snapshot_body, user_ids_payload
 
 log = logging.getLogger(__name__)

@@ -12,10 +12,10 @@ import anyio
 from redis.exceptions import RedisError
 
 from ..domain.statuses import OFFLINE
-from ..domain.instance_lease import keep_lease, watch_dead_instances
-from ..domain.restore import keep_sessions_restored
-from ..domain.sweeper import run_sweeper
-from ..domain.warm_up import warm_up
+from ..service_layer.instance_lease import keep_lease, watch_dead_instances
+from ..service_layer.restore import keep_sessions_restored
+from ..service_layer.sweeper import run_sweeper
+from ..service_layer.warm_up import warm_up
 from .background import Supervisor
 from .containers import Container
 from .database import prepare_database

@@ -10,7 +10,7 @@ import socketio
 from ..adapters.socketio.broadcaster import user_room
 from ..domain.errors import ExpiredToken, InvalidPayload, PresenceError, Refused
 from ..domain.ports import Clock, SessionMeta
-from ..domain.use_cases import PresenceService
+from ..service_layer.use_cases import PresenceService
 from .socket_counts import SocketCounts
 from .socket_gate import SocketGate
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import anyio
 
-from ..domain.periodic import every
+from ..service_layer.periodic import every
 from ..domain.ports import Clock
 from .socket_events import SocketSession, refuse_event
 from .socket_gate import EXPIRED

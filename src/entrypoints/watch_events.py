@@ -15,7 +15,7 @@ from ..adapters.socketio.server import PresenceSocketServer
 from ..adapters.socketio.watch_rooms import SocketWatchRooms
 from ..domain.errors import InvalidPayload, PresenceError
 from .socket_counts import SocketCounts
-from ..domain.watching import Seen, Snapshot, WatchService
+from ..service_layer.watching import Seen, Snapshot, WatchService
 from .socket_events import MAX_PAYLOAD_KEYS, SocketSession, refuse_event
 from .socket_gate import SocketGate
 

@@ -15,10 +15,10 @@ from presence_gateway.adapters.memory.presence_store import InMemoryPresenceStor
 from presence_gateway.adapters.sql import migrate
 from presence_gateway.adapters.sql.engine import create_engine
 from presence_gateway.adapters.sql.status_repository import SqlStatusRepository
-from presence_gateway.domain.durable_writer import DurableWriter
+from presence_gateway.service_layer.durable_writer import DurableWriter
 from presence_gateway.domain.ports import SessionMeta
 from presence_gateway.domain.statuses import default_registry
-from presence_gateway.domain.use_cases import PresenceService
+from presence_gateway.service_layer.use_cases import PresenceService
 from tests.fakes import RecordingBroadcaster, TableTokenVerifier
 from tests.support.postgres_server import IsolatedSchema
 

@@ -8,10 +8,10 @@ import pytest
 
 from presence_gateway.adapters.memory.presence_store import InMemoryPresenceStore
 from presence_gateway.adapters.memory.status_repository import InMemoryStatusRepository
-from presence_gateway.domain.durable_writer import DurableWriter
+from presence_gateway.service_layer.durable_writer import DurableWriter
 from presence_gateway.domain.ports import SessionMeta
 from presence_gateway.domain.statuses import StatusRegistry, default_registry
-from presence_gateway.domain.use_cases import PresenceService
+from presence_gateway.service_layer.use_cases import PresenceService
 from tests.fakes import FakeClock, RecordingBroadcaster, TableTokenVerifier
 
 META = SessionMeta(device="web", connected_at=0.0, ip="127.0.0.1")

@@ -6,7 +6,7 @@ import anyio
 import pytest
 
 from presence_gateway.adapters.memory.status_repository import InMemoryStatusRepository
-from presence_gateway.domain.durable_writer import DurableWriter
+from presence_gateway.service_layer.durable_writer import DurableWriter
 from presence_gateway.domain.presence import DurableStatus
 from tests.fakes import FlakyRepository
 

@@ -8,7 +8,7 @@ import anyio
 import pytest
 
 from presence_gateway.domain.errors import Unavailable
-from presence_gateway.domain.periodic import every
+from presence_gateway.service_layer.periodic import every
 
 pytestmark = pytest.mark.anyio
 

@@ -11,13 +11,13 @@ import pytest
 
 from presence_gateway.adapters.memory.presence_store import InMemoryPresenceStore
 from presence_gateway.adapters.memory.status_repository import InMemoryStatusRepository
-from presence_gateway.domain.durable_writer import DurableWriter
+from presence_gateway.service_layer.durable_writer import DurableWriter
 from presence_gateway.domain.errors import Unavailable
-from presence_gateway.domain.held_sessions import HeldSessions, RecordingStore
+from presence_gateway.service_layer.held_sessions import HeldSessions, RecordingStore
 from presence_gateway.domain.presence import Choice, UserState
-from presence_gateway.domain.restore import RestoreRequests, SessionRestorer, keep_sessions_restored
+from presence_gateway.service_layer.restore import RestoreRequests, SessionRestorer, keep_sessions_restored
 from presence_gateway.domain.statuses import default_registry
-from presence_gateway.domain.use_cases import PresenceService
+from presence_gateway.service_layer.use_cases import PresenceService
 from tests.fakes import FakeClock, RecordingBroadcaster, TableTokenVerifier
 from tests.unit.conftest import META, World as UnitWorld
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import anyio
 import pytest
 
-from presence_gateway.domain.instance_lease import keep_lease
+from presence_gateway.service_layer.instance_lease import keep_lease
 
 pytestmark = pytest.mark.anyio
 

@@ -10,7 +10,7 @@ from presence_gateway.adapters.memory.status_repository import InMemoryStatusRep
 from presence_gateway.adapters.open_policy import OpenAudience
 from presence_gateway.domain.errors import Forbidden, InvalidPayload, LimitExceeded, Unavailable
 from presence_gateway.domain.presence import DurableStatus
-from presence_gateway.domain.watching import Seen, WatchService
+from presence_gateway.service_layer.watching import Seen, WatchService
 from tests.fakes import ContactsAudience
 from tests.unit.conftest import META, World, build_world
 

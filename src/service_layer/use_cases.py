@@ -12,10 +12,10 @@ import logging
 import anyio
 
 from .durable_writer import DurableWriter
-from .errors import InvalidPayload
-from .ports import Broadcaster, Clock, DueDecay, Identity, PresenceStore, SessionMeta, TokenVerifier
-from .presence import Choice, Transition, UserState, decide, own_status
-from .statuses import MAX_STATUS_NAME, StatusRegistry
+from ..domain.errors import InvalidPayload
+from ..domain.ports import Broadcaster, Clock, DueDecay, Identity, PresenceStore, SessionMeta, TokenVerifier
+from ..domain.presence import Choice, Transition, UserState, decide, own_status
+from ..domain.statuses import MAX_STATUS_NAME, StatusRegistry
 
 log = logging.getLogger(__name__)
 

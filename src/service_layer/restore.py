@@ -23,7 +23,7 @@ import time
 import anyio
 
 from .held_sessions import RecordingStore
-from .ports import Clock
+from ..domain.ports import Clock
 from .use_cases import PresenceService
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ from typing import Awaitable, Callable
 
 import anyio
 
-from .errors import Unavailable
+from ..domain.errors import Unavailable
 
 log = logging.getLogger(__name__)
 

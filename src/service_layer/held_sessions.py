@@ -23,8 +23,8 @@ from typing import Any, AsyncIterator, Callable, Sequence
 
 import anyio
 
-from .ports import Clock, DueDecay, Expired, HeldSession, PresenceStore, SessionMeta, UserTransition
-from .presence import Choice, Transition, UserState
+from ..domain.ports import Clock, DueDecay, Expired, HeldSession, PresenceStore, SessionMeta, UserTransition
+from ..domain.presence import Choice, Transition, UserState
 
 # Why a held session's end is still owed: the store was down, or no longer had it; or the
 # user's last session ended with an offline grace that the store has yet to settle.

@@ -19,9 +19,9 @@ from typing import AsyncIterator, Iterable, Sequence
 
 import anyio
 
-from .errors import RecordRejected
-from .ports import StatusRepository
-from .presence import DurableStatus
+from ..domain.errors import RecordRejected
+from ..domain.ports import StatusRepository
+from ..domain.presence import DurableStatus
 
 log = logging.getLogger(__name__)
 

@@ -20,11 +20,11 @@ from typing import Sequence
 import anyio
 
 from .durable_writer import DurableWriter
-from .errors import Forbidden, InvalidPayload, LimitExceeded
-from .ports import AudiencePolicy, PresenceStore, WatchRooms
-from .presence import DurableStatus, UserState, own_status
-from .statuses import OFFLINE, StatusRegistry
-from .user_ids import MAX_USER_ID, user_id_problem
+from ..domain.errors import Forbidden, InvalidPayload, LimitExceeded
+from ..domain.ports import AudiencePolicy, PresenceStore, WatchRooms
+from ..domain.presence import DurableStatus, UserState, own_status
+from ..domain.statuses import OFFLINE, StatusRegistry
+from ..domain.user_ids import MAX_USER_ID, user_id_problem
 
 log = logging.getLogger(__name__)
 
