@@ -54,14 +54,15 @@ class RedisServer:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self, timeout: float = 10.0) -> "RedisServer":
-        """Start (or start again, empty: nothing is persisted) on the same port."""
+    def start(self, timeout: float = 10.0, *extra: str) -> "RedisServer":
+        """Start (or start again, empty: nothing is persisted) on the same port; ``extra``
+        arguments are passed to redis-server as they are (``--cluster-enabled yes``)."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen(
             [
                 redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1",
                 "--save", "", "--appendonly", "no", "--dir", str(self.workdir),
-                "--logfile", str(self.workdir / "redis.log"),
+                "--logfile", str(self.workdir / "redis.log"), *extra,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
