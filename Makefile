@@ -6,6 +6,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # The demo page's Socket.IO client: npm's socket.io-client, never committed.
 WEB_STAMP := web/node_modules/.installed
+# The stock socket.io-client the README's Node example and the load-balancer test run.
+EXAMPLES_STAMP := examples/node_modules/.installed
 NPM ?= npm
 
 .PHONY: run test bench clean
@@ -27,10 +29,17 @@ $(WEB_STAMP): web/package.json web/package-lock.json
 	  echo "npm ci --prefix web failed: the demo page at / will say its Socket.IO client is missing"; \
 	fi
 
+$(EXAMPLES_STAMP): examples/package.json examples/package-lock.json
+	@if ! command -v $(NPM) >/dev/null 2>&1; then \
+	  echo "$(NPM) not found: the Node example tests will fail (install Node.js and npm)"; \
+	else \
+	  $(NPM) ci --prefix examples --no-audit --no-fund --loglevel=error && touch $(EXAMPLES_STAMP); \
+	fi
+
 run: $(STAMP) $(WEB_STAMP)
 	$(BIN)/presence-gateway serve
 
-test: $(STAMP) $(WEB_STAMP)
+test: $(STAMP) $(WEB_STAMP) $(EXAMPLES_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The gateway against the Node and bare python-socketio peers; writes docs/benchmarks.md.
@@ -39,4 +48,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/compare.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) data web/node_modules test-artefacts
+	rm -rf $(VENV) data web/node_modules examples/node_modules test-artefacts
