@@ -137,7 +137,7 @@ class NodeClients:
 async def node_clients() -> AsyncIterator[NodeClients]:
     node = _needs("node", "install Node.js")
     if not (ROOT / "examples" / "node_modules" / "socket.io-client").exists():
-        pytest.fail("socket.io-client is not installed: npm ci --prefix examples (.ci/run does)")
+        pytest.fail("socket.io-client is not installed: npm ci --prefix examples (make test does)")
     env = {**os.environ, "SOCKETIO_CLIENT_FROM": str(CLIENT_PACKAGE)}
     async with await anyio.open_process([node, str(AGENT)], env=env) as process:
         clients = NodeClients(process)
@@ -234,7 +234,7 @@ def test_the_readme_node_example_works_twice_in_a_row(gateway_for_example: Gatew
 @pytest.fixture
 def gateway_for_example(tmp_path: Path):
     if not (ROOT / "examples" / "node_modules" / "socket.io-client").exists():
-        pytest.fail("socket.io-client is not installed: npm ci --prefix examples (.ci/run does)")
+        pytest.fail("socket.io-client is not installed: npm ci --prefix examples (make test does)")
     gateway = GatewayProcess(tmp_path, PRESENCE_OFFLINE_GRACE="5").start()  # the default: runs meet within it
     yield gateway
     gateway.stop()
