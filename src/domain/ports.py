@@ -62,9 +62,15 @@ class DueDecay:
     due: float
 
 
-class PresenceStore(Protocol):
-    """Sessions per user. Every operation is atomic (across instances, for a shared store)
-    and reports the user's state before and after it, so the decision stays pure."""
+# The presence store, split by the roles its callers play. One adapter may play several
+# (Redis plays them all; the in-process store every role but the instance leases, since it
+# is the only instance); each caller is given only the roles it uses. Every operation is
+# atomic (across instances, for a shared store) and reports the user's state before and
+# after it, so the decision stays pure.
+
+
+class SessionStore(Protocol):
+    """What the socket events do to a user's sessions and choice."""
 
     async def register(
         self, user_id: str, session_id: str, meta: SessionMeta, expires_at: float
@@ -91,6 +97,22 @@ class PresenceStore(Protocol):
     async def adopt_choice(self, user_id: str, choice: Choice | None, decays_at: float | None = None) -> UserState:
         """Set the choice only while the store does not know one (after a cold start)."""
 
+    async def end(self, user_id: str, session_id: str, grace_until: float | None = None) -> Transition:
+        """Remove a session. When it was the last one and ``grace_until`` is given, the
+        user lingers (seen as before) until then, and a new session cancels their going;
+        otherwise a choice that is not remembered ends with the last session."""
+
+
+class SessionSweeps(Protocol):
+    """What ends without a socket event: silent sessions, graces and decays that fell due,
+    and an instance's sessions all at once."""
+
+    async def expire_due(self, now: float, limit: int) -> list[Expired]:
+        """End up to ``limit`` sessions whose expiry is at or before ``now``."""
+
+    async def settle_due_graces(self, now: float, limit: int) -> list[UserTransition]:
+        """Users whose grace ran out with no new session: they go offline now."""
+
     async def claim_due_decays(self, now: float, limit: int) -> list[DueDecay]:
         """Take up to ``limit`` choices due to decay by ``now``; each is handed to one
         caller only, even with several instances sweeping."""
@@ -98,17 +120,34 @@ class PresenceStore(Protocol):
     async def decay(self, due: DueDecay, to: Choice, decays_at: float | None) -> Transition | None:
         """Replace the choice that was due, unless the user chose again since (None)."""
 
-    async def end(self, user_id: str, session_id: str, grace_until: float | None = None) -> Transition:
-        """Remove a session. When it was the last one and ``grace_until`` is given, the
-        user lingers (seen as before) until then, and a new session cancels their going;
-        otherwise a choice that is not remembered ends with the last session."""
-
-    async def settle_due_graces(self, now: float, limit: int) -> list[UserTransition]:
-        """Users whose grace ran out with no new session: they go offline now."""
-
     async def end_instance_sessions(self, instance: str | None, limit: int) -> list[Expired]:
         """End up to ``limit`` sessions of an instance (this one when None), without grace:
         a shutdown, or a survivor taking over a dead instance."""
+
+
+class PresenceReads(Protocol):
+    """What watchers read."""
+
+    async def states(self, user_ids: Sequence[str]) -> list[UserState]:
+        """The state of each user, in order, in one read (one round trip for a shared
+        store); each user's state is consistent on its own."""
+
+
+class ChoiceSeeding(Protocol):
+    """Warm-up: the store learns the remembered choices, so a connect needs no database read."""
+
+    async def needs_seeding(self) -> bool:
+        """True while the store cannot tell "chose nothing" from "never heard of them"."""
+
+    async def seed_choices(self, choices: AsyncIterable[tuple[str, Choice, float | None]]) -> int:
+        """Learn remembered choices (user, choice, decays at) from the durable record,
+        never overriding one the store knows, then treat every user it has not heard of
+        as having chosen nothing. Returns how many it learnt."""
+
+
+class InstanceLeases(Protocol):
+    """Instances sharing a store: each holds a lease, and a survivor ends the sessions
+    of one whose lease lapsed."""
 
     async def renew_lease(self, now: float, ttl: float) -> bool:
         """Hold this instance's lease; False if it had lapsed (survivors may have taken over)."""
@@ -118,22 +157,10 @@ class PresenceStore(Protocol):
     async def claim_dead_instances(self, now: float) -> list[str]:
         """Instances whose lease lapsed; each is claimed by exactly one survivor."""
 
-    async def expire_due(self, now: float, limit: int) -> list[Expired]:
-        """End up to ``limit`` sessions whose expiry is at or before ``now``."""
 
-    async def state(self, user_id: str) -> UserState: ...
-
-    async def states(self, user_ids: Sequence[str]) -> list[UserState]:
-        """The state of each user, in order, in one read (one round trip for a shared
-        store); each user's state is consistent on its own."""
-
-    async def needs_seeding(self) -> bool:
-        """True while the store cannot tell "chose nothing" from "never heard of them"."""
-
-    async def seed_choices(self, choices: AsyncIterable[tuple[str, Choice, float | None]]) -> int:
-        """Learn remembered choices (user, choice, decays at) from the durable record,
-        never overriding one the store knows, then treat every user it has not heard of
-        as having chosen nothing. Returns how many it learnt."""
+class SessionRecovery(Protocol):
+    """A shared store that can lose what it holds (restarted empty, flushed) is given this
+    instance's sessions back."""
 
     async def needs_restore(self) -> bool:
         """True when the store may have lost this instance's sessions (restarted empty,
@@ -165,6 +192,22 @@ class StatusRepository(Protocol):
 
     async def mark_all_offline(self, offline: str, at: float) -> int:
         """Turn every user not stored as ``offline`` to it; returns how many moved."""
+
+
+class DurableStatuses(Protocol):
+    """The durable record as the use cases use it: a write is queued and never awaited
+    (presence must not wait on the database), and a read sees the writes still queued."""
+
+    def submit(self, record: DurableStatus) -> None:
+        """Queue a record; a newer one for the same user replaces it before it is written."""
+
+    async def get(self, user_id: str) -> DurableStatus | None: ...
+
+    async def get_many(self, user_ids: Sequence[str]) -> dict[str, DurableStatus]: ...
+
+    def remembered_choices(self) -> AsyncIterator[tuple[str, str]]:
+        """Every (user id, chosen status) with a remembered choice, queued ones first in
+        precedence."""
 
 
 class Broadcaster(Protocol):

@@ -115,6 +115,11 @@ class Container(containers.DeclarativeContainer):
         ),
     )
 
+    # The roles each mode's store plays (domain/ports.py): both serve the socket events,
+    # sweeps, reads and seeding; only the shared one holds instance leases, and only it
+    # can lose this instance's sessions and be given them back (restore.py).
+    instance_leases = providers.Selector(kind, memory=providers.Object(None), redis=presence_store)
+
     # With Redis, the use cases' store also keeps what this instance would write back if
     # Redis lost it (held_sessions.py); the restorer does (restore.py).
     restore_requests = providers.Singleton(RestoreRequests)
@@ -185,15 +190,20 @@ class Container(containers.DeclarativeContainer):
     presence_service = providers.Singleton(
         PresenceService,
         registry=registry,
-        store=service_store,
+        sessions=service_store,
+        sweeps=service_store,
+        seeding=presence_store,
         durable=durable_writer,
         broadcaster=broadcaster,
         clock=clock,
         verifier=token_verifier,
+        leases=instance_leases,
         session_ttl=settings.provided.session_ttl,
         offline_grace=settings.provided.offline_grace,
     )
-    session_restorer = providers.Singleton(SessionRestorer, store=service_store, service=presence_service, clock=clock)
+    session_restorer = providers.Singleton(
+        SessionRestorer, recording=service_store, recovery=presence_store, service=presence_service, clock=clock
+    )
     redis_health = providers.Singleton(
         RedisHealth,
         settings.provided.shared_presence_url,

@@ -17,13 +17,15 @@ it with the event nobody got yet — at once, by ending it again once the store 
 
 from __future__ import annotations
 
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Callable, Sequence
+from typing import AsyncIterator, Callable, Protocol, Sequence
 
 import anyio
 
-from ..domain.ports import Clock, DueDecay, Expired, HeldSession, PresenceStore, SessionMeta, UserTransition
+from ..domain.ports import (
+    Clock, DueDecay, Expired, HeldSession, SessionMeta, SessionStore, SessionSweeps, UserTransition,
+)
 from ..domain.presence import Choice, Transition, UserState
 
 # Why a held session's end is still owed: the store was down, or no longer had it; or the
@@ -170,14 +172,19 @@ class _Gate:
             done.set()
 
 
+class RecordableStore(SessionStore, SessionSweeps, Protocol):
+    """The roles whose replies say which sessions this instance holds."""
+
+
 class RecordingStore:
-    """The presence store the use cases are given: every call goes to ``inner``, and its
-    reply keeps ``held`` up to date. A reply that shows the store no longer knows whether
-    a user chose anything (its seeding epoch is gone) calls ``on_loss``. Anything else
-    (leases, reads, seeding) passes through untouched."""
+    """The sessions and sweeps the use cases are given (``SessionStore``,
+    ``SessionSweeps``): every call goes to ``inner``, and its reply keeps ``held`` up to
+    date. A reply that shows the store no longer knows whether a user chose anything (its
+    seeding epoch is gone) calls ``on_loss``. The other roles (leases, reads, seeding,
+    recovery) are given to their callers by the store itself, not through this."""
 
     def __init__(
-        self, inner: PresenceStore, held: HeldSessions, clock: Clock, on_loss: Callable[[], None] = lambda: None
+        self, inner: RecordableStore, held: HeldSessions, clock: Clock, on_loss: Callable[[], None] = lambda: None
     ) -> None:
         self._inner = inner
         self.held = held
@@ -185,10 +192,7 @@ class RecordingStore:
         self._on_loss = on_loss
         self._gate = _Gate()
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-    def alone(self):
+    def alone(self) -> AbstractAsyncContextManager[None]:
         """Hold every recorded call back while the caller (a restore) works."""
         return self._gate.alone()
 
@@ -279,6 +283,10 @@ class RecordingStore:
             if len(settled) < limit:  # every grace due by now is settled, here or elsewhere
                 self.held.forget_graces(now)
             return settled
+
+    async def claim_due_decays(self, now: float, limit: int) -> list[DueDecay]:
+        """Claiming holds no session: it is not held back by a restore."""
+        return await self._inner.claim_due_decays(now, limit)
 
     async def decay(self, due: DueDecay, to: Choice, decays_at: float | None) -> Transition | None:
         async with self._gate.call():

@@ -23,7 +23,7 @@ import time
 import anyio
 
 from .held_sessions import RecordingStore
-from ..domain.ports import Clock
+from ..domain.ports import Clock, SessionRecovery
 from .use_cases import PresenceService
 
 log = logging.getLogger(__name__)
@@ -58,8 +58,11 @@ class RestoreRequests:
 
 
 class SessionRestorer:
-    def __init__(self, *, store: RecordingStore, service: PresenceService, clock: Clock) -> None:
-        self._store = store
+    def __init__(
+        self, *, recording: RecordingStore, recovery: SessionRecovery, service: PresenceService, clock: Clock
+    ) -> None:
+        self._recording = recording  # what this instance holds, and the gate a restore closes
+        self._recovery = recovery
         self._service = service
         self._clock = clock
         self.restores = 0  # read by the metrics, with the seconds they took in all
@@ -67,27 +70,27 @@ class SessionRestorer:
 
     async def mark(self) -> None:
         """At start: nothing held yet; note that the store holds this instance."""
-        await self._store.restore_sessions([])
+        await self._recovery.restore_sessions([])
 
     async def restore_if_lost(self) -> int | None:
         """Restore if the store lost this instance's sessions (None if it had not), then
         end the sessions whose sockets closed while the store could not record it."""
         restored = None
-        if await self._store.needs_restore():
+        if await self._recovery.needs_restore():
             restored = await self.restore()
         else:
-            self._store.held.forget_absent()
-        for user_id, session_id in self._store.held.owed_ends():
+            self._recording.held.forget_absent()
+        for user_id, session_id in self._recording.held.owed_ends():
             await self._service.disconnect(user_id, session_id)
         return restored
 
     async def restore(self) -> int:
         started = time.monotonic()
         registry = self._service.registry
-        async with self._store.alone():
+        async with self._recording.alone():
             now = self._clock.now()
-            sessions = self._store.held.snapshot(lambda status: registry.decays_at(status, now))
-            restored = await self._store.restore_sessions(sessions)
+            sessions = self._recording.held.snapshot(lambda status: registry.decays_at(status, now))
+            restored = await self._recovery.restore_sessions(sessions)
         self.restores += 1
         self.restore_seconds += time.monotonic() - started
         if sessions:
@@ -101,7 +104,7 @@ class SessionRestorer:
         return await self._service.seed_remembered_choices()
 
     async def leave(self) -> None:
-        await self._store.release_restore()
+        await self._recovery.release_restore()
 
 
 async def keep_sessions_restored(

@@ -11,9 +11,11 @@ import logging
 
 import anyio
 
-from .durable_writer import DurableWriter
 from ..domain.errors import InvalidPayload
-from ..domain.ports import Broadcaster, Clock, DueDecay, Identity, PresenceStore, SessionMeta, TokenVerifier
+from ..domain.ports import (
+    Broadcaster, ChoiceSeeding, Clock, DueDecay, DurableStatuses, Identity, InstanceLeases, SessionMeta,
+    SessionStore, SessionSweeps, TokenVerifier,
+)
 from ..domain.presence import Choice, Transition, UserState, decide, own_status
 from ..domain.statuses import MAX_STATUS_NAME, StatusRegistry
 
@@ -27,16 +29,22 @@ class PresenceService:
         self,
         *,
         registry: StatusRegistry,
-        store: PresenceStore,
-        durable: DurableWriter,
+        sessions: SessionStore,
+        sweeps: SessionSweeps,
+        seeding: ChoiceSeeding,
+        durable: DurableStatuses,
         broadcaster: Broadcaster,
         clock: Clock,
         verifier: TokenVerifier,
+        leases: InstanceLeases | None = None,
         session_ttl: float = DEFAULT_SESSION_TTL,
         offline_grace: float = 0.0,
     ) -> None:
         self.registry = registry
-        self._store = store
+        self._sessions = sessions
+        self._sweeps = sweeps
+        self._seeding = seeding
+        self._leases = leases  # None where this process is the only instance
         self._durable = durable
         self._broadcaster = broadcaster
         self._clock = clock
@@ -61,14 +69,14 @@ class PresenceService:
     async def connect(self, user_id: str, session_id: str, meta: SessionMeta) -> str:
         """Register the session; returns the status the user's own sockets now see."""
         now = self._clock.now()
-        transition = await self._store.register(user_id, session_id, meta, now + self.session_ttl)
+        transition = await self._sessions.register(user_id, session_id, meta, now + self.session_ttl)
         transition = await self._apply(user_id, transition, now)
         return own_status(transition.after)
 
     async def heartbeat(self, user_id: str, session_id: str, meta: SessionMeta) -> None:
         """A ping renews the session; one that had expired comes back (and says so)."""
         now = self._clock.now()
-        transition = await self._store.touch(user_id, session_id, meta, now + self.session_ttl)
+        transition = await self._sessions.touch(user_id, session_id, meta, now + self.session_ttl)
         if transition.before != transition.after:
             await self._apply(user_id, transition, now)
 
@@ -79,7 +87,7 @@ class PresenceService:
             raise InvalidPayload(f"status is longer than {MAX_STATUS_NAME} characters")
         status = self.registry.choosable(status_name)
         now = self._clock.now()
-        transition = await self._store.choose(
+        transition = await self._sessions.choose(
             user_id,
             session_id,
             meta,
@@ -94,7 +102,7 @@ class PresenceService:
             return
         now = self._clock.now()
         grace_until = now + self.offline_grace if self.offline_grace > 0 else None
-        transition = await self._store.end(user_id, session_id, grace_until)
+        transition = await self._sessions.end(user_id, session_id, grace_until)
         await self._apply(user_id, transition, now)
 
     async def sweep(self, limit: int = 1000) -> int:
@@ -102,12 +110,12 @@ class PresenceService:
         decay statuses that were held long enough (IDLE becomes AWAY). Returns how many
         of either it handled, so a full batch is followed by another."""
         now = self._clock.now()
-        expired = await self._store.expire_due(now, limit)
+        expired = await self._sweeps.expire_due(now, limit)
         self.expired += len(expired)
         await self._apply_each(expired, now)
-        settled = await self._store.settle_due_graces(now, limit)
+        settled = await self._sweeps.settle_due_graces(now, limit)
         await self._apply_each(settled, now)
-        decayed = await self._store.claim_due_decays(now, limit)
+        decayed = await self._sweeps.claim_due_decays(now, limit)
         for due in decayed:
             try:
                 await self._decay(due, now)
@@ -133,7 +141,7 @@ class PresenceService:
         ended = 0
         while True:
             now = self._clock.now()
-            items = await self._store.end_instance_sessions(instance, batch)
+            items = await self._sweeps.end_instance_sessions(instance, batch)
             await self._apply_each(items, now)
             ended += len(items)
             if len(items) < batch:
@@ -145,25 +153,32 @@ class PresenceService:
         settled = 0
         while True:
             now = self._clock.now()
-            items = await self._store.settle_due_graces(now + within, limit)
+            items = await self._sweeps.settle_due_graces(now + within, limit)
             for item in items:
                 await self._apply(item.user_id, item.transition, now)
             settled += len(items)
             if len(items) < limit:
                 return settled
 
+    def _held_leases(self) -> InstanceLeases:
+        if self._leases is None:
+            raise RuntimeError("this deployment is a single instance: it holds no lease")
+        return self._leases
+
     async def renew_lease(self, ttl: float) -> bool:
         self.lease_renewals += 1
-        return await self._store.renew_lease(self._clock.now(), ttl)
+        return await self._held_leases().renew_lease(self._clock.now(), ttl)
 
     async def release_lease(self) -> None:
-        await self._store.release_lease()
+        """Give the lease up (shutdown); a single instance has none to give up."""
+        if self._leases is not None:
+            await self._leases.release_lease()
 
     async def take_over_dead_instances(self) -> dict[str, int]:
         """Sessions of instances whose lease lapsed (killed, partitioned) are ended by one
         survivor, so nobody stays "online" on a node that died without a word."""
         taken = {}
-        for instance in await self._store.claim_dead_instances(self._clock.now()):
+        for instance in await self._held_leases().claim_dead_instances(self._clock.now()):
             taken[instance] = await self.end_instance(instance)
             self.takeovers += 1
         return taken
@@ -175,14 +190,14 @@ class PresenceService:
         target = self.registry[status.decay.to]
         # A chain (IDLE → AWAY → …) keeps its rhythm from when each step was due.
         next_due = self.registry.decays_at(target.name, due.due)
-        transition = await self._store.decay(due, Choice(target.name, target.remembered), next_due)
+        transition = await self._sweeps.decay(due, Choice(target.name, target.remembered), next_due)
         if transition is not None:
             await self._apply(due.user_id, transition, now)
 
     async def seed_remembered_choices(self) -> int:
         """Copy every remembered choice from the durable record into the store, so that a
         user's first connect needs no database read (one store call, nothing else)."""
-        if not await self._store.needs_seeding():
+        if not await self._seeding.needs_seeding():
             return 0
         now = self._clock.now()
 
@@ -192,7 +207,7 @@ class PresenceService:
                 if status is not None and status.remembered:
                     yield user_id, Choice(status.name, True), self.registry.decays_at(status.name, now)
 
-        return await self._store.seed_choices(choices())
+        return await self._seeding.seed_choices(choices())
 
     async def _apply(self, user_id: str, transition: Transition, now: float) -> Transition:
         if transition.first_session and not transition.after.choice_known:
@@ -233,6 +248,6 @@ class PresenceService:
         if chosen is not None and chosen in self.registry:
             choice = Choice(chosen, self.registry[chosen].remembered)
         decays_at = self.registry.decays_at(choice.status, self._clock.now()) if choice is not None else None
-        after = await self._store.adopt_choice(user_id, choice, decays_at)
+        after = await self._sessions.adopt_choice(user_id, choice, decays_at)
         before = UserState(transition.before.sessions, after.choice)
         return Transition(before, after)

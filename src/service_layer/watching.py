@@ -19,9 +19,8 @@ from typing import Sequence
 
 import anyio
 
-from .durable_writer import DurableWriter
 from ..domain.errors import Forbidden, InvalidPayload, LimitExceeded
-from ..domain.ports import AudiencePolicy, PresenceStore, WatchRooms
+from ..domain.ports import AudiencePolicy, DurableStatuses, PresenceReads, WatchRooms
 from ..domain.presence import DurableStatus, UserState, own_status
 from ..domain.statuses import OFFLINE, StatusRegistry
 from ..domain.user_ids import MAX_USER_ID, user_id_problem
@@ -89,8 +88,8 @@ class WatchService:
         self,
         *,
         registry: StatusRegistry,
-        store: PresenceStore,
-        durable: DurableWriter,
+        store: PresenceReads,
+        durable: DurableStatuses,
         policy: AudiencePolicy,
         max_targets: int = DEFAULT_MAX_TARGETS,
         max_ids: int = DEFAULT_MAX_IDS,

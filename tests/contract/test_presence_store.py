@@ -15,7 +15,7 @@ APPEAR_OFFLINE = Choice("OFFLINE", remember=False)
 
 
 async def test_a_user_never_seen_is_unknown_with_no_sessions(presence_store) -> None:
-    assert await presence_store.state("u1") == UserState(0, None, False)
+    assert (await presence_store.states(["u1"]))[0] == UserState(0, None, False)
 
 
 async def test_register_counts_sessions(presence_store) -> None:
@@ -176,7 +176,7 @@ async def test_a_claimed_decay_replaces_the_choice(presence_store) -> None:
 
     assert (decayed.before.choice, decayed.after.choice) == (IDLE, AWAY)
     assert decayed.before.sessions == decayed.after.sessions == 1
-    assert (await presence_store.state("u1")).choice == AWAY
+    assert ((await presence_store.states(["u1"]))[0]).choice == AWAY
     assert await presence_store.claim_due_decays(10_000.0, limit=10) == []
 
 
@@ -195,7 +195,7 @@ async def test_a_decay_made_stale_by_a_new_choice_does_nothing(presence_store) -
     await presence_store.choose("u1", "s1", META, IDLE, expires_at=190.0, decays_at=1300.0)
 
     assert await presence_store.decay(due, AWAY, decays_at=None) is None
-    assert (await presence_store.state("u1")).choice == IDLE
+    assert ((await presence_store.states(["u1"]))[0]).choice == IDLE
 
 
 async def test_a_choice_without_decay_cancels_the_pending_one(presence_store) -> None:
@@ -230,8 +230,8 @@ async def test_seeding_teaches_remembered_choices_and_settles_everyone_else(pres
 
     assert learnt == 2
     assert not await presence_store.needs_seeding()
-    assert (await presence_store.state("u1")).choice == DND
-    assert (await presence_store.state("chosen-here")).choice == IDLE  # the store's own choice wins
+    assert ((await presence_store.states(["u1"]))[0]).choice == DND
+    assert ((await presence_store.states(["chosen-here"]))[0]).choice == IDLE  # the store's own choice wins
     stranger = await presence_store.register("stranger", "s1", META, expires_at=190.0)
     assert stranger.after.choice_known and stranger.after.choice is None
     [due] = await presence_store.claim_due_decays(700.0, limit=10)
@@ -253,7 +253,7 @@ async def test_the_last_session_ending_with_grace_leaves_the_user_lingering(pres
     ended = await presence_store.end("u1", "s1", grace_until=105.0)
 
     assert ended.after == UserState(0, APPEAR_OFFLINE, True, lingering=True)
-    assert (await presence_store.state("u1")).lingering
+    assert ((await presence_store.states(["u1"]))[0]).lingering
 
 
 async def test_a_session_within_the_grace_cancels_going_offline(presence_store) -> None:
@@ -298,7 +298,7 @@ async def test_ending_this_instances_sessions_ends_them_all_without_grace(presen
     rest = await presence_store.end_instance_sessions(None, limit=5)
 
     assert len(first) == 5 and len(rest) == 2
-    states = [await presence_store.state(f"u{n}") for n in range(3)]
+    states = [(await presence_store.states([f"u{n}"]))[0] for n in range(3)]
     assert {s.sessions for s in states} == {0}
     assert not any(s.lingering for s in states)
     assert await presence_store.expire_due(10_000.0, limit=100) == []
@@ -322,7 +322,7 @@ async def test_states_reads_many_users_in_the_order_asked(presence_store) -> Non
         UserState(0, DND, True),
         UserState(0, None, True, lingering=True),
     ]
-    assert states == [await presence_store.state(u) for u in users]
+    assert states == [(await presence_store.states([u]))[0] for u in users]
     assert await presence_store.states([]) == []
 
 

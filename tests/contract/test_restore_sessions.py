@@ -35,15 +35,15 @@ async def test_sessions_come_back_with_their_users_choices(presence_store) -> No
     )
 
     assert written == 4
-    assert await presence_store.state("u1") == UserState(2, DND, True)
-    assert await presence_store.state("u2") == UserState(1, APPEAR_OFFLINE, True)
-    assert await presence_store.state("u3") == UserState(1, None, True)
+    assert (await presence_store.states(["u1"]))[0] == UserState(2, DND, True)
+    assert (await presence_store.states(["u2"]))[0] == UserState(1, APPEAR_OFFLINE, True)
+    assert (await presence_store.states(["u3"]))[0] == UserState(1, None, True)
 
 
 async def test_a_hint_of_unknown_choice_leaves_the_choice_to_seeding(presence_store) -> None:
     await presence_store.restore_sessions([HeldSession("u1", "s1", META, 190.0)])
 
-    assert (await presence_store.state("u1")).choice_known is False
+    assert ((await presence_store.states(["u1"]))[0]).choice_known is False
 
 
 async def test_a_restored_session_expires_when_it_was_due(presence_store) -> None:
@@ -59,7 +59,7 @@ async def test_a_choice_made_since_the_loss_is_newer_than_any_hint(presence_stor
 
     await presence_store.restore_sessions([held("u1", "s2", DND, as_of=10_000.0)])
 
-    assert await presence_store.state("u1") == UserState(2, IDLE, True)
+    assert (await presence_store.states(["u1"]))[0] == UserState(2, IDLE, True)
 
 
 async def test_the_newest_hint_wins_whichever_instance_restores_first(presence_store) -> None:
@@ -68,18 +68,18 @@ async def test_the_newest_hint_wins_whichever_instance_restores_first(presence_s
     await presence_store.restore_sessions([held("u2", "s3", APPEAR_OFFLINE, as_of=160.0)])
     await presence_store.restore_sessions([held("u2", "s4", DND, as_of=150.0)])
 
-    assert (await presence_store.state("u1")).choice == APPEAR_OFFLINE
-    assert (await presence_store.state("u2")).choice == APPEAR_OFFLINE
+    assert ((await presence_store.states(["u1"]))[0]).choice == APPEAR_OFFLINE
+    assert ((await presence_store.states(["u2"]))[0]).choice == APPEAR_OFFLINE
 
 
 async def test_restoring_twice_changes_nothing(presence_store) -> None:
     sessions = [held("u1", "s1", DND), held("u2", "s2")]
     await presence_store.restore_sessions(sessions)
-    first = [await presence_store.state(u) for u in ("u1", "u2")]
+    first = [(await presence_store.states([u]))[0] for u in ("u1", "u2")]
 
     await presence_store.restore_sessions(sessions)
 
-    assert [await presence_store.state(u) for u in ("u1", "u2")] == first
+    assert [(await presence_store.states([u]))[0] for u in ("u1", "u2")] == first
 
 
 async def test_redis_reads_the_same_after_a_restore_as_before_the_loss(redis_store, redis_url: str) -> None:

@@ -39,9 +39,12 @@ class SqlWorld:
 def sql_world(engine: AsyncEngine, **writer_options: float) -> SqlWorld:
     repository = SqlStatusRepository(engine)
     writer = DurableWriter(repository, **writer_options)
+    store = InMemoryPresenceStore()
     service = PresenceService(
         registry=default_registry(),
-        store=InMemoryPresenceStore(),
+        sessions=store,
+        sweeps=store,
+        seeding=store,
         durable=writer,
         broadcaster=RecordingBroadcaster(),
         clock=SystemClock(),

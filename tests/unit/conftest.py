@@ -56,7 +56,9 @@ def build_world(
     broadcaster = RecordingBroadcaster()
     service = PresenceService(
         registry=registry or default_registry(),
-        store=store,
+        sessions=store,
+        sweeps=store,
+        seeding=store,
         durable=writer,
         broadcaster=broadcaster,
         clock=clock,

@@ -188,7 +188,7 @@ async def test_a_bad_status_is_refused_and_changes_nothing(world: World, payload
         await world.service.choose("u1", "s1", META, payload)
 
     assert world.broadcaster.changes == []
-    assert (await world.store.state("u1")).choice.status == "DND"
+    assert ((await world.store.states(["u1"]))[0]).choice.status == "DND"
 
 
 async def test_a_status_that_exists_but_is_not_choosable_is_refused() -> None:
@@ -231,7 +231,7 @@ async def test_a_silent_tab_expires_quietly_while_another_pings(world: World) ->
 
     assert await world.service.sweep() == 1
     assert world.broadcaster.seen_by_self("u1") == ["ONLINE"]
-    assert (await world.store.state("u1")).sessions == 1
+    assert ((await world.store.states(["u1"]))[0]).sessions == 1
 
 
 async def test_a_ping_after_expiry_brings_the_user_back(world: World) -> None:

@@ -72,10 +72,10 @@ async def world() -> World:
     store, requests = LosableStore(), RestoreRequests()
     recording = RecordingStore(store, HeldSessions(), clock, requests.request)
     service = PresenceService(
-        registry=default_registry(), store=recording, durable=writer, broadcaster=broadcaster, clock=clock,
-        verifier=TableTokenVerifier(), session_ttl=TTL,
+        registry=default_registry(), sessions=recording, sweeps=recording, seeding=store, durable=writer,
+        broadcaster=broadcaster, clock=clock, verifier=TableTokenVerifier(), session_ttl=TTL,
     )
-    restorer = SessionRestorer(store=recording, service=service, clock=clock)
+    restorer = SessionRestorer(recording=recording, recovery=store, service=service, clock=clock)
     await restorer.mark()
     await service.seed_remembered_choices()  # as the warm-up does at start
     return World(
@@ -92,7 +92,7 @@ async def test_sessions_and_choices_come_back_and_nobody_is_told(world: World) -
     await world.service.connect("two", "t1", META)
     await world.service.connect("two", "t2", META)
     users = ("dnd", "hidden", "two")
-    before = [await world.store.state(user) for user in users]
+    before = [(await world.store.states([user]))[0] for user in users]
     told = world.told()
 
     world.store.lose()
@@ -102,7 +102,7 @@ async def test_sessions_and_choices_come_back_and_nobody_is_told(world: World) -
 
     assert await world.writes_after(restore) == 0
     assert world.told() == told
-    assert [await world.store.state(user) for user in users] == before
+    assert [(await world.store.states([user]))[0] for user in users] == before
     assert before[1] == UserState(1, Choice("OFFLINE", False), True)
     assert await world.restorer.restore_if_lost() is None  # nothing lost since
 
@@ -133,7 +133,7 @@ async def test_a_tab_closed_during_the_outage_is_announced_once_restored(world: 
     await world.restorer.restore_if_lost()
 
     assert world.told() == [("gone", "ONLINE"), ("stays", "ONLINE"), ("gone", "OFFLINE")]
-    assert await world.store.state("stays") == UserState(1, None, True)
+    assert (await world.store.states(["stays"]))[0] == UserState(1, None, True)
     await world.writer.flush()
     assert world.repository.records["gone"].status == "OFFLINE"
 
@@ -150,7 +150,7 @@ async def test_a_tab_closed_during_an_outage_that_lost_nothing_is_ended_once_the
     assert await world.restorer.restore_if_lost() is None  # checked when the store came back
 
     assert world.told() == [("u1", "ONLINE"), ("u1", "OFFLINE")]
-    assert await world.store.state("u1") == UserState(0, None, True)
+    assert (await world.store.states(["u1"]))[0] == UserState(0, None, True)
 
 
 async def test_a_tab_closed_after_the_loss_asks_for_a_check_and_is_announced_once_restored(world: World) -> None:
@@ -190,7 +190,7 @@ async def test_a_grace_that_ran_out_is_not_restored(world: World) -> None:
     await world.service.sweep()
 
     assert world.told() == [("u1", "ONLINE"), ("u1", "OFFLINE")]
-    assert await world.store.state("u1") == UserState(0, None, False)
+    assert (await world.store.states(["u1"]))[0] == UserState(0, None, False)
 
 
 async def test_a_tab_closing_while_sessions_are_restored_is_not_undone(world: World) -> None:
@@ -205,7 +205,7 @@ async def test_a_tab_closing_while_sessions_are_restored_is_not_undone(world: Wo
         await anyio.wait_all_tasks_blocked()
         world.store.restoring.set()
 
-    assert await world.store.state("u1") == UserState(0, None, True)
+    assert (await world.store.states(["u1"]))[0] == UserState(0, None, True)
     assert world.told() == [("u1", "ONLINE"), ("u1", "OFFLINE")]
 
 
@@ -219,7 +219,7 @@ async def test_remembered_choices_of_users_nobody_holds_are_copied_in_again(worl
     await world.restorer.restore_if_lost()
     await world.restorer.seed()
 
-    assert await world.store.state("away") == UserState(0, Choice("INVISIBLE", True), True)
+    assert (await world.store.states(["away"]))[0] == UserState(0, Choice("INVISIBLE", True), True)
 
 
 async def test_the_loop_restores_when_asked(world: World) -> None:
@@ -229,7 +229,7 @@ async def test_the_loop_restores_when_asked(world: World) -> None:
         world.store.lose()
         world.requests.request()
         with anyio.fail_after(5):
-            while (await world.store.state("u1")).sessions != 1:
+            while ((await world.store.states(["u1"]))[0]).sessions != 1:
                 await anyio.sleep(0.01)
         tg.cancel_scope.cancel()
     assert world.told() == [("u1", "ONLINE")]

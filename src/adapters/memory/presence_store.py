@@ -31,9 +31,11 @@ class _User:
         return UserState(len(self.sessions), self.choice, self.known, self.leaving_at is not None)
 
 
-
-
 class InMemoryPresenceStore:
+    """Every role of the presence store but the instance leases: one process is the only
+    instance. It never loses its sessions either; ``SessionRecovery`` is implemented as
+    the Redis store implements it, for the contract suite and the restore rules' tests."""
+
     def __init__(self) -> None:
         self._users: dict[str, _User] = {}
         self._expiries: list[tuple[float, str, str]] = []
@@ -166,15 +168,6 @@ class InMemoryPresenceStore:
                 ended.append(Expired(user_id, session_id, Transition(before, user.state())))
         return ended
 
-    async def renew_lease(self, now: float, ttl: float) -> bool:
-        return True
-
-    async def release_lease(self) -> None:
-        return None
-
-    async def claim_dead_instances(self, now: float) -> list[str]:
-        return []
-
     async def expire_due(self, now: float, limit: int) -> list[Expired]:
         expiries = self._expiries
         expired: list[Expired] = []
@@ -204,20 +197,15 @@ class InMemoryPresenceStore:
         self._seeded = True
         return learnt
 
-    async def state(self, user_id: str) -> UserState:
-        user = self._users.get(user_id)
-        return user.state() if user is not None else UserState(0, None, self._seeded)
-
     async def states(self, user_ids: Sequence[str]) -> list[UserState]:
-        # Nothing in ``state`` awaits, so all of them are read at one moment.
-        return [await self.state(user_id) for user_id in user_ids]
+        # Nothing here awaits, so all of them are read at one moment.
+        users, nobody = self._users, UserState(0, None, self._seeded)
+        return [user.state() if (user := users.get(user_id)) is not None else nobody for user_id in user_ids]
 
     async def needs_restore(self) -> bool:
         return not self._restored
 
     async def restore_sessions(self, sessions: Sequence[HeldSession]) -> int:
-        """As the Redis store does it; a single process never loses its store, so this
-        serves the contract and the unit tests of the restore rules."""
         for held in sessions:
             user = self._user(held.user_id)
             known = user.sessions.get(held.session_id)

@@ -88,7 +88,7 @@ class RedisPresenceStore:
         self._instances = self._keys.instances()
         self._scripts: dict[str, Any] = {}
         for name in (
-            "REGISTER", "CHOOSE", "END", "EXPIRE", "FINISH_GRACE", "ADOPT", "STATE", "CLAIM_DUE",
+            "REGISTER", "CHOOSE", "END", "EXPIRE", "FINISH_GRACE", "ADOPT", "CLAIM_DUE",
             "DECAY", "SEED", "RENEW_LEASE", "RELEASE_LEASE", "CLAIM_INSTANCE",
             "RESTORE",
         ):
@@ -181,11 +181,6 @@ class RedisPresenceStore:
         chosen, remembered = (choice.status, _flag(choice.remember)) if choice else ("", "0")
         args = [chosen, remembered, self._hidden, self._user_ttl, self._choice_ttl, _ms_or_blank(decays_at), user_id]
         return _transition(await self._call("ADOPT", keys, args)).after
-
-    async def state(self, user_id: str) -> UserState:
-        k = self._keys
-        keys = [k.sockets(user_id), k.choice(user_id), self._epoch, k.leaving(user_id)]
-        return _transition(await self._call("STATE", keys, [])).after
 
     async def states(self, user_ids: Sequence[str]) -> list[UserState]:
         """One round trip: the STATES script per thousand users, pipelined (Redis serves

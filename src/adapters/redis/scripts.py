@@ -174,20 +174,10 @@ if count > 0 then set_flag(KEYS[3], count, c, ARGV[3], ARGV[4]) end
 return {count, count, c, r, c, r, 1, 0, 0}
 """
 
-# KEYS: sockets, choice, seeding epoch, leaving marker
-STATE = _PRELUDE + """
-local count = redis.call('SCARD', KEYS[1])
-local c, r, known = read_choice(KEYS[2])
-if known == 0 then known = redis.call('EXISTS', KEYS[3]) end
-local lingering = 0
-if count == 0 then lingering = redis.call('EXISTS', KEYS[4]) end
-return {count, count, c, r, c, r, known, lingering, lingering}
-"""
-
 # KEYS: 1 the seeding epoch, then for each user: sockets, choice, leaving marker.
-# STATE's reads for many users in one call (a snapshot of the users a socket watches),
-# one line per user, tab-separated: count, chosen, remembered, choice known, lingering
-# (status names are printable: no tab, no newline). Keep in step with STATE.
+# Each user's state, for many users in one call (a snapshot of the users a socket
+# watches), one line per user, tab-separated: count, chosen, remembered, choice known,
+# lingering (status names are printable: no tab, no newline).
 STATES = _PRELUDE + """
 local seeded = redis.call('EXISTS', KEYS[1])
 local lines = {}
