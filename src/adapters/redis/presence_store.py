@@ -1,9 +1,11 @@
-"""PresenceStore on Redis, shared by every gateway instance.
+"""The presence store on Redis, shared by every gateway instance: every role of
+``domain/ports.py``.
 
 Each socket-event operation is one EVALSHA of a script from ``scripts.py`` (loaded at
 start; redis-py reloads it on NOSCRIPT), so it costs one round trip and is atomic across
 instances. Sweeps (expiry, grace, decay, a dead instance's sessions) read an index, then
-apply the due items in one pipeline: two round trips per batch.
+apply the due items in one pipeline: two round trips per batch. A Redis failure reaches
+the caller as ``Unavailable`` (``unavailable.py``).
 """
 
 from __future__ import annotations
@@ -13,12 +15,12 @@ from typing import Any, AsyncIterable, Iterable, Sequence
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError, RedisError
 
-from ...domain.errors import Unavailable
 from ...domain.ports import DueDecay, Expired, HeldSession, SessionMeta, UserTransition
 from ...domain.presence import Choice, Transition, UserState
 from . import scripts
 from .keys import RedisKeys, split_member
 from .pipelined import PipelinedRedis
+from .unavailable import translates_redis_errors, unavailable
 
 # After its last session's TTL, a user's socket set and online flag linger this long, so
 # the sweeper (not Redis) ends the session and the change is announced.
@@ -109,7 +111,7 @@ class RedisPresenceStore:
                 return await self._events.evalsha(script.sha, script.script, keys, args)
             return await script(keys=keys, args=args)
         except RedisError as error:
-            raise Unavailable("presence store unavailable") from error
+            raise unavailable(error)
 
     async def _pipelined(self, name: str, calls: list[tuple[list[str], list[Any]]]) -> list[Any]:
         """Many calls of one script in one round trip (plain EVALSHA: redis-py's script
@@ -123,13 +125,10 @@ class RedisPresenceStore:
                 return await pipe.execute()
 
         try:
-            try:
-                return await run()
-            except NoScriptError:  # Redis restarted and lost its scripts
-                await self.load_scripts()
-                return await run()
-        except RedisError as error:
-            raise Unavailable("presence store unavailable") from error
+            return await run()
+        except NoScriptError:  # Redis restarted and lost its scripts
+            await self.load_scripts()
+            return await run()
 
     # ---------------------------------------------------------------- session events
 
@@ -182,6 +181,7 @@ class RedisPresenceStore:
         args = [chosen, remembered, self._hidden, self._user_ttl, self._choice_ttl, _ms_or_blank(decays_at), user_id]
         return _transition(await self._call("ADOPT", keys, args)).after
 
+    @translates_redis_errors
     async def states(self, user_ids: Sequence[str]) -> list[UserState]:
         """One round trip: the STATES script per thousand users, pipelined (Redis serves
         other clients between them). One script for many users, not one call each: the
@@ -204,11 +204,9 @@ class RedisPresenceStore:
 
     # ---------------------------------------------------------------- sweeps
 
+    @translates_redis_errors
     async def expire_due(self, now: float, limit: int) -> list[Expired]:
-        try:
-            members = await self._redis.zrangebyscore(self._index, "-inf", _ms(now), start=0, num=limit)
-        except RedisError as error:
-            raise Unavailable("presence store unavailable") from error
+        members = await self._redis.zrangebyscore(self._index, "-inf", _ms(now), start=0, num=limit)
         return await self._end_sessions([split_member(m) for m in members], "EXPIRE", [_ms(now)])
 
     async def _end_sessions(
@@ -231,6 +229,7 @@ class RedisPresenceStore:
         claimed = await self._call("CLAIM_DUE", [index], [_ms(now), limit])
         return [(member, int(float(due))) for member, due in zip(claimed[0::2], claimed[1::2])]
 
+    @translates_redis_errors
     async def settle_due_graces(self, now: float, limit: int) -> list[UserTransition]:
         claimed = await self._claim(self._graces, now, limit)
         k = self._keys
@@ -248,17 +247,15 @@ class RedisPresenceStore:
             if reply is not None
         ]
 
+    @translates_redis_errors
     async def claim_due_decays(self, now: float, limit: int) -> list[DueDecay]:
         claimed = await self._claim(self._decays, now, limit)
         if not claimed:
             return []
-        try:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for user_id, _ in claimed:
-                    pipe.hget(self._keys.choice(user_id), "c")
-                statuses = await pipe.execute()
-        except RedisError as error:
-            raise Unavailable("presence store unavailable") from error
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for user_id, _ in claimed:
+                pipe.hget(self._keys.choice(user_id), "c")
+            statuses = await pipe.execute()
         return [
             DueDecay(user_id, status, due / 1000)
             for (user_id, due), status in zip(claimed, statuses)
@@ -284,11 +281,9 @@ class RedisPresenceStore:
     async def release_lease(self) -> None:
         await self._call("RELEASE_LEASE", [self._keys.lease(self.instance), self._instances], [self.instance])
 
+    @translates_redis_errors
     async def claim_dead_instances(self, now: float) -> list[str]:
-        try:
-            lapsed = await self._redis.zrangebyscore(self._instances, "-inf", _ms(now))
-        except RedisError as error:
-            raise Unavailable("presence store unavailable") from error
+        lapsed = await self._redis.zrangebyscore(self._instances, "-inf", _ms(now))
         won = []
         for instance in lapsed:
             if instance == self.instance:
@@ -297,29 +292,23 @@ class RedisPresenceStore:
                 won.append(instance)
         return won
 
+    @translates_redis_errors
     async def end_instance_sessions(self, instance: str | None, limit: int) -> list[Expired]:
         """End up to ``limit`` sessions of an instance (this one when None), with no grace."""
         index = self._index if instance is None else self._keys.instance_sessions(instance)
-        try:
-            members = await self._redis.zrange(index, 0, limit - 1)
-        except RedisError as error:
-            raise Unavailable("presence store unavailable") from error
+        members = await self._redis.zrange(index, 0, limit - 1)
         ended = await self._end_sessions([split_member(m) for m in members], "END", ["", 0], index)
         if len(members) < limit:
-            try:
-                await self._redis.delete(index)
-            except RedisError as error:
-                raise Unavailable("presence store unavailable") from error
+            await self._redis.delete(index)
         return ended
 
     # ---------------------------------------------------------------- seeding
 
+    @translates_redis_errors
     async def needs_seeding(self) -> bool:
-        try:
-            return not await self._redis.exists(self._epoch)
-        except RedisError as error:
-            raise Unavailable("presence store unavailable") from error
+        return not await self._redis.exists(self._epoch)
 
+    @translates_redis_errors
     async def seed_choices(self, choices: AsyncIterable[tuple[str, Choice, float | None]]) -> int:
         learnt = 0
         batch: list[tuple[list[str], list[Any]]] = []
@@ -329,7 +318,7 @@ class RedisPresenceStore:
             batch.clear()
             return sum(int(r) for r in replies)
 
-        await self.load_scripts_or_unavailable()
+        await self.load_scripts()
         async for user_id, choice, decays_at in choices:
             batch.append(
                 (
@@ -341,27 +330,17 @@ class RedisPresenceStore:
                 learnt += await flush()
         if batch:
             learnt += await flush()
-        try:
-            await self._redis.set(self._epoch, self.instance)
-        except RedisError as error:
-            raise Unavailable("presence store unavailable") from error
+        await self._redis.set(self._epoch, self.instance)
         return learnt
-
-    async def load_scripts_or_unavailable(self) -> None:
-        try:
-            await self.load_scripts()
-        except RedisError as error:
-            raise Unavailable("presence store unavailable") from error
 
     # ---------------------------------------------------------------- restore
 
+    @translates_redis_errors
     async def needs_restore(self) -> bool:
         """The marker's absence says Redis lost what this instance wrote; asking renews it."""
-        try:
-            return not await self._redis.pexpire(self._keys.instance_restored(self.instance), _ms(RESTORED_MARKER_TTL))
-        except RedisError as error:
-            raise Unavailable("presence store unavailable") from error
+        return not await self._redis.pexpire(self._keys.instance_restored(self.instance), _ms(RESTORED_MARKER_TTL))
 
+    @translates_redis_errors
     async def restore_sessions(self, sessions: Sequence[HeldSession]) -> int:
         """One pipeline of RESTORE per batch (one round trip each), then the marker."""
         for start in range(0, len(sessions), BATCH):
@@ -376,14 +355,9 @@ class RedisPresenceStore:
                 ]
                 calls.append((keys, args))
             await self._pipelined("RESTORE", calls)
-        try:
-            await self._redis.set(self._keys.instance_restored(self.instance), self.instance, px=_ms(RESTORED_MARKER_TTL))
-        except RedisError as error:
-            raise Unavailable("presence store unavailable") from error
+        await self._redis.set(self._keys.instance_restored(self.instance), self.instance, px=_ms(RESTORED_MARKER_TTL))
         return len(sessions)
 
+    @translates_redis_errors
     async def release_restore(self) -> None:
-        try:
-            await self._redis.delete(self._keys.instance_restored(self.instance))
-        except RedisError as error:
-            raise Unavailable("presence store unavailable") from error
+        await self._redis.delete(self._keys.instance_restored(self.instance))
