@@ -15,6 +15,7 @@ import socketio
 from ..adapters.socketio.broadcaster import iso_timestamp
 from ..domain.errors import InvalidToken, PresenceError
 from ..service_layer.use_cases import PresenceService
+from .error_body import error_body
 from .socket_events import SocketSession, refuse_event
 from .socket_gate import SocketGate
 
@@ -31,7 +32,7 @@ def register_auth_events(sio: socketio.AsyncServer, service: PresenceService, ga
             if identity.user_id != session.user_id:
                 raise InvalidToken("invalid token: it names another user")
         except PresenceError as error:
-            body = {"code": error.code, "message": error.message}
+            body = error_body(error)
             await sio.emit("error", body, to=sid)
             return {"error": body}
         session.expires_at = identity.expires_at

@@ -9,18 +9,16 @@ case answers both). Errors are ``{error: {code, message}}`` with the codes socke
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import orjson
 from quart import Blueprint, Response, request
 
-from ..domain.errors import Forbidden, InvalidPayload, LimitExceeded, PresenceError, Refused, Unavailable
+from ..domain.errors import Forbidden, InvalidPayload, LimitExceeded, Refused, Unavailable
 from ..service_layer.use_cases import PresenceService
 from ..service_layer.watching import MAX_USER_ID, WatchService
+from .error_body import error_body
 from .watch_events import seen_body, snapshot_body, user_ids_payload
-
-log = logging.getLogger(__name__)
 
 _STATUS = {Refused: 401, Forbidden: 403, InvalidPayload: 400, LimitExceeded: 413, Unavailable: 503}
 
@@ -30,14 +28,11 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
 
 
 def error_response(error: Exception) -> Response:
-    """``{error: {code, message}}`` with the HTTP status of its kind; anything unexpected is
-    logged and answered as ``internal``."""
-    if not isinstance(error, PresenceError):
-        log.error("presence API request failed", exc_info=error)
-        error = PresenceError()
+    """``{error: {code, message}}`` with the HTTP status of its kind (500 for anything
+    unexpected, answered as ``internal``)."""
     status = next((code for kind, code in _STATUS.items() if isinstance(error, kind)), 500)
     headers = {"WWW-Authenticate": 'Bearer realm="presence"'} if status == 401 else None
-    return json_response({"error": {"code": error.code, "message": error.message}}, status, headers)
+    return json_response({"error": error_body(error, "a presence API request")}, status, headers)
 
 
 def _bearer() -> str | None:

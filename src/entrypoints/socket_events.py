@@ -11,6 +11,7 @@ from ..adapters.socketio.broadcaster import user_room
 from ..domain.errors import ExpiredToken, InvalidPayload, PresenceError, Refused
 from ..domain.ports import Clock, SessionMeta
 from ..service_layer.use_cases import PresenceService
+from .error_body import error_body
 from .socket_counts import SocketCounts
 from .socket_gate import SocketGate
 
@@ -62,9 +63,19 @@ def _status_of(payload: Any) -> object:
     return payload["status"]
 
 
+async def reply_error(
+    sio: socketio.AsyncServer, sid: str, event: str, error: Exception, counts: SocketCounts
+) -> dict[str, Any]:
+    """Answer an event that failed: an ``error`` event, and the acknowledgement's body."""
+    counts.count_error(event)
+    body = error_body(error, f"{event} from socket {sid}")
+    await sio.emit("error", body, to=sid)
+    return {"error": body}
+
+
 async def refuse_event(sio: socketio.AsyncServer, sid: str, refusal: PresenceError) -> dict[str, Any]:
     """Answer an event the gate refused; a socket whose token expired is then closed."""
-    body = {"code": refusal.code, "message": refusal.message}
+    body = error_body(refusal)
     await sio.emit("error", body, to=sid)
     if refusal.code == "token_expired":
         await sio.disconnect(sid)
@@ -79,13 +90,6 @@ def register_socket_events(
     counts: SocketCounts | None = None,
 ) -> None:
     counts = counts if counts is not None else SocketCounts()
-
-    async def reply_error(sid: str, event: str, error: Exception) -> None:
-        counts.count_error(event)
-        if not isinstance(error, PresenceError):
-            log.exception("%s from socket %s failed", event, sid, exc_info=error)
-            error = PresenceError()
-        await sio.emit("error", {"code": error.code, "message": error.message}, to=sid)
 
     async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         try:
@@ -109,7 +113,7 @@ def register_socket_events(
         try:
             status = await service.connect(session.user_id, sid, session.meta)
         except Exception as error:
-            await reply_error(sid, "connect", error)
+            await reply_error(sio, sid, "connect", error, counts)
             await sio.disconnect(sid)
             return
         counts.connects += 1
@@ -126,7 +130,7 @@ def register_socket_events(
         try:
             await service.heartbeat(session.user_id, sid, session.meta)
         except Exception as error:
-            await reply_error(sid, "ping", error)
+            await reply_error(sio, sid, "ping", error, counts)
 
     async def presence_update(sid: str, payload: Any = None, *_: Any) -> None:
         counts.updates += 1
@@ -138,7 +142,7 @@ def register_socket_events(
         try:
             await service.choose(session.user_id, sid, session.meta, _status_of(payload))
         except Exception as error:
-            await reply_error(sid, "presence:update", error)
+            await reply_error(sio, sid, "presence:update", error, counts)
 
     async def disconnect(sid: str, *_: Any) -> None:
         counts.disconnects += 1

@@ -7,19 +7,16 @@ A refusal is both an ``error`` event (as every other handler answers) and the ac
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from ..adapters.socketio.broadcaster import iso_timestamp
 from ..adapters.socketio.server import PresenceSocketServer
 from ..adapters.socketio.watch_rooms import SocketWatchRooms
-from ..domain.errors import InvalidPayload, PresenceError
+from ..domain.errors import InvalidPayload
 from .socket_counts import SocketCounts
 from ..service_layer.watching import Seen, Snapshot, WatchService
-from .socket_events import MAX_PAYLOAD_KEYS, SocketSession, refuse_event
+from .socket_events import MAX_PAYLOAD_KEYS, SocketSession, refuse_event, reply_error
 from .socket_gate import SocketGate
-
-log = logging.getLogger(__name__)
 
 
 def user_ids_payload(payload: Any, event: str) -> object:
@@ -48,15 +45,6 @@ def register_watch_events(
 ) -> None:
     counts = counts if counts is not None else SocketCounts()
 
-    async def refuse(sid: str, event: str, error: Exception) -> dict[str, Any]:
-        counts.count_error(event)
-        if not isinstance(error, PresenceError):
-            log.exception("%s from socket %s failed", event, sid, exc_info=error)
-            error = PresenceError()
-        body = {"code": error.code, "message": error.message}
-        await sio.emit("error", body, to=sid)
-        return {"error": body}
-
     async def subscribe(sid: str, payload: Any = None, *_: Any) -> dict[str, Any]:
         counts.subscribes += 1
         session: SocketSession = await sio.get_session(sid)
@@ -67,7 +55,7 @@ def register_watch_events(
             user_ids = user_ids_payload(payload, "presence:subscribe")
             snapshot = await watch.subscribe(session.user_id, user_ids, session.watching, SocketWatchRooms(sio, sid))
         except Exception as error:
-            return await refuse(sid, "presence:subscribe", error)
+            return await reply_error(sio, sid, "presence:subscribe", error, counts)
         return snapshot_body(snapshot)
 
     async def unsubscribe(sid: str, payload: Any = None, *_: Any) -> dict[str, Any]:
@@ -80,7 +68,7 @@ def register_watch_events(
             user_ids = user_ids_payload(payload, "presence:unsubscribe")
             await watch.unsubscribe(user_ids, session.watching, SocketWatchRooms(sio, sid))
         except Exception as error:
-            return await refuse(sid, "presence:unsubscribe", error)
+            return await reply_error(sio, sid, "presence:unsubscribe", error, counts)
         return {"watching": len(session.watching)}
 
     sio.on("presence:subscribe", subscribe)
