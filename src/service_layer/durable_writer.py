@@ -20,6 +20,7 @@ from typing import AsyncIterator, Iterable, Sequence
 import anyio
 
 from ..domain.errors import RecordRejected
+from ..domain.outages import Backoff, Outage
 from ..domain.ports import StatusRepository
 from ..domain.presence import DurableStatus
 
@@ -41,11 +42,15 @@ class DurableWriter:
         self._wake: anyio.Event | None = None
         self._batch_size = batch_size
         self._linger = linger
-        self._retry_initial = retry_initial
-        self._retry_max = retry_max
-        self.available = True
+        self._backoff = Backoff(retry_initial, retry_max)
+        self._outage = Outage()
         self.written = 0
         self.rejected = 0  # records the database refused for their content, set aside
+
+    @property
+    def available(self) -> bool:
+        """False while writes fail and are retried (``/readyz``, the metrics)."""
+        return not self._outage.down
 
     @property
     def pending(self) -> int:
@@ -110,7 +115,6 @@ class DurableWriter:
     async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         self._wake = anyio.Event()
         task_status.started()
-        delay = self._retry_initial
         while True:
             await self._wake.wait()
             self._wake = anyio.Event()
@@ -124,16 +128,13 @@ class DurableWriter:
                     with anyio.CancelScope(shield=True):
                         await self._write_batch()
                 except Exception as exc:  # the database is down or refusing: keep and retry
-                    if self.available:
+                    if self._outage.failed():
                         log.error("durable status writes failing, %d queued, retrying: %r", self.pending, exc)
-                    self.available = False
-                    await anyio.sleep(delay)
-                    delay = min(delay * 2, self._retry_max)
+                    await anyio.sleep(self._backoff.next())
                     continue
-                if not self.available:
+                if self._outage.recovered():
                     log.warning("durable status writes recovered")
-                self.available = True
-                delay = self._retry_initial
+                    self._backoff.reset()
                 if self._linger and 0 < self.pending < self._batch_size:
                     # What arrived during the write lingers too: without this a user who
                     # flaps is written once per round trip, not once per linger.

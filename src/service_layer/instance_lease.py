@@ -13,6 +13,7 @@ import logging
 
 import anyio
 
+from ..domain.outages import Outage
 from .periodic import every
 from .use_cases import PresenceService
 
@@ -31,7 +32,7 @@ async def keep_lease(
     except Exception as error:  # the store is down at start: keep trying below
         log.error("could not take this instance's lease: %r", error)
     task_status.started()
-    failing = False
+    outage = Outage()
     while True:
         await anyio.sleep(ttl / 3)
         if service.draining:
@@ -41,17 +42,16 @@ async def keep_lease(
         try:
             held = await service.renew_lease(ttl)
         except Exception as error:
-            if not failing:
+            if outage.failed():
                 log.warning("lease not renewed: %r (retrying every %gs)", error, ttl / 3)
-            failing = True
             continue
+        failed = outage.recovered()
         if not held:
             # After a lapse survivors may have ended this instance's sessions (they come
             # back with their next ping); after Redis lost its data, the restore brings them.
             log.warning("this instance's lease had lapsed and is held again")
-        elif failing:
+        elif failed:
             log.warning("lease renewed again")
-        failing = False
 
 
 async def watch_dead_instances(

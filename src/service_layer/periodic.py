@@ -10,6 +10,7 @@ from typing import Awaitable, Callable
 import anyio
 
 from ..domain.errors import Unavailable
+from ..domain.outages import Outage
 
 log = logging.getLogger(__name__)
 
@@ -22,19 +23,18 @@ async def every(
     task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
     task_status.started()
-    failed_rounds = 0
+    outage = Outage()
     while True:
         await anyio.sleep(interval)
         try:
             await action()
         except Unavailable as error:  # a dependency is down: expected; said when it starts
-            if not failed_rounds:
+            if outage.failed():
                 log.warning("%s: %s (retrying every %gs)", failure, error, interval)
-            failed_rounds += 1
             continue
         except Exception:
             log.exception(failure)
             continue
+        failed_rounds = outage.recovered()
         if failed_rounds:
             log.warning("%s: recovered after %d failed rounds", failure, failed_rounds)
-            failed_rounds = 0

@@ -23,6 +23,7 @@ import time
 import anyio
 
 from .held_sessions import RecordingStore
+from ..domain.outages import Backoff, Outage
 from ..domain.ports import Clock, SessionRecovery
 from .use_cases import PresenceService
 
@@ -145,9 +146,9 @@ async def _restore_when_asked(
     retry_max: float,
 ) -> None:
     seeding = False
-    retry: float | None = None
+    backoff, outage = Backoff(retry_initial, retry_max), Outage()
     while True:
-        await requests.wait(retry if retry is not None else check_every)
+        await requests.wait(backoff.next() if outage.down else check_every)
         try:
             if await restorer.restore_if_lost() is not None:
                 seeding = True
@@ -155,10 +156,12 @@ async def _restore_when_asked(
                 learnt = await restorer.seed()
                 seeding = False
                 log.info("copied %d remembered statuses into the presence store again", learnt)
-            retry = None
         except Exception as error:  # Redis or the database still down: try again
-            retry = retry_initial if retry is None else min(retry * 2, retry_max)
-            cause = f" ({error.__cause__!r})" if error.__cause__ is not None else ""
-            log.warning("restoring presence after the store's loss is not done: %r%s; retrying in %gs", error, cause, retry)
+            if outage.failed():
+                cause = f" ({error.__cause__!r})" if error.__cause__ is not None else ""
+                log.warning("restoring presence after the store's loss is not done: %r%s; retrying", error, cause)
             continue
+        if outage.recovered():
+            log.warning("restoring presence after the store's loss is done")
+            backoff.reset()
         await anyio.sleep(min_interval)

@@ -12,6 +12,7 @@ import logging
 
 import anyio
 
+from ..domain.outages import Backoff, Outage
 from .use_cases import PresenceService
 
 log = logging.getLogger(__name__)
@@ -25,15 +26,17 @@ async def warm_up(
     task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
     task_status.started()
-    delay = retry_initial
+    backoff, outage = Backoff(retry_initial, retry_max), Outage()
     while True:
         try:
             learnt = await service.seed_remembered_choices()
         except Exception as error:
-            log.warning("remembered statuses not copied to the presence store yet (%r); retrying in %gs", error, delay)
+            delay = backoff.next()
+            if outage.failed():
+                log.warning("remembered statuses not copied to the presence store yet (%r); retrying", error)
             await anyio.sleep(delay)
-            delay = min(delay * 2, retry_max)
             continue
-        if learnt:
-            log.info("copied %d remembered statuses into the presence store", learnt)
+        failed = outage.recovered()
+        if learnt or failed:
+            log.info("copied %d remembered statuses into the presence store (%d attempts failed)", learnt, failed)
         return

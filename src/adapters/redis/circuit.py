@@ -22,34 +22,35 @@ import anyio
 from redis.asyncio import BlockingConnectionPool
 from redis.exceptions import ConnectionError, TimeoutError
 
+from ...domain.outages import Outage
+
 log = logging.getLogger(__name__)
 
 
 class RedisCircuit:
     def __init__(self) -> None:
-        self._opened_at: float | None = None
+        self._outage = Outage()  # since: the monotonic time it opened
         self.reason = ""
         self._closed: anyio.Event | None = None  # created on first wait, inside the event loop
         self._pools: list[BlockingConnectionPool] = []
 
     @property
     def is_open(self) -> bool:
-        return self._opened_at is not None
+        return self._outage.down
 
     def open_for(self) -> float:
-        return 0.0 if self._opened_at is None else time.monotonic() - self._opened_at
+        return time.monotonic() - self._outage.since if self._outage.down else 0.0
 
     def trip(self, reason: str) -> None:
-        if self._opened_at is None:
-            self._opened_at = time.monotonic()
+        if self._outage.failed(time.monotonic()):
             self.reason = reason
             log.warning("Redis is unavailable (%s): presence events answer 'unavailable' until it answers again", reason)
 
     def close(self) -> None:
-        if self._opened_at is None:
+        if not self._outage.down:
             return
         log.warning("Redis answers again after %.1fs", self.open_for())
-        self._opened_at = None
+        self._outage.recovered()
         self.reason = ""
         if self._closed is not None:
             self._closed.set()
@@ -66,12 +67,12 @@ class RedisCircuit:
         self.close()
 
     def check(self) -> None:
-        if self._opened_at is not None:
+        if self._outage.failures:  # every pool checkout: the attribute, not the property
             raise ConnectionError(f"Redis is unavailable ({self.reason})")
 
     async def wait_closed(self, timeout: float) -> None:
         """Return once the circuit is closed, or after ``timeout``."""
-        if self._opened_at is None:
+        if not self._outage.down:
             return
         if self._closed is None:
             self._closed = anyio.Event()

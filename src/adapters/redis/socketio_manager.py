@@ -35,6 +35,7 @@ from redis.asyncio.client import PubSub
 from socketio.async_pubsub_manager import AsyncPubSubManager
 from redis.exceptions import ConnectionError
 
+from ...domain.outages import Backoff, Outage
 from ..socketio.lean_manager import LeanEmits, encode_event
 from .circuit import RedisCircuit
 from .client import create_redis
@@ -68,7 +69,7 @@ class PooledRedisManager(socketio.AsyncRedisManager, LeanEmits):
         self._pool_size = pool_size
         self._circuit = circuit
         self.subscribed = False
-        self._lost_at: float | None = None
+        self._unsubscribed = Outage()  # since: the monotonic time the listener lost Redis
         self._tried: anyio.Event | None = None
         self.messages_in = self.messages_out = 0  # pub/sub messages, read by the metrics
 
@@ -104,7 +105,7 @@ class PooledRedisManager(socketio.AsyncRedisManager, LeanEmits):
         self.connected = True
 
     async def _redis_listen_with_retries(self) -> AsyncIterator[dict[str, Any]]:
-        delay = RETRY_INITIAL
+        backoff = Backoff(RETRY_INITIAL, RETRY_MAX)
         while True:
             self._redis_connect()
             pubsub = self.pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
@@ -115,7 +116,7 @@ class PooledRedisManager(socketio.AsyncRedisManager, LeanEmits):
                     if self._tried is not None:
                         self._tried.set()
                 self._found()
-                delay = RETRY_INITIAL
+                backoff.reset()
                 async for message in self._alive(pubsub):
                     yield message
             except Exception as error:  # as upstream: any failure means subscribe again
@@ -123,11 +124,11 @@ class PooledRedisManager(socketio.AsyncRedisManager, LeanEmits):
             finally:
                 with anyio.CancelScope(shield=True):
                     await pubsub.aclose()
+            delay = backoff.next()
             if self._circuit is not None and self._circuit.is_open:
                 await self._circuit.wait_closed(delay)  # Redis is down: go as soon as it answers
             else:
                 await anyio.sleep(delay)
-            delay = min(delay * 2, RETRY_MAX)
 
     async def _alive(self, pubsub: PubSub) -> AsyncIterator[dict[str, Any]]:
         heard = time.monotonic()
@@ -148,19 +149,18 @@ class PooledRedisManager(socketio.AsyncRedisManager, LeanEmits):
                 asked = True
 
     def _found(self) -> None:
-        if self._lost_at is not None:
+        if self._unsubscribed.recovered():
             log.warning(
-                "the Redis listener is subscribed to %r again after %.1fs", self.channel, time.monotonic() - self._lost_at
+                "the Redis listener is subscribed to %r again after %.1fs",
+                self.channel, time.monotonic() - self._unsubscribed.since,
             )
-        self._lost_at = None
         self.subscribed = True
 
     def _lost(self, reason: str) -> None:
-        if self.subscribed or self._lost_at is None:
+        if self._unsubscribed.failed(time.monotonic()):
             log.warning(
                 "the Redis listener is not subscribed (%s): emits from other instances are missed until it is", reason
             )
-            self._lost_at = time.monotonic()
         self.subscribed = False
 
     async def _publish(self, data: Any) -> None:
