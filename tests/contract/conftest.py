@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from presence_gateway.adapters.memory.presence_store import InMemoryPresenceStore
-from presence_gateway.adapters.memory.status_repository import InMemoryStatusRepository
+from tests.memory_status_repository import InMemoryStatusRepository
 from presence_gateway.adapters.sql import migrate
 from presence_gateway.adapters.sql.engine import create_engine, sqlite_url
 from presence_gateway.adapters.sql.status_repository import SqlStatusRepository

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pytest
 
 from presence_gateway.adapters.memory.presence_store import InMemoryPresenceStore
-from presence_gateway.adapters.memory.status_repository import InMemoryStatusRepository
+from tests.memory_status_repository import InMemoryStatusRepository
 from presence_gateway.service_layer.durable_writer import DurableWriter
 from presence_gateway.domain.ports import SessionMeta
 from presence_gateway.domain.statuses import StatusRegistry, default_registry

@@ -8,7 +8,7 @@ import time
 import anyio
 import pytest
 
-from presence_gateway.adapters.memory.status_repository import InMemoryStatusRepository
+from tests.memory_status_repository import InMemoryStatusRepository
 from presence_gateway.service_layer.durable_writer import DurableWriter
 from presence_gateway.domain.presence import DurableStatus
 

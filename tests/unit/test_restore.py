@@ -10,7 +10,7 @@ import anyio
 import pytest
 
 from presence_gateway.adapters.memory.presence_store import InMemoryPresenceStore
-from presence_gateway.adapters.memory.status_repository import InMemoryStatusRepository
+from tests.memory_status_repository import InMemoryStatusRepository
 from presence_gateway.service_layer.durable_writer import DurableWriter
 from presence_gateway.domain.errors import Unavailable
 from presence_gateway.service_layer.held_sessions import HeldSessions, RecordingStore

@@ -6,7 +6,7 @@ from __future__ import annotations
 import anyio
 import pytest
 
-from presence_gateway.adapters.memory.status_repository import InMemoryStatusRepository
+from tests.memory_status_repository import InMemoryStatusRepository
 from presence_gateway.adapters.open_policy import OpenAudience
 from presence_gateway.domain.errors import Forbidden, InvalidPayload, LimitExceeded, Unavailable
 from presence_gateway.domain.presence import DurableStatus

@@ -1,1 +1,1 @@
-"""In-process adapters: the embedded default of a single instance, and the unit tests' store."""
+"""In-process adapters: the presence store of a single instance (its embedded default)."""

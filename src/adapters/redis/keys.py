@@ -64,11 +64,8 @@ class RedisKeys:
         return f"presence:instance:{instance}:restored"
 
 
-def index_member(user_id: str, session_id: str) -> str:
-    """Session ids never contain ':'; user ids may, so the session id comes first."""
-    return f"{session_id}:{user_id}"
-
-
 def split_member(member: str) -> tuple[str, str]:
+    """An instance index member, as the scripts write it: the session id first (session
+    ids never contain ':'; user ids may)."""
     session_id, _, user_id = member.partition(":")
     return user_id, session_id

@@ -1,12 +1,12 @@
 """A StatusRepository in a dict: the unit tests' durable store, held to the same contract
-suite as the SQL one."""
+suite as the SQL ones (the gateway itself always has a database: SQLite by default)."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from typing import AsyncIterator, Iterable, Sequence
 
-from ...domain.presence import DurableStatus
+from presence_gateway.domain.presence import DurableStatus
 
 
 class InMemoryStatusRepository:
