@@ -9,7 +9,11 @@ import pytest
 
 from presence_gateway.adapters.memory.presence_store import InMemoryPresenceStore
 from presence_gateway.adapters.redis.presence_store import RedisPresenceStore
-from presence_gateway.domain.ports import InstanceLeases
+from presence_gateway.domain.ports import (
+    ChoiceSeeding, DurableStatuses, InstanceLeases, PresenceReads, SessionRecovery, SessionStore, SessionSweeps,
+)
+from presence_gateway.service_layer.durable_writer import DurableWriter
+from presence_gateway.service_layer.held_sessions import RecordableStore, RecordingStore
 from presence_gateway.entrypoints.containers import build_container
 from presence_gateway.entrypoints.settings import Settings
 from tests.unit.conftest import World
@@ -33,3 +37,18 @@ async def test_a_single_instance_releases_no_lease_and_renews_none(world: World)
     await world.service.release_lease()  # shutdown: nothing to give up
     with pytest.raises(RuntimeError, match="single instance"):
         await world.service.renew_lease(10.0)
+
+
+def roles_each_adapter_plays(
+    memory: InMemoryPresenceStore, redis: RedisPresenceStore, recording: RecordingStore, writer: DurableWriter
+) -> None:
+    """For the type checker (never run): the roles of the table in docs/internals.md."""
+    recordable: list[RecordableStore] = [memory, redis]
+    sessions: list[SessionStore] = [memory, redis, recording]
+    sweeps: list[SessionSweeps] = [memory, redis, recording]
+    reads: list[PresenceReads] = [memory, redis]
+    seeding: list[ChoiceSeeding] = [memory, redis]
+    leases: list[InstanceLeases] = [redis]
+    recovery: list[SessionRecovery] = [memory, redis]
+    durable: DurableStatuses = writer
+    del recordable, sessions, sweeps, reads, seeding, leases, recovery, durable

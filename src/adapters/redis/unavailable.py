@@ -11,7 +11,7 @@ that run a few times a second at most.
 from __future__ import annotations
 
 from functools import wraps
-from typing import Awaitable, Callable, ParamSpec, TypeVar
+from typing import Any, Callable, Coroutine, ParamSpec, TypeVar
 
 from redis.exceptions import RedisError
 
@@ -32,7 +32,7 @@ def unavailable(error: RedisError) -> Unavailable:
     return translated
 
 
-def translates_redis_errors(operation: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+def translates_redis_errors(operation: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, Coroutine[Any, Any, R]]:
     @wraps(operation)
     async def translated(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
