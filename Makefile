@@ -1,5 +1,6 @@
 # `make run` serves the embedded default, `make test` runs the whole suite, `make bench`
-# measures the gateway against its peers (docs/benchmarks.md).
+# measures the gateway against its peers (docs/benchmarks.md), `make capacity` what one
+# Redis primary carries (docs/scaling.md).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -10,7 +11,7 @@ WEB_STAMP := web/node_modules/.installed
 EXAMPLES_STAMP := examples/node_modules/.installed
 NPM ?= npm
 
-.PHONY: run test bench clean
+.PHONY: run test bench capacity clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "presence-gateway needs Python 3.11 or newer (set PYTHON=...)")'
@@ -46,6 +47,10 @@ test: $(STAMP) $(WEB_STAMP) $(EXAMPLES_STAMP)
 # BENCH_ARGS='--quick --runs 1' for a smoke run; see benchmarks/compare.py --help.
 bench: $(STAMP)
 	$(BIN)/python benchmarks/compare.py $(BENCH_ARGS)
+
+# What one Redis primary spends per event, user and change; writes docs/scaling.md's tables.
+capacity: $(STAMP)
+	$(BIN)/python benchmarks/redis_capacity.py $(CAPACITY_ARGS)
 
 clean:
 	rm -rf $(VENV) data web/node_modules examples/node_modules test-artefacts
