@@ -75,7 +75,7 @@ def measured_section(figures: dict) -> str:
             if op not in results:
                 continue
             r = results[op]
-            client = n(r["client_ops_per_s"]) if not shape.startswith("replayed") else "—"
+            client = "—" if "replayed" in shape else n(r["client_ops_per_s"])
             if op.startswith("grace"):
                 client = "—"
             lines.append(
@@ -250,27 +250,46 @@ def plan_section(figures: dict, costs: Costs) -> str:
         + " and ".join(f"{storm[u]:.0f} s for {users_text(u)}" for u in SIZES)
         + " of Redis time; the gateway instances' connect rate (docs/benchmarks.md, connect storm) is the "
         "tighter bound.",
+    ]
+    walls = sorted(
+        [
+            (
+                limits["one_channel_users"],
+                f"**the one channel's primary**: the Socket.IO channel's publishes grow as changes × "
+                f"instances, both proportional to users, and a channel lives on one primary however many "
+                f"there are; they take {100 * load0.target_cpu:.0f} % of that primary's core at "
+                f"**{users_text(limits['one_channel_users'])} users**, while the socket events spread over "
+                "the primaries by slot. Splitting the channel over slots (sharded pub/sub, below) lifts it.",
+            ),
+            (
+                limits["receive_half_core_users"],
+                f"**every instance receives every change in the fleet**: at {1e6 * costs.receive_s:.0f} µs "
+                "per change, an instance spends half its core on changes of users it does not serve at "
+                f"**{users_text(limits['receive_half_core_users'])} users**, whatever the number of "
+                "instances — adding instances adds none of that capacity. Only subscribing by interest "
+                "(below) lifts it.",
+            ),
+        ]
+    )
+    lines += [
         "",
         "### Where the next bottleneck is",
         "",
-        f"- **Each gateway instance receives every change in the fleet.** At "
-        f"{1e6 * costs.receive_s:.0f} µs per change, an instance spends half its core on changes of users it "
-        f"does not serve at **{users_text(limits['receive_half_core_users'])} users**, whatever the number of "
-        "instances: adding instances adds none of that capacity. This is the wall today, before Redis.",
-        f"- **One channel lives on one primary.** The Socket.IO channel's publishes grow as changes × "
-        f"instances, both proportional to users: they take {100 * load0.target_cpu:.0f} % of the primary "
-        f"holding that channel at **{users_text(limits['one_channel_users'])} users**, while the socket "
-        "events are spread over the primaries by slot. Summed over the fleet, the fan-out costs Redis as "
-        f"much as all the socket events at {users_text(fanout_crossover(load0, costs))} users.",
+        "The socket events scale with primaries; the fan-out of changes to every instance does not.",
+        "",
+        f"- First, {walls[0][1]}",
+        f"- Then, {walls[1][1]}",
+        f"- Summed over the fleet, the fan-out costs Redis as much as all the socket events at "
+        f"{users_text(fanout_crossover(load0, costs))} users: past that, pub/sub dominates Redis too.",
         "- **What shards it.** Sharded pub/sub on Redis Cluster (`SPUBLISH`/`SSUBSCRIBE`) places each "
         "channel on the primary that owns its slot, instead of every node relaying every message over the "
         "cluster bus as plain `PUBLISH` does: with the channel split by user bucket, the fan-out's Redis "
         "cost spreads over the primaries with the socket events. It does not shrink the deliveries: as "
         "long as every instance subscribes to every bucket, each change still reaches every instance, "
-        "and the first wall stays. What removes it is subscribing by interest — an instance subscribes to "
-        "the channels of the users it holds sockets or watchers for (as the Node sharded adapter's "
-        "dynamic subscription mode does, a channel per room), so a change reaches only the instances that "
-        "deliver it.",
+        "and the instances' receive work stays. What removes that is subscribing by interest — an "
+        "instance subscribes to the channels of the users it holds sockets or watchers for (as the Node "
+        "sharded adapter's dynamic subscription mode does, a channel per room), so a change reaches only "
+        "the instances that deliver it.",
         "- **Memory is not the limit.** "
         + " and ".join(f"{size(plans[u].memory_per_primary_bytes)} per primary at {users_text(u)}" for u in SIZES)
         + ": CPU sets the number of primaries.",
