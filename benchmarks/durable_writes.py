@@ -35,6 +35,7 @@ import anyio  # noqa: E402
 
 from presence_gateway.adapters.sql.engine import printable_url  # noqa: E402
 from tests.support.postgres_server import shared_postgres_url  # noqa: E402
+from tests.support.gateway_container import NO_GRACE  # noqa: E402
 from tests.support.sql_world import migrated_postgres, sql_world, two_tab_cycle  # noqa: E402
 from tests.support.write_counter import WriteCounter, Writes  # noqa: E402
 
@@ -42,7 +43,7 @@ from tests.support.write_counter import WriteCounter, Writes  # noqa: E402
 async def run_mode(url: str, mode: str, cycles: int, users: int) -> tuple[Writes, float]:
     async with migrated_postgres(url) as engine:
         counter = await WriteCounter(engine).install()
-        world = sql_world(engine)
+        world = sql_world(engine, NO_GRACE)  # a closed visit is OFFLINE at once: its write counts
         names = [f"user-{n}" for n in range(users)]
         started = time.monotonic()
         if mode == "settled":

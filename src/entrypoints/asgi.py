@@ -28,14 +28,13 @@ from .lifecycle import Gateway
 from .log_escaping import escape_log_records, quiet_socket_libraries
 from .logs import configure_logging
 from .loop_lag import loop_lag_blueprint
-from .metrics import MetricsPort, metrics_blueprint, metrics_registry
+from .metrics import MetricsPort, metrics_blueprint
 from .polling_guard import polling_post_refusal, send_refusal
 from .polling_refusal import PollingRefusal
 from .runtime import tune_interpreter
-from .secrets import known_secrets, resolve_jwt_secret
+from .secrets import known_secrets
 from .settings import ConfigError, Settings, load_settings
-from .single_instance import SingleInstanceLock, refuse_split_presence
-from .socket_counts import SocketCounts
+from .single_instance import refuse_split_presence
 from .socket_events import register_socket_events
 from .watch_events import register_watch_events
 from .ws_buffer import configure_ws_buffer
@@ -69,9 +68,10 @@ class WebSocketOnlyGatewayApp(GatewayApp):
         await super().__call__(scope, receive, send)
 
 
-def create_app(settings: Settings | None = None, *, lock: SingleInstanceLock | None = None) -> Any:
-    """The gateway's ASGI app. ``lock``: the data directory's, when ``serve`` claimed it
-    before starting (a refusal there is one line, not a failed lifespan)."""
+def create_app(settings: Settings | None = None, *, hold_instance: bool = False) -> Any:
+    """The gateway's ASGI app. ``hold_instance``: claim what this instance holds (the data
+    directory's lock, without Redis) now rather than at start, as ``serve`` does so that
+    a refusal is one line, not a failed lifespan."""
     worker = hypercorn_worker()
     try:
         if settings is None:
@@ -79,7 +79,7 @@ def create_app(settings: Settings | None = None, *, lock: SingleInstanceLock | N
         if worker is not None:
             settings = _as_worker(settings, worker.workers)
         refuse_split_presence(settings)
-        return _build(settings, worker, lock)
+        return _build(settings, worker, hold_instance)
     except (ConfigError, InvalidStatuses) as error:
         if worker is None:
             raise
@@ -97,24 +97,24 @@ def _as_worker(settings: Settings, workers: int) -> Settings:
     return replace(settings, workers=workers, instance_id=instance_id)
 
 
-def _build(settings: Settings, worker: HypercornWorker | None, lock: SingleInstanceLock | None) -> Any:
+def _build(settings: Settings, worker: HypercornWorker | None, hold_instance: bool) -> Any:
     configure_logging(settings.log_level, settings.log_format, known_secrets(settings))
     tune_interpreter()
     configure_ws_deflate(settings.ws_deflate)
     server_patches.apply()
     configure_ws_buffer()
-    secret = resolve_jwt_secret(settings)
-    configure_logging(settings.log_level, settings.log_format, known_secrets(settings, secret))
+    container = build_container(settings, worker)
+    if hold_instance:
+        container.instance_lock.init()  # before anything else touches the data directory
+    configure_logging(settings.log_level, settings.log_format, known_secrets(settings, container.jwt_secret()))
     escape_log_records(logging.getLogger().handlers)
     quiet_socket_libraries()
-    container = build_container(settings, secret)
-    gateway = Gateway(container, settings, worker, lock=lock)
-    counts = SocketCounts()
-    registry = metrics_registry(container, counts)
+    gateway: Gateway = container.gateway()
+    counts = container.socket_counts()
+    registry = container.metrics()
 
     http = Quart("presence_gateway")
-    shared = container.redis_health().readiness if container.kind() == "redis" else None
-    http.register_blueprint(health_blueprint(container.durable_writer(), shared))
+    http.register_blueprint(health_blueprint(container.durable_writer(), container.shared_readiness()))
     http.register_blueprint(presence_api_blueprint(container.presence_service(), container.watch_service()))
     if settings.metrics_port is None:
         http.register_blueprint(metrics_blueprint(registry))

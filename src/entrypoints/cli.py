@@ -54,27 +54,22 @@ def _db(settings: Settings, command: str, target: str | None) -> int:
     from sqlalchemy.exc import DBAPIError
 
     from ..adapters.sql import migrate
-    from ..adapters.sql.engine import create_engine, printable_url
-    from .containers import database_url
+    from ..adapters.sql.engine import printable_url
+    from .containers import database_engine
+    from .database import database_url
 
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     logging.getLogger("alembic.runtime.migration").setLevel(logging.INFO)  # "Running upgrade …"
-    if not settings.database_url:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-    url = database_url(settings)
-    where = printable_url(url)
+    where = printable_url(database_url(settings))
 
     async def run() -> int:
-        engine = create_engine(url)
-        try:
+        async with database_engine(settings) as engine:
             before = await migrate.revision(engine)
             if command == "upgrade":
                 await migrate.upgrade(engine, target)
             elif command == "downgrade":
                 await migrate.downgrade(engine, target)
             after = await migrate.revision(engine)
-        finally:
-            await engine.dispose()
         if command == "current":
             print(f"{where}: {after.describe()}")
             return 0 if after.up_to_date else 1

@@ -1,10 +1,25 @@
-"""The one place that decides which adapter serves which port."""
+"""The composition root: the one place that decides which adapter serves which port, which
+resources an instance opens and closes, and which background jobs it runs.
+
+The deployment mode (``kind``: ``memory`` without Redis, ``redis`` when instances share
+presence) is read here and nowhere else; everything that differs between the modes is a
+``Selector`` on it. Clients and engines are built synchronously (an app factory runs
+before any event loop) and each has a ``Resource`` that owns its lifetime: the lifecycle
+opens them with ``init_resources()`` at start and closes them with ``shutdown_resources()``
+at stop, which follows their dependencies (the embedded database's engine is disposed
+before the data directory's lock is released). Tests build the service from this
+container too, with ``.override()`` for the fakes they need.
+"""
 
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
 from functools import partial
+from pathlib import Path
+from typing import Any, AsyncIterator, Iterator
 
 from dependency_injector import containers, providers
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..adapters.clock import SystemClock
 from ..adapters.fanout import FanOutBroadcaster
@@ -17,10 +32,10 @@ from ..adapters.redis.circuit import RedisCircuit
 from ..adapters.redis.fleet import RedisFleet
 from ..adapters.redis.client import create_redis
 from ..adapters.redis.pipelined import PipelinedRedis
-from ..adapters.redis.health import RedisHealth
+from ..adapters.redis.health import RedisHealth, probe_client
 from ..adapters.redis.keys import RedisKeys
 from ..adapters.redis.presence_store import RedisPresenceStore
-from ..adapters.redis.socketio_manager import PooledRedisManager
+from ..adapters.redis.socketio_manager import PooledRedisManager, pubsub_client
 from ..adapters.redis.updates_publisher import RedisUpdatesPublisher
 from ..adapters.socketio.broadcaster import SocketIOBroadcaster
 from ..adapters.socketio.lean_manager import LocalManager
@@ -28,30 +43,42 @@ from ..adapters.status_declarations import load_registry
 from ..adapters.timed_writes import TimedWrites
 from ..adapters.socketio.server import PresenceSocketServer
 from ..adapters.sql.contacts_policy import SqlContactsAudience
-from ..adapters.sql.engine import create_engine, sqlite_url
+from ..adapters.sql.engine import create_engine
 from ..adapters.sql.status_repository import SqlStatusRepository
 from ..service_layer.durable_writer import DurableWriter
 from ..domain.event_budget import EventBudget
 from ..domain.sockets_per_user import SocketsPerUser
 from ..service_layer.held_sessions import HeldSessions, RecordingStore
-from ..service_layer.restore import RestoreRequests, SessionRestorer
+from ..service_layer.instance_lease import keep_lease, watch_dead_instances
+from ..service_layer.restore import RestoreRequests, SessionRestorer, keep_sessions_restored
+from ..service_layer.sweeper import run_sweeper
 from ..service_layer.use_cases import PresenceService
+from ..service_layer.warm_up import warm_up
 from ..service_layer.watching import WatchService
 from .cors import socket_origins
+from .database import database_url, prepare_database
+from .hypercorn_worker import HypercornWorker
+from .lifecycle import Gateway
 from .loop_lag import LoopLag
-from .metrics import Latencies
+from .metrics import GatewayCollector, Latencies, SharedPresenceFigures, metrics_registry
+from .secrets import resolve_jwt_secret
 from .settings import Settings
+from .single_instance import SingleInstanceLock, claim_single_instance
+from .socket_counts import SocketCounts
 from .socket_gate import SocketGate
 from .socket_sweeper import SocketSweeper
+from .start_line import describe_instance
+from .start_steps import forget_previous_run, initialize_manager, load_scripts
 
 # Transport limit: a frame over this closes the connection; presence frames are ~100 bytes.
 MAX_FRAME_BYTES = 64 * 1024
 
 
-def database_url(settings: Settings) -> str:
-    if settings.database_url:
-        return settings.database_url
-    return sqlite_url(settings.data_dir / "presence.sqlite3")
+def sql_engine(settings: Settings) -> AsyncEngine:
+    """The durable table's engine; the embedded SQLite file's directory made if missing."""
+    if not settings.database_url:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return create_engine(database_url(settings))
 
 
 def jwks_keys(url: str | None, clock: SystemClock) -> JwksKeys | None:
@@ -64,38 +91,110 @@ def presence_kind(settings: Settings) -> str:
     return "redis" if settings.shared_presence_url else "memory"
 
 
+def switch(on: bool) -> str:
+    return "on" if on else "off"
+
+
 def engineio_transports(settings: Settings) -> list[str]:
     """Long-polling only where every request of a session reaches this process: not with
     several workers on one port (polling_refusal.py)."""
     return ["websocket"] if settings.workers > 1 else ["polling", "websocket"]
 
 
+def held_data_dir(data_dir: Path | None) -> Iterator[SingleInstanceLock | None]:
+    """Without Redis, presence lives in this process: its data directory is locked while it
+    serves (single_instance.py). ``None``: nothing to hold (instances share presence)."""
+    if data_dir is None:
+        yield None
+        return
+    lock = claim_single_instance(data_dir)
+    try:
+        yield lock
+    finally:
+        lock.release()
+
+
+async def closed_at_stop(client: Any, *outlives: Any) -> AsyncIterator[Any]:
+    """Owns a client or engine built by a Singleton: nothing to open (they connect when
+    used), closed at stop. ``outlives``: resources that must still be held while this one
+    closes (``shutdown_resources`` closes dependents first)."""
+    yield client
+    if isinstance(client, AsyncEngine):
+        await client.dispose()
+    elif client is not None:
+        await client.aclose()
+
+
+def in_order(*groups: list[Any]) -> list[Any]:
+    return [item for group in groups for item in group]
+
+
 class Container(containers.DeclarativeContainer):
+    __self__ = providers.Self()
     settings = providers.Dependency(instance_of=Settings)
-    jwt_secret = providers.Dependency(instance_of=str)
+    # JWT_SECRET_ACCESS, else (outside production) the data directory's development secret.
+    jwt_secret = providers.Singleton(resolve_jwt_secret, settings)
+    # hypercorn's worker process, when hypercorn's parent runs this one (worker_shutdown.py).
+    worker: providers.Object[HypercornWorker | None] = providers.Object(None)
+
+    kind = providers.Callable(presence_kind, settings)
 
     clock = providers.Singleton(SystemClock)
     registry = providers.Singleton(load_registry, settings.provided.statuses_file)
-
-    engine = providers.Singleton(create_engine, providers.Callable(database_url, settings))
-    status_repository = providers.Singleton(SqlStatusRepository, engine)
     latencies = providers.Singleton(Latencies)
-    durable_writer = providers.Singleton(
-        DurableWriter, providers.Singleton(TimedWrites, status_repository, latencies.provided.durable_write.observe)
-    )
 
-    kind = providers.Callable(presence_kind, settings)
+    # Resources: built here, opened at start and closed at stop by the lifecycle
+    # (init_resources/shutdown_resources).
+    instance_lock = providers.Resource(
+        held_data_dir, providers.Selector(kind, memory=settings.provided.data_dir, redis=providers.Object(None))
+    )
+    engine = providers.Singleton(sql_engine, settings)
+    engine_resource = providers.Resource(closed_at_stop, engine, instance_lock)
+
     # Open while Redis is known to be down: every pool refuses at once (circuit.py).
     redis_circuit = providers.Singleton(RedisCircuit)
-    redis = providers.Singleton(
-        create_redis,
-        settings.provided.shared_presence_url,
-        pool_size=settings.provided.redis_pool_size,
-        circuit=redis_circuit,
+    # One client per purpose. Sweeps, leases, scripts: redis-py's pool.
+    redis = providers.Selector(
+        kind,
+        memory=providers.Object(None),
+        redis=providers.Singleton(
+            create_redis,
+            settings.provided.shared_presence_url,
+            pool_size=settings.provided.redis_pool_size,
+            circuit=redis_circuit,
+        ),
     )
     # The socket events' commands and publishes, written together (pipelined.py).
-    redis_events = providers.Singleton(
-        PipelinedRedis, settings.provided.shared_presence_url, circuit=redis_circuit
+    redis_events = providers.Selector(
+        kind,
+        memory=providers.Object(None),
+        redis=providers.Singleton(PipelinedRedis, settings.provided.shared_presence_url, circuit=redis_circuit),
+    )
+    # python-socketio's manager: its pub/sub listener and, without redis_events, its publishes.
+    redis_pubsub = providers.Selector(
+        kind,
+        memory=providers.Object(None),
+        redis=providers.Singleton(
+            pubsub_client,
+            settings.provided.shared_presence_url,
+            pool_size=settings.provided.redis_pool_size,
+            circuit=redis_circuit,
+        ),
+    )
+    # The health probe's one connection, outside the circuit (health.py).
+    redis_probe = providers.Selector(
+        kind,
+        memory=providers.Object(None),
+        redis=providers.Singleton(probe_client, settings.provided.shared_presence_url),
+    )
+    redis_resource = providers.Resource(closed_at_stop, redis)
+    redis_events_resource = providers.Resource(closed_at_stop, redis_events)
+    redis_pubsub_resource = providers.Resource(closed_at_stop, redis_pubsub)
+    redis_probe_resource = providers.Resource(closed_at_stop, redis_probe)
+
+    status_repository = providers.Singleton(SqlStatusRepository, engine)
+    durable_writer = providers.Singleton(
+        DurableWriter, providers.Singleton(TimedWrites, status_repository, latencies.provided.durable_write.observe)
     )
 
     # Whether other instances still serve (None: this process is the whole fleet).
@@ -137,9 +236,8 @@ class Container(containers.DeclarativeContainer):
         memory=providers.Singleton(LocalManager),
         redis=providers.Singleton(
             PooledRedisManager,
-            settings.provided.shared_presence_url,
+            redis_pubsub,
             channel=settings.provided.socketio_channel,
-            pool_size=settings.provided.redis_pool_size,
             circuit=redis_circuit,
             events=redis_events,
         ),
@@ -206,13 +304,16 @@ class Container(containers.DeclarativeContainer):
     )
     redis_health = providers.Singleton(
         RedisHealth,
-        settings.provided.shared_presence_url,
+        redis_probe,
         redis_circuit,
         on_back=restore_requests.provided.request,
         on_round_trip=latencies.provided.store_round_trip.observe,
         listener=client_manager,
     )
-
+    # For /readyz, with Redis: whether it answers and whether this instance hears the others.
+    shared_readiness = providers.Selector(
+        kind, memory=providers.Object(None), redis=redis_health.provided.readiness
+    )
 
     # Who may watch whom; the contacts table lives in the status repository's database.
     audience_policy = providers.Selector(
@@ -230,7 +331,104 @@ class Container(containers.DeclarativeContainer):
         max_ids=settings.provided.max_ids_per_call,
     )
 
-def build_container(settings: Settings, jwt_secret: str) -> Container:
-    if not settings.database_url:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return Container(settings=settings, jwt_secret=jwt_secret)
+    socket_counts = providers.Singleton(SocketCounts)
+    metrics = providers.Singleton(
+        metrics_registry,
+        latencies,
+        providers.Singleton(
+            GatewayCollector,
+            socket_server,
+            presence_service,
+            durable_writer,
+            socket_counts,
+            providers.Selector(
+                kind,
+                memory=providers.Object(None),
+                redis=providers.Singleton(
+                    SharedPresenceFigures,
+                    redis_circuit,
+                    presence_service,
+                    session_restorer,
+                    client_manager,
+                    updates_publisher,
+                ),
+            ),
+        ),
+    )
+
+    # Awaited in order once the resources are open, before the background jobs start.
+    start_steps = providers.Selector(
+        kind,
+        memory=providers.List(
+            providers.Callable(partial, prepare_database, engine, settings),  # upgrade, or check in production
+            providers.Callable(partial, forget_previous_run, status_repository, clock),
+        ),
+        redis=providers.List(
+            providers.Callable(partial, prepare_database, engine, settings),
+            providers.Callable(partial, load_scripts, presence_store),
+            providers.Callable(partial, initialize_manager, socket_server),
+        ),
+    )
+    # The supervisor's jobs (background.py), started in this order, each ready when it says.
+    _every_mode_jobs = (
+        durable_writer.provided.run,
+        providers.Callable(partial, run_sweeper, presence_service, settings.provided.sweep_interval),
+        providers.Callable(partial, warm_up, presence_service),
+        socket_sweeper.provided.run,  # handshake deadline and token expiry, for every socket
+    )
+    background_jobs = providers.Callable(
+        in_order,
+        providers.Selector(
+            kind,
+            memory=providers.List(*_every_mode_jobs),
+            redis=providers.List(
+                *_every_mode_jobs,
+                providers.Callable(partial, keep_lease, presence_service, settings.provided.lease_ttl),
+                providers.Callable(
+                    partial, watch_dead_instances, presence_service, settings.provided.lease_check_interval
+                ),
+                # Redis outages: the prober (circuit, /readyz), python-socketio's listener,
+                # and the restore of this instance's sessions after Redis lost them.
+                redis_health.provided.run,
+                client_manager.provided.run,
+                providers.Callable(partial, keep_sessions_restored, session_restorer, restore_requests),
+            ),
+        ),
+        providers.Selector(
+            providers.Callable(switch, settings.provided.loop_monitor),
+            on=providers.List(loop_lag.provided.run),
+            off=providers.List(),
+        ),
+    )
+    del _every_mode_jobs
+
+    start_line = providers.Callable(describe_instance, settings, kind)
+    gateway = providers.Singleton(
+        Gateway,
+        open_resources=__self__.provided.init_resources,
+        close_resources=__self__.provided.shutdown_resources,
+        start_steps=start_steps,
+        jobs=background_jobs,
+        service=presence_service,
+        writer=durable_writer,
+        sio=socket_server,
+        fleet=fleet,
+        clock=clock,
+        start_line=start_line,
+        worker=worker,
+    )
+
+
+def build_container(settings: Settings, worker: HypercornWorker | None = None) -> Container:
+    return Container(settings=settings, worker=worker)
+
+
+@asynccontextmanager
+async def database_engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    """The gateway's engine for a one-off task (``db`` commands, the schema check before
+    serving), in an event loop of its own, disposed after."""
+    engine = Container(settings=settings).engine()
+    try:
+        yield engine
+    finally:
+        await engine.dispose()

@@ -12,17 +12,22 @@ until the process ran out of memory.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..adapters.sql import migrate
-from ..adapters.sql.engine import create_engine, printable_url
-from .containers import database_url
+from ..adapters.sql.engine import printable_url, sqlite_url
 from .settings import ConfigError, Settings
 
 log = logging.getLogger(__name__)
+
+
+def database_url(settings: Settings) -> str:
+    """``DATABASE_URL``, else the embedded SQLite file in the data directory."""
+    if settings.database_url:
+        return settings.database_url
+    return sqlite_url(settings.data_dir / "presence.sqlite3")
 
 
 def upgrades_on_start(settings: Settings) -> bool:
@@ -38,18 +43,3 @@ async def prepare_database(engine: AsyncEngine, settings: Settings) -> None:
     if before.current != after.current:
         log.info("upgraded the schema of %s from %s to revision %s", where, before.current or "empty", after.current)
 
-
-def prepare_database_now(settings: Settings) -> None:
-    """The same step before hypercorn starts (``presence-gateway serve``), so a refusal is one
-    line and exit code 2 rather than a failed ASGI lifespan."""
-    if not settings.database_url:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-
-    async def prepare() -> None:
-        engine = create_engine(database_url(settings))
-        try:
-            await prepare_database(engine, settings)
-        finally:
-            await engine.dispose()
-
-    asyncio.run(prepare())

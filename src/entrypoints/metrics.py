@@ -10,7 +10,7 @@ Every metric is documented in one table in ``docs/operating.md``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import Any, Iterator
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, disable_created_metrics, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric, SummaryMetricFamily
@@ -18,9 +18,6 @@ from prometheus_client.registry import Collector
 from quart import Blueprint, Response
 
 from .socket_counts import SocketCounts
-
-if TYPE_CHECKING:
-    from .containers import Container
 
 # Seconds: Redis on a LAN answers in well under a millisecond; a batch write in a few.
 ROUND_TRIP_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
@@ -55,17 +52,52 @@ class Latencies:
         )
 
 
-class GatewayCollector(Collector):
-    def __init__(self, container: "Container", counts: SocketCounts) -> None:
-        self._c = container
-        self._counts = counts
+class SharedPresenceFigures:
+    """What only a Redis deployment has: the circuit, leases, restores and pub/sub."""
+
+    def __init__(self, circuit: Any, service: Any, restorer: Any, manager: Any, publisher: Any) -> None:
+        self._circuit = circuit
+        self._service = service
+        self._restorer = restorer
+        self._manager = manager
+        self._publisher = publisher
 
     def collect(self) -> Iterator[Metric]:
-        c, counts = self._c, self._counts
-        sio = c.socket_server()
-        service = c.presence_service()
-        writer = c.durable_writer()
-        yield _gauge("presence_connections", "Engine.IO connections open on this instance.", len(sio.eio.sockets))
+        service, restorer, manager = self._service, self._restorer, self._manager
+        yield _gauge("presence_redis_circuit_open", "1 while Redis is known to be down (calls fail fast).",
+                     int(self._circuit.is_open))
+        yield _counter("presence_lease_renewals", "Renewals of this instance's lease.", service.lease_renewals)
+        yield _counter("presence_instance_takeovers", "Dead instances whose sessions this one ended.",
+                       service.takeovers)
+        yield SummaryMetricFamily(
+            "presence_restore_duration_seconds",
+            "Restores of this instance's sessions after Redis lost them, and the time they took.",
+            count_value=restorer.restores,
+            sum_value=restorer.restore_seconds,
+        )
+        pubsub = CounterMetricFamily("presence_pubsub_messages", "Redis pub/sub messages, by channel and direction.",
+                                     labels=["channel", "direction"])
+        pubsub.add_metric(["socketio", "in"], manager.messages_in)
+        pubsub.add_metric(["socketio", "out"], manager.messages_out)
+        pubsub.add_metric(["updates", "out"], self._publisher.published)
+        yield pubsub
+
+
+class GatewayCollector(Collector):
+    """``shared``: the Redis deployment's figures, None without Redis."""
+
+    def __init__(
+        self, sio: Any, service: Any, writer: Any, counts: SocketCounts, shared: SharedPresenceFigures | None
+    ) -> None:
+        self._sio = sio
+        self._service = service
+        self._writer = writer
+        self._counts = counts
+        self._shared = shared
+
+    def collect(self) -> Iterator[Metric]:
+        counts, service, writer = self._counts, self._service, self._writer
+        yield _gauge("presence_connections", "Engine.IO connections open on this instance.", len(self._sio.eio.sockets))
         yield _counter("presence_connects", "Sockets that reached `connected`.", counts.connects)
         yield _by_label("presence_connect_refusals", "Connections refused at the handshake, by reason.", "reason",
                         counts.refusals)
@@ -86,27 +118,8 @@ class GatewayCollector(Collector):
                      int(writer.available))
         yield _counter("presence_sessions_expired", "Sessions the sweeper expired (no ping within the TTL).",
                        service.expired)
-        if c.kind() != "redis":
-            return
-        yield _gauge("presence_redis_circuit_open", "1 while Redis is known to be down (calls fail fast).",
-                     int(c.redis_circuit().is_open))
-        yield _counter("presence_lease_renewals", "Renewals of this instance's lease.", service.lease_renewals)
-        yield _counter("presence_instance_takeovers", "Dead instances whose sessions this one ended.",
-                       service.takeovers)
-        restorer = c.session_restorer()
-        yield SummaryMetricFamily(
-            "presence_restore_duration_seconds",
-            "Restores of this instance's sessions after Redis lost them, and the time they took.",
-            count_value=restorer.restores,
-            sum_value=restorer.restore_seconds,
-        )
-        manager = c.client_manager()
-        pubsub = CounterMetricFamily("presence_pubsub_messages", "Redis pub/sub messages, by channel and direction.",
-                                     labels=["channel", "direction"])
-        pubsub.add_metric(["socketio", "in"], manager.messages_in)
-        pubsub.add_metric(["socketio", "out"], manager.messages_out)
-        pubsub.add_metric(["updates", "out"], c.updates_publisher().published)
-        yield pubsub
+        if self._shared is not None:
+            yield from self._shared.collect()
 
 
 def _counter(name: str, documentation: str, value: float) -> CounterMetricFamily:
@@ -124,9 +137,10 @@ def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
     return GaugeMetricFamily(name, documentation, value=value)
 
 
-def metrics_registry(container: "Container", counts: SocketCounts) -> CollectorRegistry:
-    registry = container.latencies().registry
-    registry.register(GatewayCollector(container, counts))
+def metrics_registry(latencies: Latencies, collector: GatewayCollector) -> CollectorRegistry:
+    """The histograms' registry, with the collector that reads the counts at scrape time."""
+    registry = latencies.registry
+    registry.register(collector)
     return registry
 
 

@@ -22,12 +22,11 @@ from hypercorn.config import Config, Sockets
 from hypercorn.utils import wrap_app
 
 from .asgi import GatewayApp, create_app
-from .containers import MAX_FRAME_BYTES, presence_kind
-from .database import prepare_database_now
+from .containers import MAX_FRAME_BYTES, database_engine
+from .database import prepare_database
 from .logs import configure_logging
 from .secrets import known_secrets
 from .settings import ConfigError, Settings
-from .single_instance import claim_single_instance
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +113,17 @@ def _run(main: Any) -> None:
         loop.close()
 
 
+def prepare_database_now(settings: Settings) -> None:
+    """The schema step of the start (database.py), before hypercorn runs: a refusal is then
+    one line and exit code 2 rather than a failed ASGI lifespan."""
+
+    async def prepare() -> None:
+        async with database_engine(settings) as engine:
+            await prepare_database(engine, settings)
+
+    asyncio.run(prepare())
+
+
 def _listen(config: Config, what: str) -> Sockets:
     try:
         return config.create_sockets()
@@ -150,9 +160,8 @@ def run(settings: Settings, workers: int = 1) -> int:
         what = "PORT and PRESENCE_METRICS_PORT"
     if workers > 1:
         return _run_workers(settings, config, workers)
-    lock = claim_single_instance(settings.data_dir) if presence_kind(settings) == "memory" else None
+    app = create_app(settings, hold_instance=True)  # a second process on the data directory stops here
     sockets = _listen(config, what)  # bound, not yet accepting: connections are refused until ready
     prepare_database_now(settings)
-    app = create_app(settings, lock=lock)
     _run(_serve(app, config, sockets))
     return 0

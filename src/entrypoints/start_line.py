@@ -5,12 +5,12 @@ every password hidden."""
 from __future__ import annotations
 
 from ..adapters.sql.engine import printable_url
-from .containers import database_url, presence_kind
+from .database import database_url
 from .logs import redact
 from .settings import Settings
 
 
-def describe_instance(settings: Settings, version: str | None = None) -> tuple[str, dict[str, object]]:
+def describe_instance(settings: Settings, mode: str, version: str | None = None) -> tuple[str, dict[str, object]]:
     if version is None:
         from .cli import installed_version
 
@@ -19,7 +19,7 @@ def describe_instance(settings: Settings, version: str | None = None) -> tuple[s
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     fields: dict[str, object] = {
         "version": version,
-        "mode": "redis" if presence_kind(settings) == "redis" else "embedded",
+        "mode": "embedded" if mode == "memory" else mode,
         "redis": redact(shared) if shared else None,
         "database": printable_url(database_url(settings)),
         "statuses_file": str(settings.statuses_file) if settings.statuses_file else "built-in",

@@ -8,6 +8,7 @@ import time
 import anyio
 import pytest
 
+from tests.support.gateway_container import NO_GRACE
 from tests.support.sql_world import META, sql_world, two_tab_cycle
 from tests.support.write_counter import WriteCounter
 
@@ -24,7 +25,7 @@ async def wait_until_stored(world, expected: dict[str, tuple[str, str | None]], 
 
 async def test_a_second_tab_a_ping_and_a_repeated_status_write_nothing(postgres_engine) -> None:
     counter = await WriteCounter(postgres_engine).install()
-    world = sql_world(postgres_engine)
+    world = sql_world(postgres_engine, NO_GRACE)
     service, writer = world.service, world.writer
 
     async def rows_written_by(*steps) -> int:
@@ -55,7 +56,7 @@ async def test_a_second_tab_a_ping_and_a_repeated_status_write_nothing(postgres_
 async def test_a_flapping_user_costs_a_bounded_number_of_writes_and_the_last_state_lands(postgres_engine, pause) -> None:
     counter = await WriteCounter(postgres_engine).install()
     linger = 0.05
-    world = sql_world(postgres_engine, linger=linger)
+    world = sql_world(postgres_engine, NO_GRACE, linger=linger)
     changes = 0
     async with anyio.create_task_group() as tg:
         await tg.start(world.writer.run)
@@ -84,7 +85,7 @@ async def test_a_flapping_user_costs_a_bounded_number_of_writes_and_the_last_sta
 
 async def test_a_two_tab_visit_costs_two_rows_when_nothing_coalesces(postgres_engine) -> None:
     counter = await WriteCounter(postgres_engine).install()
-    world = sql_world(postgres_engine)
+    world = sql_world(postgres_engine, NO_GRACE)
     for cycle in range(20):
         # Every step's write lands before the next step: nothing left to coalesce.
         await two_tab_cycle(world.service, f"user-{cycle % 5}", settle=world.writer.flush)
@@ -96,7 +97,7 @@ async def test_a_two_tab_visit_costs_two_rows_when_nothing_coalesces(postgres_en
 
 async def test_1000_two_tab_cycles_of_100_users(postgres_engine) -> None:
     counter = await WriteCounter(postgres_engine).install()
-    world = sql_world(postgres_engine)
+    world = sql_world(postgres_engine, NO_GRACE)
     users = [f"user-{n}" for n in range(100)]
     async with anyio.create_task_group() as tg:
         await tg.start(world.writer.run)

@@ -1,4 +1,4 @@
-"""The presence service wired as the container wires it — in-process store, write-behind,
+"""The presence service built by the gateway's container — in-process store, write-behind,
 SQL repository — on an engine of the caller's, for tests and benchmarks that count what
 reaches the database."""
 
@@ -6,20 +6,19 @@ from __future__ import annotations
 
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import AsyncIterator, Awaitable, Callable
+from typing import AsyncIterator, Awaitable, Callable, Mapping
 
+from dependency_injector import providers
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from presence_gateway.adapters.clock import SystemClock
-from presence_gateway.adapters.memory.presence_store import InMemoryPresenceStore
 from presence_gateway.adapters.sql import migrate
 from presence_gateway.adapters.sql.engine import create_engine
 from presence_gateway.adapters.sql.status_repository import SqlStatusRepository
 from presence_gateway.service_layer.durable_writer import DurableWriter
 from presence_gateway.domain.ports import SessionMeta
-from presence_gateway.domain.statuses import default_registry
 from presence_gateway.service_layer.use_cases import PresenceService
 from tests.fakes import RecordingBroadcaster, TableTokenVerifier
+from tests.support.gateway_container import gateway_container
 from tests.support.postgres_server import IsolatedSchema
 
 META = SessionMeta(device="web", connected_at=0.0, ip="127.0.0.1")
@@ -36,21 +35,17 @@ class SqlWorld:
         return None if record is None else (record.status, record.chosen)
 
 
-def sql_world(engine: AsyncEngine, **writer_options: float) -> SqlWorld:
-    repository = SqlStatusRepository(engine)
-    writer = DurableWriter(repository, **writer_options)
-    store = InMemoryPresenceStore()
-    service = PresenceService(
-        registry=default_registry(),
-        sessions=store,
-        sweeps=store,
-        seeding=store,
-        durable=writer,
-        broadcaster=RecordingBroadcaster(),
-        clock=SystemClock(),
-        verifier=TableTokenVerifier(),
+def sql_world(engine: AsyncEngine, env: Mapping[str, str] | None = None, **writer_options: float) -> SqlWorld:
+    """``env``: settings by their variable names (production's otherwise); ``writer_options``:
+    the write-behind's own (``linger`` …), when a test measures against them."""
+    container = gateway_container(
+        env, engine=engine, broadcaster=RecordingBroadcaster(), token_verifier=TableTokenVerifier()
     )
-    return SqlWorld(service, writer, repository)
+    if writer_options:
+        container.durable_writer.override(
+            providers.Singleton(DurableWriter, container.status_repository, **writer_options)
+        )
+    return SqlWorld(container.presence_service(), container.durable_writer(), container.status_repository())
 
 
 @asynccontextmanager

@@ -1,8 +1,10 @@
-"""A presence service wired to in-process adapters and fakes, as the container would."""
+"""A presence service built by the gateway's container (the embedded mode: in-process
+store), with fakes for the clock, the durable table, the broadcaster and tokens."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Mapping
 
 import pytest
 
@@ -10,9 +12,10 @@ from presence_gateway.adapters.memory.presence_store import InMemoryPresenceStor
 from tests.memory_status_repository import InMemoryStatusRepository
 from presence_gateway.service_layer.durable_writer import DurableWriter
 from presence_gateway.domain.ports import SessionMeta
-from presence_gateway.domain.statuses import StatusRegistry, default_registry
+from presence_gateway.domain.statuses import StatusRegistry
 from presence_gateway.service_layer.use_cases import PresenceService
 from tests.fakes import FakeClock, RecordingBroadcaster, TableTokenVerifier
+from tests.support.gateway_container import NO_GRACE, gateway_container
 
 META = SessionMeta(device="web", connected_at=0.0, ip="127.0.0.1")
 
@@ -25,6 +28,7 @@ class World:
     writer: DurableWriter
     broadcaster: RecordingBroadcaster
     clock: FakeClock
+    env: Mapping[str, str] = field(default_factory=dict)
 
     async def durable(self, user_id: str):
         await self.writer.flush()
@@ -40,34 +44,41 @@ class World:
 
     def restart(self) -> "World":
         """A new process on the same database: the in-process store starts empty."""
-        return build_world(self.repository, self.clock, self.service.registry)
+        return build_world(self.repository, self.clock, self.service.registry, env=self.env)
 
 
 def build_world(
     repository: InMemoryStatusRepository | None = None,
     clock: FakeClock | None = None,
     registry: StatusRegistry | None = None,
-    session_ttl: float = 90.0,
+    *,
+    env: Mapping[str, str] | None = None,
 ) -> World:
+    """Production's settings unless ``env`` says otherwise (by variable name)."""
     repository = repository or InMemoryStatusRepository()
     clock = clock or FakeClock()
-    store = InMemoryPresenceStore()
-    writer = DurableWriter(repository, linger=0)
     broadcaster = RecordingBroadcaster()
-    service = PresenceService(
-        registry=registry or default_registry(),
-        sessions=store,
-        sweeps=store,
-        seeding=store,
-        durable=writer,
-        broadcaster=broadcaster,
+    overrides = {"registry": registry} if registry is not None else {}
+    container = gateway_container(
+        env,
         clock=clock,
-        verifier=TableTokenVerifier(),
-        session_ttl=session_ttl,
+        status_repository=repository,
+        broadcaster=broadcaster,
+        token_verifier=TableTokenVerifier(),
+        **overrides,
     )
-    return World(service, store, repository, writer, broadcaster, clock)
+    return World(
+        container.presence_service(),
+        container.presence_store(),
+        repository,
+        container.durable_writer(),
+        broadcaster,
+        clock,
+        dict(env or {}),
+    )
 
 
 @pytest.fixture
 def world() -> World:
-    return build_world()
+    """No offline grace: these tests are about what one event does (the grace has its own)."""
+    return build_world(env=NO_GRACE)

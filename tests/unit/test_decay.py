@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from presence_gateway.domain.statuses import BUILTIN_STATUSES, Decay, Status, StatusRegistry
+from tests.support.gateway_container import NO_GRACE
 from tests.unit.conftest import META, World, build_world
 
 pytestmark = pytest.mark.anyio
@@ -17,8 +18,9 @@ def decaying_registry() -> StatusRegistry:
 
 @pytest.fixture
 def world() -> World:
-    # Sessions outlive these hours without pings: only decay is under test here.
-    return build_world(registry=decaying_registry(), session_ttl=86400.0)
+    # Sessions outlive these hours without pings, and a close is OFFLINE at once: only decay
+    # is under test here.
+    return build_world(registry=decaying_registry(), env={"PRESENCE_SESSION_TTL": "86400", **NO_GRACE})
 
 
 async def test_idle_becomes_away_once_held_long_enough(world: World) -> None:

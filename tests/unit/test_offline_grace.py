@@ -13,9 +13,7 @@ GRACE = 5.0
 
 @pytest.fixture
 def world() -> World:
-    world = build_world()
-    world.service.offline_grace = GRACE
-    return world
+    return build_world(env={"PRESENCE_OFFLINE_GRACE": str(GRACE)})
 
 
 async def test_a_reload_within_the_grace_is_invisible_to_everyone(world: World) -> None:

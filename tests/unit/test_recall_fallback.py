@@ -8,6 +8,7 @@ import pytest
 
 from tests.memory_status_repository import InMemoryStatusRepository
 from presence_gateway.domain.presence import DurableStatus
+from tests.support.gateway_container import NO_GRACE
 from tests.unit.conftest import META, build_world
 
 pytestmark = pytest.mark.anyio
@@ -66,7 +67,7 @@ class FlakyReads(InMemoryStatusRepository):
 async def test_a_choice_that_could_not_be_read_is_not_erased_and_comes_back_later() -> None:
     repository = FlakyReads()
     await repository.save_many([DurableStatus("u1", "OFFLINE", "DND", 1.0, 1.0)])
-    world = build_world(repository)
+    world = build_world(repository, env=NO_GRACE)  # the OFFLINE is written at the disconnect
 
     assert await world.service.connect("u1", "s1", META) == "ONLINE"
     await world.service.disconnect("u1", "s1")

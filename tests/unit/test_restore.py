@@ -11,14 +11,11 @@ import pytest
 
 from presence_gateway.adapters.memory.presence_store import InMemoryPresenceStore
 from tests.memory_status_repository import InMemoryStatusRepository
-from presence_gateway.service_layer.durable_writer import DurableWriter
 from presence_gateway.domain.errors import Unavailable
-from presence_gateway.service_layer.held_sessions import HeldSessions, RecordingStore
 from presence_gateway.domain.presence import Choice, UserState
 from presence_gateway.service_layer.restore import RestoreRequests, SessionRestorer, keep_sessions_restored
-from presence_gateway.domain.statuses import default_registry
-from presence_gateway.service_layer.use_cases import PresenceService
 from tests.fakes import FakeClock, RecordingBroadcaster, TableTokenVerifier
+from tests.support.gateway_container import NO_GRACE, gateway_container
 from tests.unit.conftest import META, World as UnitWorld
 
 pytestmark = pytest.mark.anyio
@@ -53,7 +50,7 @@ class LosableStore:
         return getattr(self.current, name)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class World(UnitWorld):
     """The unit tests' world, its store one that can lose everything, plus the restorer."""
 
@@ -67,20 +64,23 @@ class World(UnitWorld):
 
 @pytest.fixture
 async def world() -> World:
-    clock, repository, broadcaster = FakeClock(), InMemoryStatusRepository(), RecordingBroadcaster()
-    writer = DurableWriter(repository, linger=0)
-    store, requests = LosableStore(), RestoreRequests()
-    recording = RecordingStore(store, HeldSessions(), clock, requests.request)
-    service = PresenceService(
-        registry=default_registry(), sessions=recording, sweeps=recording, seeding=store, durable=writer,
-        broadcaster=broadcaster, clock=clock, verifier=TableTokenVerifier(), session_ttl=TTL,
+    """Wired as with Redis (the use cases' store records what a restore needs); the Redis
+    store itself is replaced by one that can lose everything, so nothing connects."""
+    clock, repository, broadcaster, store = FakeClock(), InMemoryStatusRepository(), RecordingBroadcaster(), LosableStore()
+    container = gateway_container(
+        {"REDIS_URL": "redis://127.0.0.1:1/0", "PRESENCE_SESSION_TTL": str(TTL), **NO_GRACE},
+        clock=clock,
+        status_repository=repository,
+        broadcaster=broadcaster,
+        token_verifier=TableTokenVerifier(),
+        presence_store=store,
     )
-    restorer = SessionRestorer(recording=recording, recovery=store, service=service, clock=clock)
+    service, restorer = container.presence_service(), container.session_restorer()
     await restorer.mark()
     await service.seed_remembered_choices()  # as the warm-up does at start
     return World(
-        service=service, store=store, repository=repository, writer=writer, broadcaster=broadcaster, clock=clock,
-        restorer=restorer, requests=requests,
+        service=service, store=store, repository=repository, writer=container.durable_writer(),
+        broadcaster=broadcaster, clock=clock, restorer=restorer, requests=container.restore_requests(),
     )
 
 

@@ -12,6 +12,7 @@ from presence_gateway.domain.errors import Forbidden, InvalidPayload, LimitExcee
 from presence_gateway.domain.presence import DurableStatus
 from presence_gateway.service_layer.watching import Seen, WatchService
 from tests.fakes import ContactsAudience
+from tests.support.gateway_container import NO_GRACE
 from tests.unit.conftest import META, World, build_world
 
 pytestmark = pytest.mark.anyio
@@ -97,7 +98,7 @@ async def test_a_watcher_hears_only_what_others_see_and_only_when_it_changes(wor
 
 
 async def test_a_user_who_just_left_has_the_last_seen_of_their_leaving_before_it_is_written() -> None:
-    world = build_world()
+    world = build_world(env=NO_GRACE)  # the leaving is the disconnect itself
     await world.service.connect("u1", "s1", META)
     await world.writer.flush()
     world.clock.advance(30)

@@ -68,7 +68,10 @@ async def test_the_server_s_shutdown_waits_for_a_drain_under_way_instead_of_cutt
         await finish.wait()
         drained.append(True)
 
-    gateway = Gateway(container=None, settings=None, worker=worker)  # type: ignore[arg-type]
+    gateway = Gateway(  # type: ignore[arg-type]
+        open_resources=None, close_resources=None, start_steps=(), jobs=(), service=None, writer=None, sio=None,
+        fleet=None, clock=None, start_line=("", {}), worker=worker,
+    )
     gateway._stopping = True
     gateway._follower = ParentFollower(worker, drain, gateway.stop, lambda: gateway._stopping)
     gateway._following = asyncio.get_running_loop().create_task(gateway._follower.run())

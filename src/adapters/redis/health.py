@@ -1,7 +1,7 @@
 """Knows whether Redis answers: for the circuit (``circuit.py``), for ``/readyz``, and to
 tell the restorer when Redis may have lost this instance's sessions.
 
-One connection of its own, outside the circuit, asks ``INFO server`` every half second
+One connection of its own (``probe_client``), outside the circuit, asks ``INFO server`` every half second
 with a one-second deadline (INFO touches no key). No answer opens the circuit; the first
 answer after that closes it. Redis's ``run_id`` changes with every restart, so a restart
 quicker than a probe is noticed too. After an outage or a restart, ``on_back`` is
@@ -23,20 +23,27 @@ from .client import create_redis
 
 log = logging.getLogger(__name__)
 
+PROBE_TIMEOUT = 1.0
+
+
+def probe_client(url: str, timeout: float = PROBE_TIMEOUT) -> Redis:
+    """One connection, no circuit (the probe is what closes it), every wait bounded."""
+    return create_redis(url, pool_size=1, pool_timeout=timeout, socket_timeout=timeout, connect_timeout=timeout)
+
 
 class RedisHealth:
     def __init__(
         self,
-        url: str,
+        client: Redis,
         circuit: RedisCircuit,
         *,
         on_back: Callable[[], None] = lambda: None,
         on_round_trip: Callable[[float], None] = lambda seconds: None,
         listener: Any = None,
         interval: float = 0.5,
-        timeout: float = 1.0,
+        timeout: float = PROBE_TIMEOUT,
     ) -> None:
-        self._url = url
+        self._client = client
         self.circuit = circuit
         self._listener = listener  # python-socketio's manager: ``subscribed``
         self._on_back = on_back
@@ -58,19 +65,11 @@ class RedisHealth:
         return report
 
     async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
-        client = create_redis(
-            self._url, pool_size=1, pool_timeout=self._timeout, socket_timeout=self._timeout,
-            connect_timeout=self._timeout,
-        )
-        try:
-            await self.probe(client)
-            task_status.started()
-            while True:
-                await anyio.sleep(self._interval)
-                await self.probe(client)
-        finally:
-            with anyio.CancelScope(shield=True):
-                await client.aclose()
+        await self.probe(self._client)
+        task_status.started()
+        while True:
+            await anyio.sleep(self._interval)
+            await self.probe(self._client)
 
     async def probe(self, client: Redis) -> None:
         try:

@@ -5,7 +5,8 @@ What ``AsyncRedisManager`` (python-socketio 5.x) does that we replace, and why:
 - The client. Upstream builds one on redis-py's default pool (which raises once 100
   connections are busy; the emit is then dropped) and builds another — leaving the old one
   open — on every reconnect (python-socketio #1569). Here: one client for the manager's
-  lifetime, with the store's pool settings and circuit; the pool reconnects by itself.
+  lifetime, given to it (``pubsub_client``: the store's pool settings and circuit, bytes);
+  the pool reconnects by itself.
 - The listener's retries. Upstream waits 1, 2, 4 … 60 s between attempts, so after a long
   outage cross-instance emits stay lost for up to a minute. Here: at most ``RETRY_MAX``,
   and at once when the circuit sees Redis answer again; the broken pub/sub connection is
@@ -31,6 +32,7 @@ from typing import Any, AsyncIterator
 
 import anyio
 import socketio
+from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from socketio.async_pubsub_manager import AsyncPubSubManager
 from redis.exceptions import ConnectionError
@@ -54,19 +56,23 @@ RESTART_DELAY = 1.0
 FIRST_SUBSCRIBE_WAIT = 5.0
 
 
+def pubsub_client(url: str, *, pool_size: int, circuit: RedisCircuit | None = None) -> Redis:
+    """The manager's client: bytes, as the manager compares channel names as bytes."""
+    return create_redis(url, pool_size=pool_size, decode_responses=False, circuit=circuit)
+
+
 class PooledRedisManager(socketio.AsyncRedisManager, LeanEmits):
     def __init__(
         self,
-        url: str,
+        client: Redis,
         *,
         channel: str,
-        pool_size: int,
         circuit: RedisCircuit | None = None,
         events: PipelinedRedis | None = None,
     ) -> None:
-        super().__init__(url, channel=channel)
+        super().__init__(channel=channel)
+        self._client = client
         self._events = events
-        self._pool_size = pool_size
         self._circuit = circuit
         self.subscribed = False
         self._unsubscribed = Outage()  # since: the monotonic time the listener lost Redis
@@ -97,11 +103,7 @@ class PooledRedisManager(socketio.AsyncRedisManager, LeanEmits):
             await anyio.sleep(RESTART_DELAY)
 
     def _redis_connect(self) -> None:
-        if self.redis is None:
-            # Bytes, as the manager compares channel names as bytes.
-            self.redis = create_redis(
-                self.redis_url, pool_size=self._pool_size, decode_responses=False, circuit=self._circuit
-            )
+        self.redis = self._client
         self.connected = True
 
     async def _redis_listen_with_retries(self) -> AsyncIterator[dict[str, Any]]:
