@@ -114,15 +114,22 @@ def held_data_dir(data_dir: Path | None) -> Iterator[SingleInstanceLock | None]:
         lock.release()
 
 
-async def closed_at_stop(client: Any, *outlives: Any) -> AsyncIterator[Any]:
-    """Owns a client or engine built by a Singleton: nothing to open (they connect when
-    used), closed at stop. ``outlives``: resources that must still be held while this one
-    closes (``shutdown_resources`` closes dependents first)."""
+# The engine and the clients are built by Singletons (their users are built before any
+# event loop runs) and connect when first used; these resources own their end.
+
+
+async def closed_at_stop(client: Any) -> AsyncIterator[Any]:
+    """A Redis client, closed at stop (None: not this mode's)."""
     yield client
-    if isinstance(client, AsyncEngine):
-        await client.dispose()
-    elif client is not None:
+    if client is not None:
         await client.aclose()
+
+
+async def disposed_at_stop(engine: AsyncEngine, *outlived: Any) -> AsyncIterator[AsyncEngine]:
+    """The engine, disposed at stop. ``outlived``: resources still held while it is
+    disposed (``shutdown_resources`` ends a resource's dependents before the resource)."""
+    yield engine
+    await engine.dispose()
 
 
 def in_order(*groups: list[Any]) -> list[Any]:
@@ -149,7 +156,7 @@ class Container(containers.DeclarativeContainer):
         held_data_dir, providers.Selector(kind, memory=settings.provided.data_dir, redis=providers.Object(None))
     )
     engine = providers.Singleton(sql_engine, settings)
-    engine_resource = providers.Resource(closed_at_stop, engine, instance_lock)
+    engine_resource = providers.Resource(disposed_at_stop, engine, instance_lock)
 
     # Open while Redis is known to be down: every pool refuses at once (circuit.py).
     redis_circuit = providers.Singleton(RedisCircuit)

@@ -21,8 +21,6 @@ from ..domain.statuses import MAX_STATUS_NAME, StatusRegistry
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SESSION_TTL = 90.0
-
 
 class PresenceService:
     def __init__(
@@ -37,9 +35,11 @@ class PresenceService:
         clock: Clock,
         verifier: TokenVerifier,
         leases: InstanceLeases | None = None,
-        session_ttl: float = DEFAULT_SESSION_TTL,
-        offline_grace: float = 0.0,
+        session_ttl: float,
+        offline_grace: float,
     ) -> None:
+        """``session_ttl`` and ``offline_grace`` have no default here: the settings hold them
+        (the container passes them), so a service built elsewhere cannot quietly differ."""
         self.registry = registry
         self._sessions = sessions
         self._sweeps = sweeps
