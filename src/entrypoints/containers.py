@@ -92,6 +92,7 @@ def presence_kind(settings: Settings) -> str:
 
 
 def switch(on: bool) -> str:
+    """A flag as a Selector's key."""
     return "on" if on else "off"
 
 
@@ -133,6 +134,7 @@ async def disposed_at_stop(engine: AsyncEngine, *outlived: Any) -> AsyncIterator
 
 
 def in_order(*groups: list[Any]) -> list[Any]:
+    """The mode's jobs, then the optional ones: one list for the supervisor."""
     return [item for group in groups for item in group]
 
 
