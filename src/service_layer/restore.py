@@ -18,7 +18,6 @@ choice whose decay time was never seen here starts its decay clock again.
 from __future__ import annotations
 
 import logging
-import time
 
 import anyio
 
@@ -86,18 +85,19 @@ class SessionRestorer:
         return restored
 
     async def restore(self) -> int:
-        started = time.monotonic()
+        started = self._clock.now()
         registry = self._service.registry
         async with self._recording.alone():
             now = self._clock.now()
             sessions = self._recording.held.snapshot(lambda status: registry.decays_at(status, now))
             restored = await self._recovery.restore_sessions(sessions)
+        took = self._clock.now() - started
         self.restores += 1
-        self.restore_seconds += time.monotonic() - started
+        self.restore_seconds += took
         if sessions:
             log.warning(
                 "the presence store had lost this instance's sessions: put back %d sessions of %d users in %.3fs",
-                restored, len({held.user_id for held in sessions}), time.monotonic() - started,
+                restored, len({held.user_id for held in sessions}), took,
             )
         return restored
 

@@ -209,6 +209,22 @@ async def test_a_tab_closing_while_sessions_are_restored_is_not_undone(world: Wo
     assert world.told() == [("u1", "ONLINE"), ("u1", "OFFLINE")]
 
 
+async def test_the_time_a_restore_took_is_read_from_the_clock(world: World) -> None:
+    """The metrics' restore seconds: the port's time, which the fake moves while the store
+    takes its time putting the sessions back."""
+    await world.service.connect("u1", "s1", META)
+    world.store.lose()
+    world.store.restoring = anyio.Event()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(world.restorer.restore_if_lost)
+        await anyio.wait_all_tasks_blocked()
+        world.clock.advance(2.5)
+        world.store.restoring.set()
+
+    assert (world.restorer.restores, world.restorer.restore_seconds) == (1, 2.5)
+
+
 async def test_remembered_choices_of_users_nobody_holds_are_copied_in_again(world: World) -> None:
     await world.service.connect("away", "a1", META)
     await world.service.choose("away", "a1", META, "INVISIBLE")
