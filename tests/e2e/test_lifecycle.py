@@ -9,12 +9,15 @@ from pathlib import Path
 
 import anyio
 import pytest
+import socketio
 
-from .clients import Client, connected_client
+from .clients import Client, connected_client, token_for
 from .gateway_process import GatewayProcess
 from .test_guide_flow import wait_for_durable
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
+
+GRACEFUL_TIMEOUT = 2.0  # what serve gives hypercorn (entrypoints/serve.py)
 
 
 def cli(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
@@ -43,20 +46,33 @@ async def test_a_silent_client_is_expired_and_a_later_ping_brings_it_back(tmp_pa
 
 
 async def test_sigterm_with_clients_connected_exits_promptly_and_records_them_offline(tmp_path: Path) -> None:
+    """Promptly: the server closes every socket itself and exits well inside hypercorn's
+    graceful timeout, which it would otherwise wait out before cancelling the connections."""
     gateway = GatewayProcess(tmp_path).start()
     clients = [await connected_client(gateway.url, f"stay-{n % 20}") for n in range(50)]
+    reasons: list[str] = []
+    all_closed = anyio.Event()
+
+    def closed(reason: str) -> None:
+        reasons.append(reason)
+        if len(reasons) == len(clients):
+            all_closed.set()
+
+    for client in clients:
+        client.sio.on("disconnect", closed)
     for n in range(20):
         await wait_for_durable(gateway, f"stay-{n}", ("ONLINE", None))
 
     took = await anyio.to_thread.run_sync(gateway.stop)  # the clients keep answering meanwhile
 
     assert gateway.process.returncode == 0
-    assert took < 5.0, f"shutdown took {took:.2f}s"
+    assert took < GRACEFUL_TIMEOUT, f"shutdown took {took:.2f}s"
+    with anyio.fail_after(5):
+        await all_closed.wait()
+    assert set(reasons) == {socketio.AsyncClient.reason.SERVER_DISCONNECT}
     for n in range(20):
         assert gateway.durable_status(f"stay-{n}") == ("OFFLINE", None)
     assert "Traceback" not in gateway.log(), gateway.log()
-    for client in clients:
-        await client.close()
 
 
 async def test_users_left_online_by_a_crash_are_offline_after_a_restart(tmp_path: Path) -> None:
@@ -74,13 +90,18 @@ async def test_users_left_online_by_a_crash_are_offline_after_a_restart(tmp_path
         restarted.stop()
 
 
-def test_token_command_mints_a_token_the_gateway_accepts(tmp_path: Path) -> None:
-    result = cli("token", "--user", "42", "--expires-in", "12h", cwd=tmp_path, JWT_SECRET_ACCESS="abc-secret")
+async def test_token_command_mints_a_token_the_gateway_accepts(tmp_path: Path) -> None:
+    secret = "token-command-secret-long-enough-for-hs256"
+    result = cli("token", "--user", "42", "--expires-in", "12h", cwd=tmp_path, JWT_SECRET_ACCESS=secret)
     assert result.returncode == 0, result.stderr
 
-    from presence_gateway.adapters.jwt.verifier import JwtTokenVerifier
-
-    assert JwtTokenVerifier("abc-secret").verify_now(result.stdout.strip()) == "42"
+    gateway = GatewayProcess(tmp_path, JWT_SECRET_ACCESS=secret).start()
+    try:
+        client = await Client().connect(gateway.url, {"token": result.stdout.strip()})
+        assert (await client.next("connected"))["userId"] == "42"
+        await client.close()
+    finally:
+        gateway.stop()
 
 
 def test_token_uses_the_secret_serve_generated_and_refuses_elsewhere(tmp_path: Path) -> None:
@@ -109,12 +130,26 @@ def test_production_without_a_secret_refuses_to_start(tmp_path: Path) -> None:
     assert "JWT_SECRET_ACCESS" in result.stderr
 
 
-async def test_a_client_that_never_sent_a_token_is_refused_even_with_a_dev_secret(tmp_path: Path) -> None:
-    gateway = GatewayProcess(tmp_path).start()
+@pytest.mark.parametrize(
+    ("auth", "refusal"),
+    [
+        ({}, "missing token"),
+        ({"token": "anything"}, "invalid token"),
+        ({"token": token_for("42")}, "invalid token"),  # signed, but not with this gateway's secret
+    ],
+    ids=["no-token", "garbage", "another-secret"],
+)
+async def test_with_the_generated_development_secret_a_client_without_a_token_it_signed_is_refused(
+    tmp_path: Path, auth: dict, refusal: str
+) -> None:
+    gateway = GatewayProcess(tmp_path)
+    del gateway.env["JWT_SECRET_ACCESS"]  # development: serve generates a secret in the data directory
+    gateway.start()
     try:
+        assert (gateway.data_dir / "jwt-secret").exists()
         client = Client()
-        with pytest.raises(Exception):
-            await client.connect(gateway.url, {"token": "anything"})
-        assert client.received("connect_error") == [{"message": "invalid token"}]
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            await client.connect(gateway.url, auth)
+        assert client.received("connect_error") == [{"message": refusal}]
     finally:
         gateway.stop()
