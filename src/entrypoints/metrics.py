@@ -101,7 +101,7 @@ class GatewayCollector(Collector):
         yield _counter("presence_connects", "Sockets that reached `connected`.", counts.connects)
         yield _by_label("presence_connect_refusals", "Connections refused at the handshake, by reason.", "reason",
                         counts.refusals)
-        yield _counter("presence_disconnects", "Sockets that disconnected.", counts.disconnects)
+        yield _counter("presence_disconnects", "Sockets whose disconnect was handled.", counts.disconnects)
         events = CounterMetricFamily("presence_events", "Socket events received, by name and outcome.",
                                      labels=["event", "outcome"])
         for event, attribute in EVENTS:

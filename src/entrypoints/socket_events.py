@@ -145,7 +145,6 @@ def register_socket_events(
             await reply_error(sio, sid, "presence:update", error, counts)
 
     async def disconnect(sid: str, *_: Any) -> None:
-        counts.disconnects += 1
         session: SocketSession = await sio.get_session(sid)
         gate.sockets.release(session.user_id)
         try:
@@ -154,6 +153,9 @@ def register_socket_events(
             log.warning("disconnect of %s for user %s not recorded: %s", sid, session.user_id, error)
         except Exception:
             log.exception("disconnect of %s for user %s not recorded", sid, session.user_id)
+        # Counted once handled: the count then says the change, its event and its durable
+        # record are done or queued (what a scrape that follows a close can rely on).
+        counts.disconnects += 1
 
     sio.on("connect", connect)
     sio.on("ping", ping)

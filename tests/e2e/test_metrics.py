@@ -10,24 +10,12 @@ from pathlib import Path
 
 import anyio
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from .clients import Client, connected_client
-from .gateway_process import GatewayProcess, free_port
+from .gateway_process import GatewayProcess, free_port, scrape
 from .test_guide_flow import wait_for_durable
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
-
-
-def scrape(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    with urllib.request.urlopen(url, timeout=5) as response:
-        assert response.headers["Content-Type"].startswith("text/plain; version=")
-        text = response.read().decode()
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
 
 
 def status_of(url: str) -> int:
