@@ -5,6 +5,7 @@ from __future__ import annotations
 from presence_gateway.domain.errors import InvalidToken, MissingToken, Unavailable
 from presence_gateway.domain.ports import Identity
 from presence_gateway.domain.presence import PresenceChanged
+from presence_gateway.domain.user_ids import user_id_problem
 
 
 class FakeClock:
@@ -85,17 +86,23 @@ class ContactsAudience:
 
 
 class TableTokenVerifier:
-    """Tokens are user ids prefixed with ``token-``; anything else is refused."""
+    """Tokens are user ids prefixed with ``token-`` (after an optional ``Bearer`` scheme),
+    with no expiry; anything else is refused, as the TokenVerifier contract asks."""
 
     async def verify(self, token: object) -> str:
-        if token in (None, ""):
-            raise MissingToken()
-        if isinstance(token, str) and token.startswith("token-"):
-            return token[len("token-"):]
-        raise InvalidToken()
+        return (await self.identify(token)).user_id
 
     async def identify(self, token: object) -> Identity:
-        return Identity(await self.verify(token))
+        if token in (None, ""):
+            raise MissingToken()
+        if not isinstance(token, str):
+            raise InvalidToken()
+        if token[:7].lower() == "bearer ":
+            token = token[7:]
+        user_id = token.removeprefix("token-")
+        if user_id == token or user_id_problem(user_id) is not None:
+            raise InvalidToken()
+        return Identity(user_id)
 
 
 class FlakyRepository:
