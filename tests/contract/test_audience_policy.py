@@ -1,6 +1,7 @@
 """The AudiencePolicy contract: every adapter answers with the subset of the targets the
 viewer may watch; ``contacts`` reads the pairs the chat backend wrote into
-``presence_contacts``, on SQLite and PostgreSQL alike."""
+``presence_contacts``, on SQLite and PostgreSQL alike, and the unit tests' contacts fake
+keeps them in a set and is held to the same answers."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from presence_gateway.adapters.sql.engine import create_engine, sqlite_url
 from presence_gateway.adapters.sql.schema import presence_contacts
 from presence_gateway.domain.errors import Unavailable
 from tests.e2e.gateway_process import free_port
+from tests.fakes import ContactsAudience
 from tests.support.postgres_server import IsolatedSchema
 
 pytestmark = pytest.mark.anyio
@@ -56,20 +58,35 @@ async def postgres_contacts(postgres_url: str):
         await engine.dispose()
 
 
+class FakeContacts:
+    """The unit tests' contacts policy, filled the same way."""
+
+    def __init__(self) -> None:
+        self.policy = ContactsAudience(*PAIRS)
+
+    async def add(self, pairs) -> None:
+        self.policy.pairs.update(pairs)
+
+
+@pytest.fixture
+def fake_contacts() -> FakeContacts:
+    return FakeContacts()
+
+
 @pytest.fixture
 def open_policy():
     return OpenAudience()
 
 
-@pytest.fixture(params=["sqlite_contacts", "postgres_contacts"])
-def contacts(request: pytest.FixtureRequest) -> Contacts:
+@pytest.fixture(params=["sqlite_contacts", "postgres_contacts", "fake_contacts"])
+def contacts(request: pytest.FixtureRequest) -> Contacts | FakeContacts:
     return request.getfixturevalue(request.param)
 
 
-@pytest.fixture(params=["open_policy", "sqlite_contacts", "postgres_contacts"])
+@pytest.fixture(params=["open_policy", "sqlite_contacts", "postgres_contacts", "fake_contacts"])
 def audience_policy(request: pytest.FixtureRequest):
     adapter = request.getfixturevalue(request.param)
-    return adapter.policy if isinstance(adapter, Contacts) else adapter
+    return adapter.policy if isinstance(adapter, (Contacts, FakeContacts)) else adapter
 
 
 # ---------------------------------------------------------------- every adapter
@@ -104,23 +121,23 @@ async def test_open_lets_anyone_watch_anyone(open_policy) -> None:
 # ---------------------------------------------------------------- contacts
 
 
-async def test_contacts_allow_exactly_the_written_pairs(contacts: Contacts) -> None:
+async def test_contacts_allow_exactly_the_written_pairs(contacts) -> None:
     assert await contacts.policy.allowed("alice", ["bob", "carol", "dave", "erin"]) == {"bob", "carol"}
     assert await contacts.policy.allowed("erin", ["alice", "bob"]) == set()
 
 
-async def test_a_contact_goes_one_way(contacts: Contacts) -> None:
+async def test_a_contact_goes_one_way(contacts) -> None:
     assert await contacts.policy.allowed("dave", ["alice"]) == {"alice"}
     assert await contacts.policy.allowed("alice", ["dave"]) == set()
 
 
-async def test_pairs_the_backend_adds_count_at_once(contacts: Contacts) -> None:
+async def test_pairs_the_backend_adds_count_at_once(contacts) -> None:
     await contacts.add([("erin", "alice")])
 
     assert await contacts.policy.allowed("erin", ["alice"]) == {"alice"}
 
 
-async def test_contacts_past_one_statement_are_all_found(contacts: Contacts) -> None:
+async def test_contacts_past_one_statement_are_all_found(contacts) -> None:
     await contacts.add([("frank", f"u{n}") for n in range(0, 2500, 5)])
 
     allowed = await contacts.policy.allowed("frank", [f"u{n}" for n in range(2500)])
@@ -128,10 +145,19 @@ async def test_contacts_past_one_statement_are_all_found(contacts: Contacts) -> 
     assert allowed == {f"u{n}" for n in range(0, 2500, 5)}
 
 
-async def test_a_database_that_cannot_be_reached_is_unavailable() -> None:
+@pytest.fixture(params=["sql-unreachable", "fake-down"])
+async def unreadable_contacts(request: pytest.FixtureRequest):
+    """Contacts whose table cannot be read: no database listens, or the fake is down."""
+    if request.param == "fake-down":
+        fake = ContactsAudience(*PAIRS)
+        fake.down = True
+        yield fake
+        return
     engine = create_engine(f"postgresql://presence@127.0.0.1:{free_port()}/presence")  # nothing listens there
-    try:
-        with pytest.raises(Unavailable):
-            await SqlContactsAudience(engine).allowed("alice", ["bob"])
-    finally:
-        await engine.dispose()
+    yield SqlContactsAudience(engine)
+    await engine.dispose()
+
+
+async def test_contacts_that_cannot_be_read_are_unavailable(unreadable_contacts) -> None:
+    with pytest.raises(Unavailable):
+        await unreadable_contacts.allowed("alice", ["bob"])
