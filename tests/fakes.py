@@ -25,19 +25,29 @@ class FakeClock:
 
 class RecordingBroadcaster:
     """Keeps every change published, and what each audience saw; sockets watching a user
-    (``rooms(socket)``) receive what others see when it changes, as Socket.IO rooms would
-    deliver it: to whoever is in the room at that moment."""
+    (``rooms(socket)``) receive what others see when it changes, and sockets that are the
+    user's own (``join``) what the user is, as Socket.IO rooms would deliver it: to
+    whoever is in the room at that moment, once to a socket in both rooms when both see
+    the same status (the Broadcaster contract holds it to that)."""
 
     def __init__(self) -> None:
         self.changes: list[PresenceChanged] = []
         self.watchers: dict[str, set[str]] = {}
+        self.own: dict[str, set[str]] = {}
         self.inboxes: dict[str, list[tuple[str, str]]] = {}
+
+    def join(self, socket: str, user_id: str) -> None:
+        self.own.setdefault(user_id, set()).add(socket)
 
     async def publish(self, change: PresenceChanged) -> None:
         self.changes.append(change)
+        own = self.own.get(change.user_id, set())
+        for socket in own:
+            self.inboxes.setdefault(socket, []).append((change.user_id, change.status))
         if change.public_changed:
             for socket in self.watchers.get(change.user_id, ()):
-                self.inboxes.setdefault(socket, []).append((change.user_id, change.public))
+                if socket not in own or change.public != change.status:
+                    self.inboxes.setdefault(socket, []).append((change.user_id, change.public))
 
     def rooms(self, socket: str) -> "FakeWatchRooms":
         return FakeWatchRooms(self, socket)
