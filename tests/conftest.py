@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.redis_cluster import RedisCluster
 from tests.support.redis_server import RedisServer
 
 
@@ -29,3 +30,18 @@ def redis_url(redis_server: RedisServer) -> str:
         client.flushall()
         client.config_resetstat()
     return redis_server.url
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory):
+    """One throwaway three-primary Redis Cluster for the session (about 6 s to start)."""
+    cluster = RedisCluster(Path(tmp_path_factory.mktemp("redis-cluster"))).start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def redis_cluster_url(redis_cluster: RedisCluster) -> str:
+    """The session's cluster, emptied: a ``redis+cluster://`` URL naming every primary."""
+    redis_cluster.flush()
+    return "redis+cluster://" + redis_cluster.nodes

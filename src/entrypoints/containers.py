@@ -30,8 +30,7 @@ from ..adapters.memory.presence_store import InMemoryPresenceStore
 from ..adapters.open_policy import OpenAudience
 from ..adapters.redis.circuit import RedisCircuit
 from ..adapters.redis.fleet import RedisFleet
-from ..adapters.redis.client import create_redis
-from ..adapters.redis.pipelined import PipelinedRedis
+from ..adapters.redis.client import create_events, create_redis
 from ..adapters.redis.health import RedisHealth, probe_client
 from ..adapters.redis.keys import RedisKeys
 from ..adapters.redis.presence_store import RedisPresenceStore
@@ -94,6 +93,11 @@ def presence_kind(settings: Settings) -> str:
 def switch(on: bool) -> str:
     """A flag as a Selector's key."""
     return "on" if on else "off"
+
+
+def redis_keys(settings: Settings) -> RedisKeys:
+    """The cluster layout on a cluster (or when asked for on one Redis), else the guide's."""
+    return RedisKeys(settings.redis_cluster_keys or settings.redis_cluster, settings.redis_buckets)
 
 
 def engineio_transports(settings: Settings) -> list[str]:
@@ -177,7 +181,7 @@ class Container(containers.DeclarativeContainer):
     redis_events = providers.Selector(
         kind,
         memory=providers.Object(None),
-        redis=providers.Singleton(PipelinedRedis, settings.provided.shared_presence_url, circuit=redis_circuit),
+        redis=providers.Singleton(create_events, settings.provided.shared_presence_url, circuit=redis_circuit),
     )
     # python-socketio's manager: its pub/sub listener and, without redis_events, its publishes.
     redis_pubsub = providers.Selector(
@@ -218,7 +222,7 @@ class Container(containers.DeclarativeContainer):
             instance=settings.provided.instance_id,
             session_ttl=settings.provided.session_ttl,
             hidden_statuses=registry.provided.seen_offline.call(),
-            keys=providers.Singleton(RedisKeys, settings.provided.redis_cluster_keys),
+            keys=providers.Singleton(redis_keys, settings),
             events=redis_events,
         ),
     )

@@ -13,6 +13,8 @@ from typing import Mapping
 from urllib.parse import quote
 
 from ..adapters.durations import parse_duration as _parse_duration
+from ..adapters.redis.cluster_url import is_cluster_url, parse_cluster_url, parse_nodes
+from ..adapters.redis.keys import DEFAULT_BUCKETS, MAX_BUCKETS
 
 DEVELOPMENT = "development"
 PRODUCTION = "production"
@@ -137,6 +139,10 @@ class Settings:
     socketio_channel: str = "socketio"
     updates_channel: str = "presence:updates"
     redis_cluster_keys: bool = False
+    # REDIS_CLUSTER_NODES: a Redis Cluster's nodes (any will do as a seed), "host:port,...".
+    redis_cluster_nodes: str | None = None
+    # Buckets of the cluster layout (keys.py, docs/redis.md): fixed for the data's life.
+    redis_buckets: int = DEFAULT_BUCKETS
     redis_pool_size: int = 64
     instance_id: str = ""
     statuses_file: Path | None = None
@@ -185,12 +191,20 @@ class Settings:
     def shared_presence_url(self) -> str | None:
         """The Redis instances share presence through — ``REDIS_URL``, else the guide's
         ``CACHE_HOST``/``CACHE_PORT``/``CACHE_PASS`` — or None for the embedded default."""
+        if self.redis_cluster_nodes:
+            auth = f":{quote(self.cache_pass, safe='')}@" if self.cache_pass else ""
+            return f"redis+cluster://{auth}{self.redis_cluster_nodes}"
         if self.redis_url:
             return self.redis_url
         if not self.cache_host:
             return None
         auth = f":{quote(self.cache_pass, safe='')}@" if self.cache_pass else ""
         return f"redis://{auth}{self.cache_host}:{self.cache_port}/0"
+
+    @property
+    def redis_cluster(self) -> bool:
+        """Presence on a Redis Cluster, which implies the cluster key layout."""
+        return is_cluster_url(self.shared_presence_url)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "Settings":
@@ -221,6 +235,8 @@ class Settings:
             socketio_channel=env.get("PRESENCE_SOCKETIO_CHANNEL") or "socketio",
             updates_channel=env.get("PRESENCE_UPDATES_CHANNEL") or "presence:updates",
             redis_cluster_keys=_flag(env.get("PRESENCE_REDIS_CLUSTER_KEYS"), "PRESENCE_REDIS_CLUSTER_KEYS", False),
+            redis_cluster_nodes=_cluster_nodes(env.get("REDIS_CLUSTER_NODES"), env.get("REDIS_URL")),
+            redis_buckets=_buckets(env.get("PRESENCE_REDIS_BUCKETS")),
             redis_pool_size=int(_number(env.get("PRESENCE_REDIS_POOL_SIZE"), "PRESENCE_REDIS_POOL_SIZE", 64, minimum=2)),
             instance_id=env.get("PRESENCE_INSTANCE_ID") or default_instance_id(),
             statuses_file=Path(env["PRESENCE_STATUSES_FILE"]) if env.get("PRESENCE_STATUSES_FILE") else None,
@@ -259,6 +275,30 @@ class Settings:
             jwt_jwks_url=env.get("JWT_JWKS_URL") or None,
             jwt_jwks_algorithms=_algorithms(env.get("JWT_JWKS_ALGORITHMS")),
         )
+
+
+def _cluster_nodes(nodes: str | None, url: str | None) -> str | None:
+    """``REDIS_CLUSTER_NODES`` normalised, after checking it (and a ``redis+cluster://``
+    ``REDIS_URL``) names nodes as host:port."""
+    if url and is_cluster_url(url.strip()):
+        try:
+            parse_cluster_url(url.strip())
+        except ValueError as error:
+            raise ConfigError(f"REDIS_URL: {error}") from None
+    if nodes is None or not nodes.strip():
+        return None
+    try:
+        return ",".join(f"[{h}]:{p}" if ":" in h else f"{h}:{p}" for h, p in parse_nodes(nodes))
+    except ValueError as error:
+        raise ConfigError(f"REDIS_CLUSTER_NODES={nodes!r}: {error}") from None
+
+
+def _buckets(value: str | None) -> int:
+    if value is None or not value.strip():
+        return DEFAULT_BUCKETS
+    if not value.strip().isdigit() or not 1 <= int(value) <= MAX_BUCKETS:
+        raise ConfigError(f"PRESENCE_REDIS_BUCKETS={value!r}: a whole number from 1 to {MAX_BUCKETS}")
+    return int(value)
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:

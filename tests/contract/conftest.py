@@ -34,7 +34,19 @@ async def redis_store(redis_url: str):
         yield stores["contract"]
 
 
-@pytest.fixture(params=["memory_store", "redis_store"])
+@pytest.fixture
+async def redis_cluster_store(redis_cluster_url: str):
+    async with redis_stores(redis_cluster_url, "contract") as stores:
+        yield stores["contract"]
+
+
+@pytest.fixture(params=["redis", "cluster"])
+def shared_redis_url(request: pytest.FixtureRequest) -> str:
+    """One Redis, or a three-primary Redis Cluster (``redis+cluster://``), emptied."""
+    return request.getfixturevalue("redis_url" if request.param == "redis" else "redis_cluster_url")
+
+
+@pytest.fixture(params=["memory_store", "redis_store", "redis_cluster_store"])
 def presence_store(request: pytest.FixtureRequest):
     return request.getfixturevalue(request.param)
 

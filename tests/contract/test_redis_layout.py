@@ -85,14 +85,24 @@ async def test_a_remembered_choice_is_kept_without_expiry(layout) -> None:
     assert await r.ttl("presence:status:42") == -1
 
 
-async def test_cluster_keys_share_one_hash_slot_per_user(layout) -> None:
+async def test_cluster_keys_share_one_hash_slot_per_user_and_bucket(layout) -> None:
+    """The cluster layout, as other services compute it: bucket = CRC16(id) mod 64 — the
+    id's key slot mod 64 — (user 42: bucket 0), the user's keys and that bucket's indexes
+    under ``{b0}``."""
     make, r = layout
+    assert RedisKeys(True).bucket("42") == 0 == key_slot(b"42") % 64
     await make(cluster=True).register("42", "sock1", META, expires_at=1_800_000_090.0)
+    await make(cluster=True).choose("42", "sock1", META, Choice("IDLE", False), expires_at=1_800_000_090.0, decays_at=1.0)
 
-    keys = ["presence:{42}:sock1", "presence:sockets:{42}", "presence:online:{42}", "presence:status:{42}"]
-    assert await r.exists(*keys[:3]) == 3
-    assert len({key_slot(k.encode()) for k in keys}) == 1
-    assert await r.exists("presence:sockets:42") == 0
+    keys = [
+        "presence:{b0}42:sock1", "presence:sockets:{b0}42", "presence:online:{b0}42", "presence:status:{b0}42",
+        "presence:instance:{b0}i-1:sessions", "presence:decays:{b0}",
+    ]
+    assert await r.exists(*keys) == len(keys)
+    assert len({key_slot(k.encode()) for k in keys + ["presence:graces:{b0}", "presence:epoch:{b0}"]}) == 1
+    assert await r.smembers("presence:sockets:{b0}42") == {"sock1"}
+    assert await r.exists("presence:sockets:42", "presence:sockets:{42}") == 0
+    assert await r.get("presence:epoch:buckets") == "64"
 
 
 def _key_kinds() -> set[str]:

@@ -9,8 +9,10 @@ import random
 from dataclasses import dataclass, field
 
 import pytest
-import redis.asyncio
 
+from presence_gateway.adapters.redis.client import create_redis
+from presence_gateway.adapters.redis.cluster_url import is_cluster_url
+from presence_gateway.adapters.redis.keys import RedisKeys
 from presence_gateway.domain.ports import SessionMeta
 from presence_gateway.domain.presence import Transition
 from tests.support.redis_stores import redis_stores
@@ -41,17 +43,18 @@ def chain_exists(start: int, end: int, steps: list[tuple[int, int]]) -> bool:
 
 
 @pytest.fixture
-async def two_instances(redis_url: str):
-    async with redis_stores(redis_url, "A", "B") as stores:
+async def two_instances(shared_redis_url: str):
+    async with redis_stores(shared_redis_url, "A", "B") as stores:
         yield stores
 
 
-async def test_concurrent_operations_from_two_instances_never_diverge_from_the_model(two_instances, redis_url) -> None:
+async def test_concurrent_operations_from_two_instances_never_diverge_from_the_model(two_instances, shared_redis_url) -> None:
     rng = random.Random(20261126)
     model = Model()
     serial = 0
     operations = 0
-    inspector = redis.asyncio.Redis.from_url(redis_url, decode_responses=True)
+    inspector = create_redis(shared_redis_url)
+    keys = RedisKeys(cluster=is_cluster_url(shared_redis_url))
     try:
         for batch in range(200):
             may_expire = batch % 2 == 1
@@ -106,9 +109,9 @@ async def test_concurrent_operations_from_two_instances_never_diverge_from_the_m
                     steps[item.user_id].append((t.before.sessions, t.after.sessions))
             for user in USERS:
                 assert chain_exists(counts_before[user], model.count(user), steps[user]), (batch, user, steps[user])
-                members = await inspector.smembers(f"presence:sockets:{user}")
+                members = await inspector.smembers(keys.sockets(user))
                 assert members == set(model.sessions[user]), (batch, user)
-                flag = await inspector.get(f"presence:online:{user}")
+                flag = await inspector.get(keys.online(user))
                 assert flag == ("true" if model.count(user) else None), (batch, user)
     finally:
         await inspector.aclose()

@@ -6,9 +6,9 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 from typing import AsyncIterator
 
-from presence_gateway.adapters.redis.client import create_redis
+from presence_gateway.adapters.redis.client import create_events, create_redis
+from presence_gateway.adapters.redis.cluster_url import is_cluster_url
 from presence_gateway.adapters.redis.keys import RedisKeys
-from presence_gateway.adapters.redis.pipelined import PipelinedRedis
 from presence_gateway.adapters.redis.presence_store import RedisPresenceStore
 from presence_gateway.domain.statuses import default_registry
 
@@ -17,13 +17,16 @@ from presence_gateway.domain.statuses import default_registry
 async def redis_stores(
     url: str, *instances: str, pool_size: int = 64, keys: RedisKeys | None = None
 ) -> AsyncIterator[dict[str, RedisPresenceStore]]:
-    """One store per instance name, each with clients of its own, scripts loaded."""
+    """One store per instance name, each with clients of its own, scripts loaded. A
+    ``redis+cluster://`` URL gives the cluster's clients and key layout."""
+    if keys is None and is_cluster_url(url):
+        keys = RedisKeys(cluster=True)
     hidden = default_registry().seen_offline()
     clients = []
     stores = {}
     try:
         for instance in instances:
-            client, events = create_redis(url, pool_size=pool_size), PipelinedRedis(url)
+            client, events = create_redis(url, pool_size=pool_size), create_events(url)
             clients += [client, events]
             stores[instance] = RedisPresenceStore(
                 client, instance=instance, session_ttl=90.0, hidden_statuses=hidden, keys=keys, events=events

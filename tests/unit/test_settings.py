@@ -104,3 +104,43 @@ def test_watching_settings_and_their_defaults() -> None:
 def test_a_bad_watching_setting_is_named(env: dict[str, str], name: str) -> None:
     with pytest.raises(ConfigError, match=name):
         Settings.from_env(env)
+
+
+def test_redis_cluster_nodes_select_a_cluster_with_its_key_layout() -> None:
+    from presence_gateway.entrypoints.containers import redis_keys
+
+    settings = Settings.from_env({"REDIS_CLUSTER_NODES": "10.0.0.1:7000, 10.0.0.2:7000", "CACHE_PASS": "s3cret"})
+
+    assert settings.shared_presence_url == "redis+cluster://:s3cret@10.0.0.1:7000,10.0.0.2:7000"
+    assert settings.redis_cluster
+    keys = redis_keys(settings)
+    assert (keys.cluster, keys.buckets) == (True, 64)
+    assert keys.sockets("42") == "presence:sockets:{b0}42"
+
+
+def test_a_redis_cluster_url_selects_a_cluster_and_a_plain_one_does_not() -> None:
+    assert Settings.from_env({"REDIS_URL": "redis+cluster://r1:7000/0", "PRESENCE_REDIS_BUCKETS": "16"}).redis_cluster
+    plain = Settings.from_env({"REDIS_URL": "redis://r1:6379/0"})
+    assert not plain.redis_cluster
+    from presence_gateway.entrypoints.containers import redis_keys
+
+    assert redis_keys(plain).sockets("42") == "presence:sockets:42"
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"REDIS_CLUSTER_NODES": "r1"}, "REDIS_CLUSTER_NODES"),
+        ({"REDIS_CLUSTER_NODES": "r1:7000,r2:port"}, "REDIS_CLUSTER_NODES"),
+        ({"REDIS_CLUSTER_NODES": "r1:70000"}, "REDIS_CLUSTER_NODES"),
+        ({"REDIS_CLUSTER_NODES": " , "}, "REDIS_CLUSTER_NODES"),
+        ({"REDIS_URL": "redis+cluster://r1"}, "REDIS_URL"),
+        ({"REDIS_URL": "redis+cluster://"}, "REDIS_URL"),
+        ({"PRESENCE_REDIS_BUCKETS": "0"}, "PRESENCE_REDIS_BUCKETS"),
+        ({"PRESENCE_REDIS_BUCKETS": "16385"}, "PRESENCE_REDIS_BUCKETS"),
+        ({"PRESENCE_REDIS_BUCKETS": "many"}, "PRESENCE_REDIS_BUCKETS"),
+    ],
+)
+def test_a_malformed_cluster_setting_names_itself(env: dict[str, str], named: str) -> None:
+    with pytest.raises(ConfigError, match=named):
+        Settings.from_env(env)

@@ -7,9 +7,15 @@ of a fixed size makes the burst queue for a connection instead.
 
 from __future__ import annotations
 
+from typing import Any
+
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.cluster import ClusterNode, RedisCluster
 
 from .circuit import CircuitBreakingPool, RedisCircuit
+from .cluster_events import ClusterPipelinedRedis
+from .cluster_url import is_cluster_url, parse_cluster_url
+from .pipelined import PipelinedRedis
 
 
 def create_redis(
@@ -24,7 +30,15 @@ def create_redis(
 ) -> Redis:
     """``socket_timeout`` bounds a slow Redis: an event fails fast with ``unavailable``
     rather than hanging (None for a pub/sub connection, which waits by design). With a
-    ``circuit``, commands are refused at once while Redis is known to be down."""
+    ``circuit``, commands are refused at once while Redis is known to be down.
+
+    A ``redis+cluster://`` URL gives redis-py's ``RedisCluster`` (``pool_size`` connections
+    per node); the circuit is one Redis's, and is not used there."""
+    if is_cluster_url(url):
+        return create_redis_cluster(
+            url, pool_size=pool_size, socket_timeout=socket_timeout, connect_timeout=connect_timeout,
+            decode_responses=decode_responses,
+        )
     pool_class = BlockingConnectionPool if circuit is None else CircuitBreakingPool
     extra = {} if circuit is None else {"circuit": circuit}
     pool = pool_class.from_url(
@@ -38,3 +52,31 @@ def create_redis(
         decode_responses=decode_responses,
     )
     return Redis(connection_pool=pool)
+
+
+def create_redis_cluster(
+    url: str,
+    *,
+    pool_size: int = 64,
+    socket_timeout: float | None = 2.0,
+    connect_timeout: float = 2.0,
+    decode_responses: bool = True,
+) -> Any:
+    address = parse_cluster_url(url)
+    return RedisCluster(
+        startup_nodes=[ClusterNode(host, port) for host, port in address.nodes],
+        username=address.username,
+        password=address.password,
+        ssl=address.tls,
+        max_connections=pool_size,
+        socket_timeout=socket_timeout,
+        socket_connect_timeout=connect_timeout,
+        decode_responses=decode_responses,
+    )
+
+
+def create_events(url: str, *, circuit: RedisCircuit | None = None) -> PipelinedRedis | ClusterPipelinedRedis:
+    """The socket events' connection (pipelined.py): one, or one per primary of a cluster."""
+    if is_cluster_url(url):
+        return ClusterPipelinedRedis(url)
+    return PipelinedRedis(url, circuit=circuit)

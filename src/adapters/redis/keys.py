@@ -1,21 +1,45 @@
 """Key names, exactly as the integration guide names them (other services read them).
 
-With ``cluster`` the user id is written as a hash tag — ``presence:sockets:{42}`` — so all
-of one user's keys share a slot and one Lua script may touch them all. The naming lives
-here alone, so both forms are the same code.
+On one Redis (the default) user 42 has ``presence:sockets:42`` and the shared indexes
+have one key each. On Redis Cluster a script may only touch keys of one slot, and the
+socket-event scripts touch a user's keys and the shared indexes together. So the users
+are spread over a fixed number of buckets, ``bucket = CRC16(user id) mod buckets``, and
+every key of bucket 7 — the users' keys and that bucket's share of each index — carries
+the hash tag ``{b7}``: ``presence:sockets:{b7}42``. Instance-wide keys (the registry and
+the leases) carry bucket 0's tag. The naming lives here alone, so both forms are the same
+code; docs/redis.md lists both.
 """
 
 from __future__ import annotations
 
+from binascii import crc_hqx
+
+# Buckets of a cluster layout unless configured: each is one slot, so 64 spread over up to
+# 64 primaries (a few per primary balance them), and a sweep round reads 64 keys per index.
+DEFAULT_BUCKETS = 64
+MAX_BUCKETS = 16384  # as many as Redis Cluster has slots
+
+
+def bucket_of(user_id: str, buckets: int) -> int:
+    """CRC16-XMODEM (Redis Cluster's key hash) of the id's UTF-8 bytes, mod ``buckets``."""
+    return crc_hqx(user_id.encode(), 0) % buckets
+
 
 class RedisKeys:
-    __slots__ = ("_cluster",)
+    __slots__ = ("cluster", "buckets", "_tags")
 
-    def __init__(self, cluster: bool = False) -> None:
-        self._cluster = cluster
+    def __init__(self, cluster: bool = False, buckets: int = DEFAULT_BUCKETS) -> None:
+        if not 1 <= buckets <= MAX_BUCKETS:
+            raise ValueError(f"buckets={buckets}: use 1 to {MAX_BUCKETS}")
+        self.cluster = cluster
+        self.buckets = buckets if cluster else 1
+        self._tags = tuple("{b%d}" % b for b in range(self.buckets)) if cluster else ("",)
+
+    def bucket(self, user_id: str) -> int:
+        return crc_hqx(user_id.encode(), 0) % self.buckets if self.cluster else 0
 
     def _user(self, user_id: str) -> str:
-        return "{" + user_id + "}" if self._cluster else user_id
+        return self._tags[crc_hqx(user_id.encode(), 0) % self.buckets] + user_id if self.cluster else user_id
 
     def session(self, user_id: str, session_id: str) -> str:
         return f"presence:{self._user(user_id)}:{session_id}"
@@ -34,6 +58,18 @@ class RedisKeys:
 
     def restored_choice(self, user_id: str) -> str:
         return f"presence:restored:{self._user(user_id)}"
+
+    def user_session(self, user_id: str, session_id: str) -> tuple[int, str, str, str, str, str]:
+        """The bucket, then session, sockets, online, choice and leaving keys, the bucket
+        hashed once (a socket event needs them all)."""
+        bucket = crc_hqx(user_id.encode(), 0) % self.buckets if self.cluster else 0
+        user = self._tags[bucket] + user_id
+        return (
+            bucket, f"presence:{user}:{session_id}", f"presence:sockets:{user}", f"presence:online:{user}",
+            f"presence:status:{user}", f"presence:leaving:{user}",
+        )
+
+    # ---------------------------------------------------------------- one Redis's names
 
     @staticmethod
     def instance_sessions(instance: str) -> str:
@@ -62,6 +98,40 @@ class RedisKeys:
     @staticmethod
     def instance_restored(instance: str) -> str:
         return f"presence:instance:{instance}:restored"
+
+    # ---------------------------------------------------------------- per bucket
+    # Bucket 0 of one Redis is the names above.
+
+    def bucket_instance_sessions(self, instance: str, bucket: int) -> str:
+        return f"presence:instance:{self._tags[bucket]}{instance}:sessions"
+
+    def bucket_instance_restored(self, instance: str, bucket: int) -> str:
+        return f"presence:instance:{self._tags[bucket]}{instance}:restored"
+
+    def bucket_decays(self, bucket: int) -> str:
+        return f"presence:decays:{self._tags[bucket]}" if self.cluster else "presence:decays"
+
+    def bucket_graces(self, bucket: int) -> str:
+        return f"presence:graces:{self._tags[bucket]}" if self.cluster else "presence:graces"
+
+    def bucket_epoch(self, bucket: int) -> str:
+        return f"presence:epoch:{self._tags[bucket]}" if self.cluster else "presence:epoch"
+
+    def sweep_claim(self, index: str, bucket: int) -> str:
+        """Held (SET PX) by the instance sweeping ``index`` ("graces", "decays") in a bucket."""
+        return f"presence:{index}:{self._tags[bucket]}:claim"
+
+    def instance_registry(self) -> str:
+        return f"presence:instances:{self._tags[0]}" if self.cluster else "presence:instances"
+
+    def instance_lease(self, instance: str) -> str:
+        return f"presence:instance:{self._tags[0]}{instance}:lease"
+
+    @staticmethod
+    def bucket_count() -> str:
+        """The bucket count the data was written with (cluster layout only), next to the
+        seeding epochs: both say what the data in Redis is."""
+        return "presence:epoch:buckets"
 
 
 def split_member(member: str) -> tuple[str, str]:

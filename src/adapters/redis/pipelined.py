@@ -34,6 +34,7 @@ from .circuit import RedisCircuit
 log = logging.getLogger(__name__)
 
 _pack = hiredis.pack_command
+_ASKING = _pack(("ASKING",))
 
 
 class _Protocol(asyncio.Protocol):
@@ -187,6 +188,25 @@ class PipelinedRedis:
         except NoScriptError:
             await self.execute("SCRIPT", "LOAD", source)
             return await self.execute("EVALSHA", sha, len(keys), *keys, *args)
+
+    async def execute_asking(self, *args: Any) -> Any:
+        """ASKING, then the command, in one write on one connection: how a Redis Cluster
+        node is asked about a slot it is importing (its reply to ASKING is OK)."""
+        protocol = self._protocol
+        if protocol is None or protocol.lost is not None:
+            protocol = await self._connection()
+        asked = asyncio.get_running_loop().create_future()
+        waiter = asyncio.get_running_loop().create_future()
+        protocol.send(_ASKING, asked)
+        protocol.send(_pack(args), waiter)
+        try:
+            try:
+                await asked
+            except ResponseError:
+                pass  # the command's own reply says what went wrong
+            return await waiter
+        except _Lost as lost:
+            raise lost.cause from None
 
     def publish_nowait(self, channel: str, message: bytes | str) -> None:
         """PUBLISH, written with this turn's other commands; its reply is not awaited. A

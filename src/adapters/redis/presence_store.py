@@ -6,13 +6,22 @@ start; redis-py reloads it on NOSCRIPT), so it costs one round trip and is atomi
 instances. Sweeps (expiry, grace, decay, a dead instance's sessions) read an index, then
 apply the due items in one pipeline: two round trips per batch. A Redis failure reaches
 the caller as ``Unavailable`` (``unavailable.py``).
+
+With a cluster layout (``RedisKeys(cluster=True)``) the shared indexes are split into
+buckets (keys.py): a socket event still runs one script, on the slot of the user's bucket;
+the sweeps read every bucket in one pipeline (one round trip per primary on a cluster), and
+the shared ones (graces, decays) claim each bucket for one instance at a time, so two
+instances never sweep the same bucket together, and a bucket that fails leaves the others
+swept.
 """
 
 from __future__ import annotations
 
-from typing import Any, AsyncIterable, Iterable, Sequence
+import logging
+from typing import Any, AsyncIterable, Callable, Iterable, Sequence
 
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import NoScriptError, RedisError
 
 from ...domain.ports import DueDecay, Expired, HeldSession, SessionMeta, UserTransition
@@ -21,6 +30,8 @@ from . import scripts
 from .keys import RedisKeys, split_member
 from .pipelined import PipelinedRedis
 from .unavailable import translates_redis_errors, unavailable
+
+log = logging.getLogger(__name__)
 
 # After its last session's TTL, a user's socket set and online flag linger this long, so
 # the sweeper (not Redis) ends the session and the change is announced.
@@ -36,6 +47,14 @@ RESTORED_CHOICE_TTL = 60.0
 BATCH = 500
 STATES_BATCH = 1000  # users per STATES call: about a millisecond of Redis time
 LEAVING_TTL_MS = 86_400_000
+# A bucket of the shared indexes is swept by the instance that claimed it; the claim lapses
+# this long after its last sweep, so a survivor takes over a bucket of a dead instance.
+BUCKET_CLAIM_TTL = 2.0
+
+
+class BucketCountMismatch(RuntimeError):
+    """The data in Redis was written with another bucket count: its users' keys are under
+    other hash tags, so the gateway refuses to start rather than lose them (docs/redis.md)."""
 
 
 def _ms(seconds: float) -> int:
@@ -52,6 +71,20 @@ def _flag(remember: bool) -> str:
 
 def _choice(chosen: str, remembered: str) -> Choice | None:
     return Choice(chosen, remembered == "1") if chosen else None
+
+
+def _pairs(claimed: list[Any]) -> list[tuple[str, int]]:
+    return [(member, int(float(due))) for member, due in zip(claimed[0::2], claimed[1::2])]
+
+
+def _partial(answered: list[tuple[int, Any]], failed: dict[int, BaseException]) -> list[tuple[int, Any]]:
+    """The buckets that answered; those that failed are logged (all failing raises)."""
+    if failed:
+        first = next(iter(failed.values()))
+        if not answered:
+            raise first
+        log.warning("presence buckets %s did not answer (%r); the others were swept", sorted(failed), first)
+    return answered
 
 
 def _transition(reply: list[Any]) -> Transition:
@@ -72,7 +105,7 @@ class RedisPresenceStore:
         session_ttl: float,
         hidden_statuses: Iterable[str],
         keys: RedisKeys | None = None,
-        events: PipelinedRedis | None = None,
+        events: Any = None,
     ) -> None:
         self._redis = redis
         # The one-call operations go through ``events`` when given (pipelined.py says why).
@@ -88,21 +121,54 @@ class RedisPresenceStore:
         self._graces = self._keys.graces()
         self._epoch = self._keys.epoch()
         self._instances = self._keys.instances()
+        # The cluster layout: each bucket's index keys, and the instance-wide keys under
+        # bucket 0's tag; one Redis keeps the names above and the code paths of before.
+        keys = self._keys
+        self._bucketed = keys.cluster
+        self._buckets = range(keys.buckets)
+        self._many_nodes = isinstance(redis, RedisCluster)
+        if self._bucketed:
+            self._instances = keys.instance_registry()
+            self._per_bucket = [
+                (keys.bucket_instance_sessions(instance, b), keys.bucket_epoch(b), keys.bucket_decays(b), keys.bucket_graces(b))
+                for b in self._buckets
+            ]
+            self._session_keys: Callable[..., list[str]] = self._bucket_session_keys
+        else:
+            self._session_keys = self._plain_session_keys
         self._scripts: dict[str, Any] = {}
         for name in (
             "REGISTER", "CHOOSE", "END", "EXPIRE", "FINISH_GRACE", "ADOPT", "CLAIM_DUE",
             "DECAY", "SEED", "RENEW_LEASE", "RELEASE_LEASE", "CLAIM_INSTANCE",
-            "RESTORE",
+            "RESTORE", "CLAIM_BUCKET_DUE",
         ):
             self._scripts[name] = redis.register_script(getattr(scripts, name))
         self._scripts["STATES"] = redis.register_script(scripts.STATES)
 
     async def load_scripts(self) -> None:
-        """SCRIPT LOAD at start, so the first event is one EVALSHA, not a NOSCRIPT retry."""
-        async with self._redis.pipeline(transaction=False) as pipe:
+        """SCRIPT LOAD at start, so the first event is one EVALSHA, not a NOSCRIPT retry.
+        With a cluster layout, also checks the bucket count the data was written with."""
+        if self._many_nodes:  # SCRIPT LOAD goes to every primary; no pipeline spans them
             for script in self._scripts.values():
-                pipe.script_load(script.script)
-            await pipe.execute()
+                await self._redis.script_load(script.script)
+        else:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for script in self._scripts.values():
+                    pipe.script_load(script.script)
+                await pipe.execute()
+        if self._bucketed:
+            await self._check_bucket_count()
+
+    async def _check_bucket_count(self) -> None:
+        key = self._keys.bucket_count()
+        wanted = len(self._buckets)
+        await self._redis.set(key, wanted, nx=True)
+        stored = await self._redis.get(key)
+        if stored is not None and int(stored) != wanted:
+            raise BucketCountMismatch(
+                f"PRESENCE_REDIS_BUCKETS={wanted}, but Redis holds presence written with {int(stored)} buckets "
+                f"({key}); start with {int(stored)}, or move the keys first (docs/redis.md)"
+            )
 
     async def _call(self, name: str, keys: list[str], args: list[Any]) -> Any:
         script = self._scripts[name]
@@ -121,7 +187,7 @@ class RedisPresenceStore:
         async def run() -> list[Any]:
             async with self._redis.pipeline(transaction=False) as pipe:
                 for keys, args in calls:
-                    pipe.evalsha(sha, len(keys), *keys, *args)
+                    pipe.execute_command("EVALSHA", sha, len(keys), *keys, *args)
                 return await pipe.execute()
 
         try:
@@ -132,12 +198,25 @@ class RedisPresenceStore:
 
     # ---------------------------------------------------------------- session events
 
-    def _session_keys(self, user_id: str, session_id: str, index: str | None = None) -> list[str]:
+    def _plain_session_keys(self, user_id: str, session_id: str, instance: str | None = None) -> list[str]:
         k = self._keys
+        index = self._index if instance is None else k.instance_sessions(instance)
         return [
             k.session(user_id, session_id), k.sockets(user_id), k.online(user_id), k.choice(user_id),
-            index or self._index, self._epoch, self._decays, k.leaving(user_id), self._graces,
+            index, self._epoch, self._decays, k.leaving(user_id), self._graces,
         ]
+
+    def _bucket_session_keys(self, user_id: str, session_id: str, instance: str | None = None) -> list[str]:
+        bucket, session, sockets, online, choice, leaving = self._keys.user_session(user_id, session_id)
+        own, epoch, decays, graces = self._per_bucket[bucket]
+        index = own if instance is None else self._keys.bucket_instance_sessions(instance, bucket)
+        return [session, sockets, online, choice, index, epoch, decays, leaving, graces]
+
+    def _decays_of(self, user_id: str) -> str:
+        return self._per_bucket[self._keys.bucket(user_id)][2] if self._bucketed else self._decays
+
+    def _graces_of(self, user_id: str) -> str:
+        return self._per_bucket[self._keys.bucket(user_id)][3] if self._bucketed else self._graces
 
     def _session_args(self, user_id: str, session_id: str, meta: SessionMeta, expires_at: float) -> list[Any]:
         return [
@@ -176,7 +255,7 @@ class RedisPresenceStore:
         return _transition(await self._call("END", self._session_keys(user_id, session_id), args))
 
     async def adopt_choice(self, user_id: str, choice: Choice | None, decays_at: float | None = None) -> UserState:
-        keys = [self._keys.sockets(user_id), self._keys.choice(user_id), self._keys.online(user_id), self._decays]
+        keys = [self._keys.sockets(user_id), self._keys.choice(user_id), self._keys.online(user_id), self._decays_of(user_id)]
         chosen, remembered = (choice.status, _flag(choice.remember)) if choice else ("", "0")
         args = [chosen, remembered, self._hidden, self._user_ttl, self._choice_ttl, _ms_or_blank(decays_at), user_id]
         return _transition(await self._call("ADOPT", keys, args)).after
@@ -188,6 +267,8 @@ class RedisPresenceStore:
         per-call cost of EVALSHA and of parsing its reply made 1000 users take 60 ms."""
         if not user_ids:
             return []
+        if self._bucketed:
+            return await self._bucket_states(user_ids)
         k = self._keys
         calls = []
         for start in range(0, len(user_ids), STATES_BATCH):
@@ -202,20 +283,83 @@ class RedisPresenceStore:
                 states.append(UserState(int(count), _choice(chosen, remembered), known == "1", lingering == "1"))
         return states
 
+    async def _bucket_states(self, user_ids: Sequence[str]) -> list[UserState]:
+        """STATES per bucket (a script touches one slot), all in one pipeline: one round
+        trip per primary, the primaries asked together."""
+        k = self._keys
+        by_bucket: dict[int, list[int]] = {}
+        for position, user_id in enumerate(user_ids):
+            by_bucket.setdefault(k.bucket(user_id), []).append(position)
+        calls = []
+        order: list[int] = []
+        for bucket, positions in by_bucket.items():
+            for start in range(0, len(positions), STATES_BATCH):
+                keys = [self._per_bucket[bucket][1]]
+                for position in positions[start : start + STATES_BATCH]:
+                    user_id = user_ids[position]
+                    keys += (k.sockets(user_id), k.choice(user_id), k.leaving(user_id))
+                    order.append(position)
+                calls.append((keys, []))
+        states: list[UserState | None] = [None] * len(user_ids)
+        lines = (line for reply in await self._pipelined("STATES", calls) for line in reply.split("\n"))
+        for position, line in zip(order, lines):
+            count, chosen, remembered, known, lingering = line.split("\t")
+            states[position] = UserState(int(count), _choice(chosen, remembered), known == "1", lingering == "1")
+        return states  # type: ignore[return-value]
+
+    # ---------------------------------------------------------------- buckets
+
+    async def _each_bucket(
+        self, command: Callable[[Any, int], Any], buckets: Sequence[int] | None = None
+    ) -> tuple[list[tuple[int, Any]], dict[int, BaseException]]:
+        """One command per bucket in one pipeline: the buckets that answered, with their
+        reply, and those that failed, with their error."""
+        chosen = self._buckets if buckets is None else buckets
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for bucket in chosen:
+                command(pipe, bucket)
+            replies = await pipe.execute(raise_on_error=False)
+        answered: list[tuple[int, Any]] = []
+        failed: dict[int, BaseException] = {}
+        for bucket, reply in zip(chosen, replies):
+            if isinstance(reply, BaseException):
+                failed[bucket] = reply
+            else:
+                answered.append((bucket, reply))
+        return answered, failed
+
+    async def _swept(self, command: Callable[[Any, int], Any]) -> list[tuple[int, Any]]:
+        """``_each_bucket`` for a sweep: a failed bucket is logged and left for the next
+        round, the others are swept; all failing is Redis unavailable."""
+        answered, failed = await self._each_bucket(command)
+        return _partial(answered, failed)
+
     # ---------------------------------------------------------------- sweeps
 
     @translates_redis_errors
     async def expire_due(self, now: float, limit: int) -> list[Expired]:
-        members = await self._redis.zrangebyscore(self._index, "-inf", _ms(now), start=0, num=limit)
+        """This instance's own sessions: no other instance sweeps them while it lives."""
+        if self._bucketed:
+            due = _ms(now)
+            answered = await self._swept(
+                lambda pipe, b: pipe.zrangebyscore(
+                    self._per_bucket[b][0], "-inf", due, start=0, num=limit, withscores=True
+                )
+            )
+            # The most overdue first, as from one index; the rest stay for the next batch.
+            overdue = sorted((item for _, found in answered for item in found), key=lambda item: item[1])
+            members = [member for member, _ in overdue[:limit]]
+        else:
+            members = await self._redis.zrangebyscore(self._index, "-inf", _ms(now), start=0, num=limit)
         return await self._end_sessions([split_member(m) for m in members], "EXPIRE", [_ms(now)])
 
     async def _end_sessions(
-        self, candidates: list[tuple[str, str]], script: str, extra: list[Any], index: str | None = None
+        self, candidates: list[tuple[str, str]], script: str, extra: list[Any], instance: str | None = None
     ) -> list[Expired]:
         if not candidates:
             return []
         calls = [
-            (self._session_keys(user_id, session_id, index), [*self._end_args(user_id, session_id), *extra])
+            (self._session_keys(user_id, session_id, instance), [*self._end_args(user_id, session_id), *extra])
             for user_id, session_id in candidates
         ]
         replies = await self._pipelined(script, calls)
@@ -226,16 +370,41 @@ class RedisPresenceStore:
         ]
 
     async def _claim(self, index: str, now: float, limit: int) -> list[tuple[str, int]]:
+        if self._bucketed:
+            return await self._claim_buckets(index, now, limit)
         claimed = await self._call("CLAIM_DUE", [index], [_ms(now), limit])
-        return [(member, int(float(due))) for member, due in zip(claimed[0::2], claimed[1::2])]
+        return _pairs(claimed)
+
+    async def _claim_buckets(self, kind: str, now: float, limit: int) -> list[tuple[str, int]]:
+        """Up to ``limit`` due items of each bucket this instance holds (or now claims)
+        for ``kind``; buckets another instance holds are skipped this round."""
+        sha = self._scripts["CLAIM_BUCKET_DUE"].sha
+        position = 3 if kind == "graces" else 2
+        args = [_ms(now), limit, self.instance, _ms(BUCKET_CLAIM_TTL)]
+        k = self._keys
+
+        def claim(pipe: Any, bucket: int) -> None:
+            pipe.execute_command("EVALSHA", sha, 2, k.sweep_claim(kind, bucket), self._per_bucket[bucket][position], *args)
+
+        answered, failed = await self._each_bucket(claim)
+        # A primary that restarted lost its scripts: those buckets again, the others' items
+        # are already claimed (removed) and are kept.
+        lost = [bucket for bucket, error in failed.items() if isinstance(error, NoScriptError)]
+        if lost:
+            await self.load_scripts()
+            more, still = await self._each_bucket(claim, lost)
+            answered += more
+            failed = {**{b: e for b, e in failed.items() if b not in lost}, **still}
+        answered = _partial(answered, failed)
+        return [pair for _, claimed in answered if claimed for pair in _pairs(claimed)]
 
     @translates_redis_errors
     async def settle_due_graces(self, now: float, limit: int) -> list[UserTransition]:
-        claimed = await self._claim(self._graces, now, limit)
+        claimed = await self._claim("graces" if self._bucketed else self._graces, now, limit)
         k = self._keys
         calls = [
             (
-                [k.sockets(user_id), k.online(user_id), k.choice(user_id), k.leaving(user_id), self._graces],
+                [k.sockets(user_id), k.online(user_id), k.choice(user_id), k.leaving(user_id), self._graces_of(user_id)],
                 [user_id, due, self._hidden, self._user_ttl, self._choice_ttl],
             )
             for user_id, due in claimed
@@ -249,7 +418,7 @@ class RedisPresenceStore:
 
     @translates_redis_errors
     async def claim_due_decays(self, now: float, limit: int) -> list[DueDecay]:
-        claimed = await self._claim(self._decays, now, limit)
+        claimed = await self._claim("decays" if self._bucketed else self._decays, now, limit)
         if not claimed:
             return []
         async with self._redis.pipeline(transaction=False) as pipe:
@@ -264,7 +433,7 @@ class RedisPresenceStore:
 
     async def decay(self, due: DueDecay, to: Choice, decays_at: float | None) -> Transition | None:
         k = self._keys
-        keys = [k.choice(due.user_id), k.sockets(due.user_id), k.online(due.user_id), self._decays]
+        keys = [k.choice(due.user_id), k.sockets(due.user_id), k.online(due.user_id), self._decays_of(due.user_id)]
         args = [
             due.user_id, due.status, _ms(due.due), to.status, _flag(to.remember), _ms_or_blank(decays_at),
             self._hidden, self._user_ttl, self._choice_ttl,
@@ -275,11 +444,14 @@ class RedisPresenceStore:
     # ---------------------------------------------------------------- instances
 
     async def renew_lease(self, now: float, ttl: float) -> bool:
-        keys = [self._keys.lease(self.instance), self._instances]
+        keys = [self._lease(self.instance), self._instances]
         return bool(await self._call("RENEW_LEASE", keys, [self.instance, _ms(ttl), _ms(now)]))
 
     async def release_lease(self) -> None:
-        await self._call("RELEASE_LEASE", [self._keys.lease(self.instance), self._instances], [self.instance])
+        await self._call("RELEASE_LEASE", [self._lease(self.instance), self._instances], [self.instance])
+
+    def _lease(self, instance: str) -> str:
+        return self._keys.instance_lease(instance) if self._bucketed else self._keys.lease(instance)
 
     @translates_redis_errors
     async def claim_dead_instances(self, now: float) -> list[str]:
@@ -288,24 +460,55 @@ class RedisPresenceStore:
         for instance in lapsed:
             if instance == self.instance:
                 continue
-            if await self._call("CLAIM_INSTANCE", [self._keys.lease(instance), self._instances], [instance]):
+            if await self._call("CLAIM_INSTANCE", [self._lease(instance), self._instances], [instance]):
                 won.append(instance)
         return won
 
     @translates_redis_errors
     async def end_instance_sessions(self, instance: str | None, limit: int) -> list[Expired]:
         """End up to ``limit`` sessions of an instance (this one when None), with no grace."""
+        if self._bucketed:
+            return await self._end_bucket_sessions(instance, limit)
         index = self._index if instance is None else self._keys.instance_sessions(instance)
         members = await self._redis.zrange(index, 0, limit - 1)
-        ended = await self._end_sessions([split_member(m) for m in members], "END", ["", 0], index)
+        ended = await self._end_sessions([split_member(m) for m in members], "END", ["", 0], instance)
         if len(members) < limit:
             await self._redis.delete(index)
         return ended
+
+    async def _end_bucket_sessions(self, instance: str | None, limit: int) -> list[Expired]:
+        """Up to ``limit`` sessions from the buckets in turn; a bucket's index is deleted
+        once all it held was taken. Only this instance, or the one survivor that claimed a
+        dead one, walks an instance's buckets."""
+        owner = self.instance if instance is None else instance
+        k = self._keys
+        answered = await self._swept(lambda pipe, b: pipe.zrange(k.bucket_instance_sessions(owner, b), 0, limit - 1))
+        members: list[str] = []
+        drained = []
+        for bucket, found in answered:  # at most ``limit`` in all; a bucket taken whole is drained
+            taken = found[: limit - len(members)]
+            members += taken
+            if len(taken) == len(found) < limit:
+                drained.append(bucket)
+        ended = await self._end_sessions([split_member(m) for m in members], "END", ["", 0], owner)
+        if drained:
+            await self._pipelined_plain([("delete", k.bucket_instance_sessions(owner, b)) for b in drained])
+        return ended
+
+    async def _pipelined_plain(self, commands: list[tuple[Any, ...]]) -> list[Any]:
+        """Plain single-key commands in one pipeline (one round trip per primary)."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for name, *args in commands:
+                getattr(pipe, name)(*args)
+            return await pipe.execute()
 
     # ---------------------------------------------------------------- seeding
 
     @translates_redis_errors
     async def needs_seeding(self) -> bool:
+        if self._bucketed:
+            seeded = await self._pipelined_plain([("exists", epoch) for _, epoch, _, _ in self._per_bucket])
+            return not all(seeded)
         return not await self._redis.exists(self._epoch)
 
     @translates_redis_errors
@@ -322,7 +525,7 @@ class RedisPresenceStore:
         async for user_id, choice, decays_at in choices:
             batch.append(
                 (
-                    [self._keys.choice(user_id), self._decays],
+                    [self._keys.choice(user_id), self._decays_of(user_id)],
                     [choice.status, _flag(choice.remember), _ms_or_blank(decays_at), user_id, self._choice_ttl],
                 )
             )
@@ -330,6 +533,9 @@ class RedisPresenceStore:
                 learnt += await flush()
         if batch:
             learnt += await flush()
+        if self._bucketed:
+            await self._pipelined_plain([("set", epoch, self.instance) for _, epoch, _, _ in self._per_bucket])
+            return learnt
         await self._redis.set(self._epoch, self.instance)
         return learnt
 
@@ -337,7 +543,13 @@ class RedisPresenceStore:
 
     @translates_redis_errors
     async def needs_restore(self) -> bool:
-        """The marker's absence says Redis lost what this instance wrote; asking renews it."""
+        """The marker's absence says Redis lost what this instance wrote; asking renews it.
+        With buckets there is one per bucket (a primary may lose its own alone): all are
+        put back when any is gone."""
+        if self._bucketed:
+            ttl = _ms(RESTORED_MARKER_TTL)
+            held = await self._pipelined_plain([("pexpire", marker, ttl) for marker in self._restored_markers()])
+            return not all(held)
         return not await self._redis.pexpire(self._keys.instance_restored(self.instance), _ms(RESTORED_MARKER_TTL))
 
     @translates_redis_errors
@@ -355,9 +567,19 @@ class RedisPresenceStore:
                 ]
                 calls.append((keys, args))
             await self._pipelined("RESTORE", calls)
+        if self._bucketed:
+            ttl = _ms(RESTORED_MARKER_TTL)
+            await self._pipelined_plain([("psetex", marker, ttl, self.instance) for marker in self._restored_markers()])
+            return len(sessions)
         await self._redis.set(self._keys.instance_restored(self.instance), self.instance, px=_ms(RESTORED_MARKER_TTL))
         return len(sessions)
 
+    def _restored_markers(self) -> list[str]:
+        return [self._keys.bucket_instance_restored(self.instance, b) for b in self._buckets]
+
     @translates_redis_errors
     async def release_restore(self) -> None:
+        if self._bucketed:
+            await self._pipelined_plain([("delete", marker) for marker in self._restored_markers()])
+            return
         await self._redis.delete(self._keys.instance_restored(self.instance))

@@ -200,6 +200,18 @@ for i = 1, #due, 2 do redis.call('ZREM', KEYS[1], due[i]) end
 return due
 """
 
+# KEYS: 1 a bucket's sweep claim, 2 that bucket's index. ARGV: 1 now ms, 2 limit,
+#       3 instance, 4 claim ttl ms. CLAIM_DUE for the instance holding the bucket's claim
+#       (taken when free, renewed by each sweep); another instance gets nothing this round.
+CLAIM_BUCKET_DUE = """
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[3] then return false end
+redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4])
+local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[2]))
+for i = 1, #due, 2 do redis.call('ZREM', KEYS[2], due[i]) end
+return due
+"""
+
 # KEYS: choice, sockets, online, decay index.
 # ARGV: 1 user, 2 status due, 3 due ms, 4 new status, 5 remembered, 6 next due ms or '',
 #       7 hidden, 8 user keys ttl, 9 choice ttl
