@@ -13,6 +13,7 @@ import pytest
 import redis
 
 from presence_gateway.adapters.redis.client import create_redis
+from presence_gateway.adapters.redis.cluster_events import ClusterPipelinedRedis
 from presence_gateway.adapters.redis.keys import RedisKeys
 from presence_gateway.adapters.redis.presence_store import BucketCountMismatch
 from presence_gateway.domain.errors import Unavailable
@@ -170,3 +171,52 @@ async def test_sessions_survive_a_primary_lost_to_its_replica(tmp_path: Path) ->
             assert failures > 0
     finally:
         cluster.stop()
+
+
+async def test_events_follow_a_bucket_moved_to_another_primary(redis_cluster, redis_cluster_url) -> None:
+    """A bucket's slot migrated between primaries: during the move the old primary answers
+    ASK (a command goes to the new one after ASKING), after it MOVED (the slot map is
+    updated at once); the user's data moved whole."""
+    keys = RedisKeys(True)
+    user = "u1"
+    slot = redis.crc.key_slot(keys.sockets(user).encode())
+    step = 16384 // 3
+    source = redis_cluster.primaries[min(slot // step, 2)]
+    target = next(p for p in redis_cluster.primaries if p is not source)
+    src, dst = redis_cluster.client(source), redis_cluster.client(target)
+    src_id, dst_id = src.execute_command("CLUSTER", "MYID"), dst.execute_command("CLUSTER", "MYID")
+    async with redis_stores(redis_cluster_url, "A") as stores:
+        store = stores["A"]
+        await store.register(user, "s1", META, expires_at=190.0)
+        try:
+            dst.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", src_id)
+            src.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", dst_id)
+            moving = src.execute_command("CLUSTER", "GETKEYSINSLOT", slot, 1000)
+            assert len(moving) >= 3
+            src.execute_command("MIGRATE", "127.0.0.1", target.port, "", 0, 5000, "KEYS", *moving)
+
+            # A script whose keys are not all on the new primary yet gets TRYAGAIN there
+            # (Redis refuses it until the move completes): the event is answered unavailable.
+            with pytest.raises(Unavailable):
+                await store.register(user, "s2", META, expires_at=190.0)
+            # A command on keys that moved is sent on, after ASKING.
+            events = ClusterPipelinedRedis(redis_cluster_url)
+            try:
+                assert await events.execute_on(keys.sockets(user), "SCARD", keys.sockets(user)) == 1
+            finally:
+                await events.aclose()
+        finally:
+            for server in redis_cluster.primaries:
+                redis_cluster.client(server).execute_command("CLUSTER", "SETSLOT", slot, "NODE", dst_id)
+        redis_cluster.wait_ok()
+
+        moved = await store.register(user, "s2", META, expires_at=190.0)  # MOVED → the new primary
+        assert (moved.before.sessions, moved.after.sessions) == (1, 2)
+        ended = await store.end(user, "s1")
+        assert (ended.before.sessions, ended.after.sessions) == (2, 1)
+        assert dst.smembers(keys.sockets(user)) == {"s2"}
+    # Give the slot back, empty, so the session's cluster keeps its even split.
+    redis_cluster.flush()
+    for server in redis_cluster.primaries:
+        redis_cluster.client(server).execute_command("CLUSTER", "SETSLOT", slot, "NODE", src_id)
+    redis_cluster.wait_ok()
