@@ -157,3 +157,12 @@ async def test_ids_the_rule_accepts_never_share_a_key(layout) -> None:
         assert await r.get(f"presence:online:{user}") == "true"
     session_keys = [k async for k in r.scan_iter("presence:*") if k.split(":")[1] not in KEY_KIND_WORDS]
     assert len(session_keys) == len(sessions)
+
+
+def test_a_user_sessions_keys_hashed_once_are_the_keys_named_one_by_one() -> None:
+    for keys in (RedisKeys(), RedisKeys(True), RedisKeys(True, 16)):
+        for user in ("42", "alice@example.com", "漢", "user-7"):
+            assert keys.user_session(user, "S") == (
+                keys.bucket(user), keys.session(user, "S"), keys.sockets(user), keys.online(user),
+                keys.choice(user), keys.leaving(user),
+            )
