@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from dataclasses import replace
 from typing import Any
 
 import socketio
@@ -94,7 +93,7 @@ def _as_worker(settings: Settings, workers: int) -> Settings:
     instance_id = settings.instance_id
     if workers > 1 and str(os.getpid()) not in instance_id.split("-"):
         instance_id = f"{instance_id}-{os.getpid()}"
-    return replace(settings, workers=workers, instance_id=instance_id)
+    return settings.model_copy(update={"workers": workers, "instance_id": instance_id})
 
 
 def _build(settings: Settings, worker: HypercornWorker | None, hold_instance: bool) -> Any:

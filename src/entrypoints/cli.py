@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import logging
 import sys
-from dataclasses import replace
 
 from ..adapters.jwt.minter import mint_token
 from ..adapters.sql.tls import InvalidTlsSettings
@@ -88,15 +87,15 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings()
         if args.command == "serve":
             if args.host:
-                settings = replace(settings, host=args.host)
+                settings = settings.model_copy(update={"host": args.host})
             if args.port:
-                settings = replace(settings, port=args.port)
+                settings = settings.model_copy(update={"port": args.port})
             if args.workers < 1:
                 raise ConfigError(f"--workers {args.workers}: use 1 or more")
             from .serve import run
             from .single_instance import refuse_split_presence
 
-            refuse_split_presence(replace(settings, workers=args.workers))
+            refuse_split_presence(settings.model_copy(update={"workers": args.workers}))
             return run(settings, args.workers)
         if args.command == "db":
             return _db(settings, args.db_command, getattr(args, "revision", None))

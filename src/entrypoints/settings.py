@@ -1,16 +1,25 @@
 """Settings from the environment (and a ``.env`` file), under the names the original
-deployment used: CACHE_HOST, JWT_SECRET_ACCESS, PORT, DATABASE_URL, CORS_ORIGINS …"""
+deployment used: CACHE_HOST, JWT_SECRET_ACCESS, PORT, DATABASE_URL, CORS_ORIGINS …
+
+Each setting is declared once, below: its attribute, its environment name, its default
+and the rule its text must follow. A value the gateway cannot start with raises
+``ConfigError`` naming the variable, which ``serve`` prints as one line (exit code 2).
+"""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import secrets
 import socket
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Mapping
+from typing import Annotated, Any
 from urllib.parse import quote
+
+from pydantic import BeforeValidator, Field, ValidationError, ValidationInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from ..adapters.durations import parse_duration as _parse_duration
 from ..adapters.redis.cluster_url import is_cluster_url, parse_cluster_url, parse_nodes
@@ -18,10 +27,11 @@ from ..adapters.redis.keys import DEFAULT_BUCKETS, MAX_BUCKETS
 
 DEVELOPMENT = "development"
 PRODUCTION = "production"
+ENVIRONMENTS = (DEVELOPMENT, PRODUCTION)
 # Who may watch whom: anyone signed in, or the pairs of the presence_contacts table.
 AUDIENCES = ("open", "contacts")
 LOG_FORMATS = ("text", "json")
-
+_ASYMMETRIC = ("RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "ES512", "Ed25519", "EdDSA")
 
 
 class ConfigError(Exception):
@@ -36,9 +46,17 @@ def parse_duration(value: str, name: str) -> int:
         raise ConfigError(f"{name}={error}") from None
 
 
-def _flag(value: str | None, name: str, default: bool) -> bool:
-    if value is None or value == "":
-        return default
+def default_instance_id() -> str:
+    """Unique per process: host, pid and a random suffix (a restarted pid is a new instance)."""
+    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+
+
+# How the text of a variable becomes a value. Each takes the text and the variable's name
+# (for the message) and raises ConfigError; values given by code (not text) are taken as
+# they are.
+
+
+def _flag(value: str, name: str) -> bool:
     lowered = value.strip().lower()
     if lowered in ("1", "true", "yes", "on"):
         return True
@@ -47,68 +65,41 @@ def _flag(value: str | None, name: str, default: bool) -> bool:
     raise ConfigError(f"{name}={value!r}: use true or false")
 
 
-def _number(value: str | None, name: str, default: float, *, minimum: float = 0.0) -> float:
-    if value is None or value == "":
-        return default
-    try:
-        number = float(value)
-    except ValueError:
-        raise ConfigError(f"{name}={value!r} is not a number") from None
-    if number < minimum:
-        raise ConfigError(f"{name}={value!r} must be at least {minimum:g}")
-    return number
+def _number(minimum: float = 0.0) -> Callable[[str, str], float]:
+    def parse(value: str, name: str) -> float:
+        try:
+            number = float(value)
+        except ValueError:
+            raise ConfigError(f"{name}={value!r} is not a number") from None
+        if number < minimum:
+            raise ConfigError(f"{name}={value!r} must be at least {minimum:g}")
+        return number
+
+    return parse
 
 
-def _count(value: str | None, name: str, default: int) -> int:
-    if value is None or value == "":
-        return default
+def _count(value: str, name: str) -> int:
     if not value.strip().isdigit() or int(value) < 1:
         raise ConfigError(f"{name}={value!r} must be a whole number of at least 1")
     return int(value)
 
 
-def _choice(value: str | None, name: str, choices: tuple[str, ...]) -> str:
-    """The first choice is the default."""
-    if value is None or value.strip() == "":
-        return choices[0]
+def _choice(choices: tuple[str, ...]) -> Callable[[str, str], str]:
+    """Blank is the first choice, the default."""
+
+    def parse(value: str, name: str) -> str:
+        chosen = value.strip().lower() or choices[0]
+        if chosen not in choices:
+            raise ConfigError(f"{name}={value!r}: use {' or '.join(choices)}")
+        return chosen
+
+    return parse
+
+
+def _environment(value: str, name: str) -> str:
     chosen = value.strip().lower()
-    if chosen not in choices:
-        raise ConfigError(f"{name}={value!r}: use {' or '.join(choices)}")
-    return chosen
-
-
-def _networks(value: str | None, name: str) -> tuple[str, ...]:
-    """Comma-separated addresses or CIDR networks, checked now so a typo fails the start."""
-    import ipaddress
-
-    networks = []
-    for part in (value or "").split(","):
-        if part.strip():
-            try:
-                networks.append(str(ipaddress.ip_network(part.strip(), strict=False)))
-            except ValueError:
-                raise ConfigError(f"{name}: {part.strip()!r} is not an IP address or network") from None
-    return tuple(networks)
-
-
-def _cookie_name(value: str | None, name: str) -> str | None:
-    if value is None or value.strip() == "":
-        return None
-    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", value.strip()):
-        raise ConfigError(f"{name}={value!r}: a cookie name is letters, digits, '_' and '-'")
-    return value.strip()
-
-_ASYMMETRIC = ("RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "ES512", "Ed25519", "EdDSA")
-
-
-def _algorithms(value: str | None) -> tuple[str, ...]:
-    """JWT_JWKS_ALGORITHMS: the provider's algorithms; never HS* (a public key is no secret)."""
-    if value is None or value.strip() == "":
-        return ("RS256", "ES256", "Ed25519", "EdDSA")
-    chosen = tuple(a.strip() for a in value.split(",") if a.strip())
-    wrong = [a for a in chosen if a not in _ASYMMETRIC]
-    if wrong or not chosen:
-        raise ConfigError(f"JWT_JWKS_ALGORITHMS={value!r}: use some of {', '.join(_ASYMMETRIC)}")
+    if chosen not in ENVIRONMENTS:
+        raise ConfigError(f"{name}={chosen!r}: use development or production")
     return chosen
 
 
@@ -118,70 +109,219 @@ def _port(value: str, name: str) -> int:
     return int(value)
 
 
-def default_instance_id() -> str:
-    """Unique per process: host, pid and a random suffix (a restarted pid is a new instance)."""
-    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+def _networks(value: str, name: str) -> tuple[str, ...]:
+    """Comma-separated addresses or CIDR networks, checked now so a typo fails the start."""
+    networks = []
+    for part in value.split(","):
+        if part.strip():
+            try:
+                networks.append(str(ipaddress.ip_network(part.strip(), strict=False)))
+            except ValueError:
+                raise ConfigError(f"{name}: {part.strip()!r} is not an IP address or network") from None
+    return tuple(networks)
 
 
-@dataclass(frozen=True)
-class Settings:
-    environment: str = DEVELOPMENT
-    host: str = "127.0.0.1"
-    port: int = 3000
-    data_dir: Path = Path("data")
-    jwt_secret: str | None = None
-    jwt_expires_in: int | None = 7 * 86400
-    database_url: str | None = None
-    cache_host: str | None = None
-    cache_port: int = 6379
-    cache_pass: str | None = None
-    redis_url: str | None = None
-    socketio_channel: str = "socketio"
-    updates_channel: str = "presence:updates"
-    redis_cluster_keys: bool = False
-    # REDIS_CLUSTER_NODES: a Redis Cluster's nodes (any will do as a seed), "host:port,...".
-    redis_cluster_nodes: str | None = None
+def _cookie_name(value: str, name: str) -> str | None:
+    if value.strip() == "":
+        return None
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", value.strip()):
+        raise ConfigError(f"{name}={value!r}: a cookie name is letters, digits, '_' and '-'")
+    return value.strip()
+
+
+def _algorithms(value: str, name: str) -> tuple[str, ...]:
+    """The provider's algorithms; never HS* (a public key is no secret)."""
+    if value.strip() == "":
+        return ("RS256", "ES256", "Ed25519", "EdDSA")
+    chosen = tuple(a.strip() for a in value.split(",") if a.strip())
+    wrong = [a for a in chosen if a not in _ASYMMETRIC]
+    if wrong or not chosen:
+        raise ConfigError(f"{name}={value!r}: use some of {', '.join(_ASYMMETRIC)}")
+    return chosen
+
+
+def _origins(value: str, name: str) -> list[str] | str | None:
+    """None: the environment's default (cors.py); "*" only when said explicitly."""
+    if value.strip() == "":
+        return None
+    if value.strip() == "*":
+        return "*"
+    return [o.strip() for o in value.split(",") if o.strip()]
+
+
+def _list(value: str, name: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
+def _redis_url(value: str, name: str) -> str:
+    """A ``redis+cluster://`` URL is checked now for its nodes (host:port); others as given."""
+    if is_cluster_url(value.strip()):
+        try:
+            parse_cluster_url(value.strip())
+        except ValueError as error:
+            raise ConfigError(f"{name}: {error}") from None
+    return value
+
+
+def _cluster_nodes(value: str, name: str) -> str | None:
+    """A Redis Cluster's nodes (any will do as a seed), ``host:port,...``, normalised."""
+    if not value.strip():
+        return None
+    try:
+        return ",".join(f"[{h}]:{p}" if ":" in h else f"{h}:{p}" for h, p in parse_nodes(value))
+    except ValueError as error:
+        raise ConfigError(f"{name}={value!r}: {error}") from None
+
+
+def _buckets(value: str, name: str) -> int:
+    if not value.strip():
+        return DEFAULT_BUCKETS
+    if not value.strip().isdigit() or not 1 <= int(value) <= MAX_BUCKETS:
+        raise ConfigError(f"{name}={value!r}: a whole number from 1 to {MAX_BUCKETS}")
+    return int(value)
+
+
+def _upper(value: str, name: str) -> str:
+    return value.upper()
+
+
+def _read(parse: Callable[[str, str], Any]) -> BeforeValidator:
+    def validate(value: Any, info: ValidationInfo) -> Any:
+        if not isinstance(value, str):
+            return value
+        assert info.field_name is not None
+        try:
+            return parse(value, Settings.environment_name(info.field_name))
+        except ConfigError as error:
+            raise ValueError(str(error)) from None
+
+    return BeforeValidator(validate)
+
+
+def _demo_default(value: Any, info: ValidationInfo) -> Any:
+    """The demo page is on unless PRESENCE_DEMO says otherwise, and off in production."""
+    if value is None:
+        return info.data.get("environment") != PRODUCTION
+    return value
+
+
+def _env(name: str, default: Any = None, **field: Any) -> Any:
+    if "default_factory" in field:
+        return Field(validation_alias=name, **field)
+    return Field(default, validation_alias=name, **field)
+
+
+Flag = Annotated[bool, _read(_flag)]
+Port = Annotated[int, _read(_port)]
+Count = Annotated[int, _read(_count)]
+
+
+class Settings(BaseSettings):
+    """The gateway's settings. ``Settings(port=4000)`` takes attribute names and reads no
+    environment; ``load_settings()`` and ``Settings.from_env`` read the variables."""
+
+    model_config = SettingsConfigDict(frozen=True, populate_by_name=True, extra="ignore")
+
+    environment: Annotated[str, _read(_environment)] = _env("PRESENCE_ENV", DEVELOPMENT)
+    host: str = _env("HOST", "127.0.0.1")
+    port: Port = _env("PORT", 3000)
+    data_dir: Path = _env("PRESENCE_DATA_DIR", Path("data"))
+    jwt_secret: str | None = _env("JWT_SECRET_ACCESS")
+    jwt_expires_in: Annotated[int | None, _read(parse_duration)] = _env("JWT_EXPIRES_IN", 7 * 86400)
+    database_url: str | None = _env("DATABASE_URL")
+    cache_host: str | None = _env("CACHE_HOST")
+    cache_port: Port = _env("CACHE_PORT", 6379)
+    cache_pass: str | None = _env("CACHE_PASS")
+    redis_url: Annotated[str | None, _read(_redis_url)] = _env("REDIS_URL")
+    socketio_channel: str = _env("PRESENCE_SOCKETIO_CHANNEL", "socketio")
+    updates_channel: str = _env("PRESENCE_UPDATES_CHANNEL", "presence:updates")
+    redis_cluster_keys: Flag = _env("PRESENCE_REDIS_CLUSTER_KEYS", False)
+    # A Redis Cluster's nodes (any will do as a seed), "host:port,...".
+    redis_cluster_nodes: Annotated[str | None, _read(_cluster_nodes)] = _env("REDIS_CLUSTER_NODES")
     # Buckets of the cluster layout (keys.py, docs/redis.md): fixed for the data's life.
-    redis_buckets: int = DEFAULT_BUCKETS
-    redis_pool_size: int = 64
-    instance_id: str = ""
-    statuses_file: Path | None = None
+    redis_buckets: Annotated[int, _read(_buckets)] = _env("PRESENCE_REDIS_BUCKETS", DEFAULT_BUCKETS)
+    redis_pool_size: Annotated[int, _read(lambda v, n: int(_number(minimum=2)(v, n)))] = _env(
+        "PRESENCE_REDIS_POOL_SIZE", 64
+    )
+    instance_id: str = _env("PRESENCE_INSTANCE_ID", default_factory=default_instance_id)
+    statuses_file: Path | None = _env("PRESENCE_STATUSES_FILE")
     # None: the environment's default (cors.py); "*" only when said explicitly.
-    cors_origins: list[str] | str | None = None
-    session_ttl: float = 90.0
-    offline_grace: float = 5.0
-    lease_ttl: float = 10.0
-    lease_check_interval: float = 1.0
-    sweep_interval: float = 5.0
-    ws_deflate: bool = False
-    loop_monitor: bool = False
-    log_level: str = "INFO"
-    log_format: str = "text"
+    cors_origins: Annotated[list[str] | str | None, _read(_origins)] = _env("CORS_ORIGINS")
+    session_ttl: Annotated[float, _read(_number(minimum=1.0))] = _env("PRESENCE_SESSION_TTL", 90.0)
+    offline_grace: Annotated[float, _read(_number())] = _env("PRESENCE_OFFLINE_GRACE", 5.0)
+    lease_ttl: Annotated[float, _read(_number(minimum=1.0))] = _env("PRESENCE_LEASE_TTL", 10.0)
+    lease_check_interval: Annotated[float, _read(_number(minimum=0.05))] = _env("PRESENCE_LEASE_CHECK_INTERVAL", 1.0)
+    sweep_interval: Annotated[float, _read(_number(minimum=0.01))] = _env("PRESENCE_SWEEP_INTERVAL", 5.0)
+    ws_deflate: Flag = _env("PRESENCE_WS_DEFLATE", False)
+    loop_monitor: Flag = _env("PRESENCE_LOOP_MONITOR", False)
+    log_level: Annotated[str, _read(_upper)] = _env("LOG_LEVEL", "INFO")
+    log_format: Annotated[str, _read(_choice(LOG_FORMATS))] = _env("LOG_FORMAT", LOG_FORMATS[0])
     # Prometheus metrics on their own port (not the public one) when set.
-    metrics_port: int | None = None
+    metrics_port: Port | None = _env("PRESENCE_METRICS_PORT")
     # Addresses (or networks) of the proxies whose X-Forwarded-For is believed.
-    trusted_proxies: tuple[str, ...] = ()
+    trusted_proxies: Annotated[tuple[str, ...], _read(_networks)] = _env("PRESENCE_TRUSTED_PROXIES", ())
     # Engine.IO's session cookie (python-engineio's ``cookie``), for a load balancer to
     # stick a session to its instance; None sends none.
-    sid_cookie: str | None = None
-    audience: str = "open"
-    watch_max_targets: int = 1000
-    max_ids_per_call: int = 1000
-    # The demo page at / (and, outside production, its token endpoint).
-    demo: bool = True
+    sid_cookie: Annotated[str | None, _read(_cookie_name)] = _env("PRESENCE_SID_COOKIE")
+    audience: Annotated[str, _read(_choice(AUDIENCES))] = _env("PRESENCE_AUDIENCE", AUDIENCES[0])
+    watch_max_targets: Count = _env("PRESENCE_WATCH_MAX_TARGETS", 1000)
+    max_ids_per_call: Count = _env("PRESENCE_MAX_IDS_PER_CALL", 1000)
+    # The demo page at / (and, outside production, its token endpoint); unset: on, except
+    # in production.
+    demo: Annotated[bool, _read(_flag), BeforeValidator(_demo_default)] = _env(
+        "PRESENCE_DEMO", None, validate_default=True
+    )
     # Processes accepting on this port: told by the server (hypercorn's workers), not
     # read from the environment.
     workers: int = 1
     # Hostile clients (docs/security.md): bounds per socket and per user.
-    max_sockets_per_user: int = 20
-    events_per_minute: int = 120
-    handshake_timeout: float = 10.0
-    max_queued_packets: int = 1000
-    jwt_previous_secrets: tuple[str, ...] = ()
-    jwt_issuer: str | None = None
-    jwt_audience: str | None = None
-    jwt_jwks_url: str | None = None
-    jwt_jwks_algorithms: tuple[str, ...] = ("RS256", "ES256", "Ed25519", "EdDSA")
+    max_sockets_per_user: Count = _env("PRESENCE_MAX_SOCKETS_PER_USER", 20)
+    events_per_minute: Count = _env("PRESENCE_EVENTS_PER_MINUTE", 120)
+    handshake_timeout: Annotated[float, _read(_number(minimum=0.05))] = _env("PRESENCE_HANDSHAKE_TIMEOUT", 10.0)
+    max_queued_packets: Count = _env("PRESENCE_MAX_QUEUED_PACKETS", 1000)
+    jwt_previous_secrets: Annotated[tuple[str, ...], _read(_list)] = _env("JWT_SECRETS_PREVIOUS", ())
+    jwt_issuer: str | None = _env("JWT_ISSUER")
+    jwt_audience: str | None = _env("JWT_AUDIENCE")
+    jwt_jwks_url: str | None = _env("JWT_JWKS_URL")
+    jwt_jwks_algorithms: Annotated[tuple[str, ...], _read(_algorithms)] = _env(
+        "JWT_JWKS_ALGORITHMS", ("RS256", "ES256", "Ed25519", "EdDSA")
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Only what the caller passes: a bare ``Settings(...)`` (tests, benchmarks) must
+        not pick up the shell's variables, and pydantic-settings' own environment source
+        would also read each setting under its attribute name (``port``), which is no name
+        the gateway documents. ``from_env`` reads the documented names."""
+        return (init_settings,)
+
+    @classmethod
+    def environment_name(cls, attribute: str) -> str:
+        alias = cls.model_fields[attribute].validation_alias
+        return alias if isinstance(alias, str) else attribute
+
+    @classmethod
+    def environment_names(cls) -> tuple[str, ...]:
+        """Every variable the gateway reads."""
+        return tuple(
+            field.validation_alias for field in cls.model_fields.values() if isinstance(field.validation_alias, str)
+        )
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str | None]) -> Settings:
+        """The settings these variables say; an empty variable is an unset one."""
+        given = {name: value for name in cls.environment_names() if (value := env.get(name))}
+        try:
+            return cls(**given)
+        except ValidationError as invalid:
+            raise ConfigError(_first_problem(invalid)) from None
 
     @property
     def production(self) -> bool:
@@ -206,106 +346,22 @@ class Settings:
         """Presence on a Redis Cluster, which implies the cluster key layout."""
         return is_cluster_url(self.shared_presence_url)
 
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> "Settings":
-        environment = (env.get("PRESENCE_ENV") or DEVELOPMENT).strip().lower()
-        if environment not in (DEVELOPMENT, PRODUCTION):
-            raise ConfigError(f"PRESENCE_ENV={environment!r}: use development or production")
-        expires = env.get("JWT_EXPIRES_IN")
-        origins_text = env.get("CORS_ORIGINS")
-        if origins_text is None or origins_text.strip() == "":
-            # Closed in production, this machine's pages in development (cors.py).
-            origins: list[str] | str | None = None
-        elif origins_text.strip() == "*":
-            origins = "*"
-        else:
-            origins = [o.strip() for o in origins_text.split(",") if o.strip()]
-        return cls(
-            environment=environment,
-            host=env.get("HOST") or "127.0.0.1",
-            port=_port(env.get("PORT") or "3000", "PORT"),
-            data_dir=Path(env.get("PRESENCE_DATA_DIR") or "data"),
-            jwt_secret=env.get("JWT_SECRET_ACCESS") or None,
-            jwt_expires_in=parse_duration(expires, "JWT_EXPIRES_IN") if expires else 7 * 86400,
-            database_url=env.get("DATABASE_URL") or None,
-            cache_host=env.get("CACHE_HOST") or None,
-            cache_port=_port(env.get("CACHE_PORT") or "6379", "CACHE_PORT"),
-            cache_pass=env.get("CACHE_PASS") or None,
-            redis_url=env.get("REDIS_URL") or None,
-            socketio_channel=env.get("PRESENCE_SOCKETIO_CHANNEL") or "socketio",
-            updates_channel=env.get("PRESENCE_UPDATES_CHANNEL") or "presence:updates",
-            redis_cluster_keys=_flag(env.get("PRESENCE_REDIS_CLUSTER_KEYS"), "PRESENCE_REDIS_CLUSTER_KEYS", False),
-            redis_cluster_nodes=_cluster_nodes(env.get("REDIS_CLUSTER_NODES"), env.get("REDIS_URL")),
-            redis_buckets=_buckets(env.get("PRESENCE_REDIS_BUCKETS")),
-            redis_pool_size=int(_number(env.get("PRESENCE_REDIS_POOL_SIZE"), "PRESENCE_REDIS_POOL_SIZE", 64, minimum=2)),
-            instance_id=env.get("PRESENCE_INSTANCE_ID") or default_instance_id(),
-            statuses_file=Path(env["PRESENCE_STATUSES_FILE"]) if env.get("PRESENCE_STATUSES_FILE") else None,
-            cors_origins=origins,
-            session_ttl=_number(env.get("PRESENCE_SESSION_TTL"), "PRESENCE_SESSION_TTL", 90.0, minimum=1.0),
-            offline_grace=_number(env.get("PRESENCE_OFFLINE_GRACE"), "PRESENCE_OFFLINE_GRACE", 5.0),
-            lease_ttl=_number(env.get("PRESENCE_LEASE_TTL"), "PRESENCE_LEASE_TTL", 10.0, minimum=1.0),
-            lease_check_interval=_number(
-                env.get("PRESENCE_LEASE_CHECK_INTERVAL"), "PRESENCE_LEASE_CHECK_INTERVAL", 1.0, minimum=0.05
-            ),
-            sweep_interval=_number(env.get("PRESENCE_SWEEP_INTERVAL"), "PRESENCE_SWEEP_INTERVAL", 5.0, minimum=0.01),
-            ws_deflate=_flag(env.get("PRESENCE_WS_DEFLATE"), "PRESENCE_WS_DEFLATE", False),
-            loop_monitor=_flag(env.get("PRESENCE_LOOP_MONITOR"), "PRESENCE_LOOP_MONITOR", False),
-            log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
-            log_format=_choice(env.get("LOG_FORMAT"), "LOG_FORMAT", LOG_FORMATS),
-            metrics_port=_port(env["PRESENCE_METRICS_PORT"], "PRESENCE_METRICS_PORT")
-            if env.get("PRESENCE_METRICS_PORT")
-            else None,
-            sid_cookie=_cookie_name(env.get("PRESENCE_SID_COOKIE"), "PRESENCE_SID_COOKIE"),
-            trusted_proxies=_networks(env.get("PRESENCE_TRUSTED_PROXIES"), "PRESENCE_TRUSTED_PROXIES"),
-            audience=_choice(env.get("PRESENCE_AUDIENCE"), "PRESENCE_AUDIENCE", AUDIENCES),
-            watch_max_targets=_count(env.get("PRESENCE_WATCH_MAX_TARGETS"), "PRESENCE_WATCH_MAX_TARGETS", 1000),
-            max_ids_per_call=_count(env.get("PRESENCE_MAX_IDS_PER_CALL"), "PRESENCE_MAX_IDS_PER_CALL", 1000),
-            demo=_flag(env.get("PRESENCE_DEMO"), "PRESENCE_DEMO", environment != PRODUCTION),
-            max_sockets_per_user=_count(env.get("PRESENCE_MAX_SOCKETS_PER_USER"), "PRESENCE_MAX_SOCKETS_PER_USER", 20),
-            events_per_minute=_count(env.get("PRESENCE_EVENTS_PER_MINUTE"), "PRESENCE_EVENTS_PER_MINUTE", 120),
-            handshake_timeout=_number(
-                env.get("PRESENCE_HANDSHAKE_TIMEOUT"), "PRESENCE_HANDSHAKE_TIMEOUT", 10.0, minimum=0.05
-            ),
-            max_queued_packets=_count(env.get("PRESENCE_MAX_QUEUED_PACKETS"), "PRESENCE_MAX_QUEUED_PACKETS", 1000),
-            jwt_previous_secrets=tuple(
-                secret.strip() for secret in (env.get("JWT_SECRETS_PREVIOUS") or "").split(",") if secret.strip()
-            ),
-            jwt_issuer=env.get("JWT_ISSUER") or None,
-            jwt_audience=env.get("JWT_AUDIENCE") or None,
-            jwt_jwks_url=env.get("JWT_JWKS_URL") or None,
-            jwt_jwks_algorithms=_algorithms(env.get("JWT_JWKS_ALGORITHMS")),
-        )
+
+def _first_problem(invalid: ValidationError) -> str:
+    """The message a rule above raised (it names the variable), else pydantic's own with
+    the variable's name in front."""
+    error = invalid.errors()[0]
+    cause = error.get("ctx", {}).get("error")
+    if isinstance(cause, ValueError):
+        return str(cause)
+    where = ".".join(str(part) for part in error["loc"])
+    return f"{where}: {error['msg']}"
 
 
-def _cluster_nodes(nodes: str | None, url: str | None) -> str | None:
-    """``REDIS_CLUSTER_NODES`` normalised, after checking it (and a ``redis+cluster://``
-    ``REDIS_URL``) names nodes as host:port."""
-    if url and is_cluster_url(url.strip()):
-        try:
-            parse_cluster_url(url.strip())
-        except ValueError as error:
-            raise ConfigError(f"REDIS_URL: {error}") from None
-    if nodes is None or not nodes.strip():
-        return None
-    try:
-        return ",".join(f"[{h}]:{p}" if ":" in h else f"{h}:{p}" for h, p in parse_nodes(nodes))
-    except ValueError as error:
-        raise ConfigError(f"REDIS_CLUSTER_NODES={nodes!r}: {error}") from None
-
-
-def _buckets(value: str | None) -> int:
-    if value is None or not value.strip():
-        return DEFAULT_BUCKETS
-    if not value.strip().isdigit() or not 1 <= int(value) <= MAX_BUCKETS:
-        raise ConfigError(f"PRESENCE_REDIS_BUCKETS={value!r}: a whole number from 1 to {MAX_BUCKETS}")
-    return int(value)
-
-
-def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+def load_settings(env: Mapping[str, str | None] | None = None) -> Settings:
     """The process environment, completed (never overridden) by ``./.env``."""
     if env is None:
-        from dotenv import load_dotenv
+        from dotenv import dotenv_values
 
-        load_dotenv(Path.cwd() / ".env", override=False)
-        env = os.environ
+        env = {**dotenv_values(Path.cwd() / ".env"), **os.environ}
     return Settings.from_env(env)

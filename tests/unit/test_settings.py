@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from presence_gateway.entrypoints.secrets import resolve_jwt_secret
-from presence_gateway.entrypoints.settings import ConfigError, Settings, parse_duration
+from presence_gateway.entrypoints.settings import ConfigError, Settings, load_settings, parse_duration
 
 
 @pytest.mark.parametrize(("text", "seconds"), [("3600", 3600), ("45s", 45), ("30m", 1800), ("12h", 43200), ("7d", 604800)])
@@ -144,3 +145,120 @@ def test_a_redis_cluster_url_selects_a_cluster_and_a_plain_one_does_not() -> Non
 def test_a_malformed_cluster_setting_names_itself(env: dict[str, str], named: str) -> None:
     with pytest.raises(ConfigError, match=named):
         Settings.from_env(env)
+
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def documented_names() -> set[str]:
+    """The variables in the first column of README's Configuration table."""
+    section = README.read_text().split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    names: set[str] = set()
+    for line in section.splitlines():
+        if line.startswith("| `"):
+            names.update(re.findall(r"`([A-Z][A-Z0-9_]+)`", line.split("|")[1]))
+    return names
+
+
+def test_every_documented_variable_is_read_and_every_variable_read_is_documented() -> None:
+    documented = documented_names()
+    assert {"PORT", "CACHE_PASS", "JWT_AUDIENCE", "PRESENCE_INSTANCE_ID"} <= documented  # the parse found them
+    assert set(Settings.environment_names()) == documented
+
+
+# A value for every variable, none of them its default.
+EVERY_VARIABLE = {
+    "PRESENCE_ENV": "production", "HOST": "0.0.0.0", "PORT": "4001", "PRESENCE_DATA_DIR": "/srv/presence",
+    "JWT_SECRET_ACCESS": "a-secret", "JWT_EXPIRES_IN": "1h", "DATABASE_URL": "sqlite:///x.db",
+    "CACHE_HOST": "cache", "CACHE_PORT": "6380", "CACHE_PASS": "pw", "REDIS_URL": "redis://r:6379/1",
+    "PRESENCE_SOCKETIO_CHANNEL": "sio", "PRESENCE_UPDATES_CHANNEL": "up", "PRESENCE_REDIS_CLUSTER_KEYS": "yes",
+    "PRESENCE_REDIS_POOL_SIZE": "8", "PRESENCE_INSTANCE_ID": "gw-1", "PRESENCE_STATUSES_FILE": "s.toml",
+    "CORS_ORIGINS": "https://a.example", "PRESENCE_SESSION_TTL": "30", "PRESENCE_OFFLINE_GRACE": "0",
+    "PRESENCE_LEASE_TTL": "3", "PRESENCE_LEASE_CHECK_INTERVAL": "0.5", "PRESENCE_SWEEP_INTERVAL": "2",
+    "PRESENCE_WS_DEFLATE": "on", "PRESENCE_LOOP_MONITOR": "1", "LOG_LEVEL": "debug", "LOG_FORMAT": "json",
+    "PRESENCE_METRICS_PORT": "9100", "PRESENCE_TRUSTED_PROXIES": "10.0.0.0/8", "PRESENCE_SID_COOKIE": "io",
+    "PRESENCE_AUDIENCE": "contacts", "PRESENCE_WATCH_MAX_TARGETS": "5", "PRESENCE_MAX_IDS_PER_CALL": "6",
+    "PRESENCE_DEMO": "false", "PRESENCE_MAX_SOCKETS_PER_USER": "2", "PRESENCE_EVENTS_PER_MINUTE": "7",
+    "PRESENCE_HANDSHAKE_TIMEOUT": "1.5", "PRESENCE_MAX_QUEUED_PACKETS": "9", "JWT_SECRETS_PREVIOUS": "old",
+    "JWT_ISSUER": "https://id.example", "JWT_AUDIENCE": "presence", "JWT_JWKS_URL": "https://id.example/jwks",
+    "JWT_JWKS_ALGORITHMS": "ES256", "REDIS_CLUSTER_NODES": "10.0.0.1:7000", "PRESENCE_REDIS_BUCKETS": "16",
+}
+
+
+def test_each_variable_changes_its_setting_from_the_process_environment(monkeypatch, tmp_path: Path) -> None:
+    assert set(EVERY_VARIABLE) == documented_names()
+    monkeypatch.chdir(tmp_path)  # no .env here
+    for name in Settings.environment_names():
+        monkeypatch.delenv(name, raising=False)
+    defaults = load_settings()
+    unchanged = []
+    for name, value in EVERY_VARIABLE.items():
+        with monkeypatch.context() as env:
+            env.setenv(name, value)
+            if getattr(load_settings(), attribute_of(name)) == getattr(defaults, attribute_of(name)):
+                unchanged.append(name)
+    assert not unchanged
+
+
+def attribute_of(name: str) -> str:
+    (attribute,) = [a for a in Settings.model_fields if Settings.environment_name(a) == name]
+    return attribute
+
+
+def test_a_dotenv_file_completes_the_environment_and_never_overrides_it(monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("PORT=4100\nPRESENCE_SESSION_TTL=33\n")
+    monkeypatch.setenv("PORT", "4200")
+    monkeypatch.delenv("PRESENCE_SESSION_TTL", raising=False)
+    settings = load_settings()
+    assert (settings.port, settings.session_ttl) == (4200, 33.0)
+
+
+def test_an_empty_variable_is_an_unset_one() -> None:
+    settings = Settings.from_env({"PORT": "", "PRESENCE_SESSION_TTL": "", "LOG_FORMAT": ""})
+    assert (settings.port, settings.session_ttl, settings.log_format) == (3000, 90.0, "text")
+
+
+def test_code_names_attributes_and_reads_no_environment(monkeypatch) -> None:
+    monkeypatch.setenv("PORT", "4300")
+    monkeypatch.setenv("port", "4400")
+    assert Settings(host="0.0.0.0").port == 3000
+    assert Settings(port=4500).port == 4500
+    with pytest.raises(Exception, match="frozen"):
+        Settings().port = 1  # type: ignore[misc]
+
+
+def test_the_demo_page_is_off_in_production_unless_asked_for() -> None:
+    assert Settings.from_env({}).demo is True
+    assert Settings.from_env({"PRESENCE_ENV": "production"}).demo is False
+    assert Settings.from_env({"PRESENCE_ENV": "production", "PRESENCE_DEMO": "on"}).demo is True
+    assert Settings.from_env({"PRESENCE_DEMO": "off"}).demo is False
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"PORT": "http"}, "PORT='http' is not a TCP port"),
+        ({"PRESENCE_METRICS_PORT": "70000"}, "PRESENCE_METRICS_PORT='70000' is not a TCP port"),
+        ({"PRESENCE_SESSION_TTL": "0.5"}, "PRESENCE_SESSION_TTL='0.5' must be at least 1"),
+        ({"PRESENCE_REDIS_POOL_SIZE": "lots"}, "PRESENCE_REDIS_POOL_SIZE='lots' is not a number"),
+        ({"LOG_FORMAT": "xml"}, "LOG_FORMAT='xml': use text or json"),
+        ({"PRESENCE_TRUSTED_PROXIES": "10.0.0.0/8, proxy"}, "PRESENCE_TRUSTED_PROXIES: 'proxy' is not an IP address"),
+        ({"PRESENCE_SID_COOKIE": "a b"}, "PRESENCE_SID_COOKIE='a b': a cookie name is letters"),
+        ({"JWT_EXPIRES_IN": "soon"}, "JWT_EXPIRES_IN='soon' is not a duration"),
+    ],
+)
+def test_a_bad_value_is_one_line_naming_the_variable(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        Settings.from_env(env)
+    assert str(refused.value).startswith(message)
+    assert "\n" not in str(refused.value)
+
+
+def test_serve_refuses_a_bad_variable_in_one_line_with_exit_code_2(monkeypatch, tmp_path: Path, capsys) -> None:
+    from presence_gateway.entrypoints.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PRESENCE_WS_DEFLATE", "maybe")
+    assert main(["serve"]) == 2
+    assert capsys.readouterr().err == "presence-gateway: PRESENCE_WS_DEFLATE='maybe': use true or false\n"
