@@ -13,8 +13,8 @@ from typing import Any
 import socketio
 from quart import Quart
 
+from ..compat.hypercorn_server import patch_hypercorn
 from ..domain.errors import InvalidStatuses
-from . import server_patches
 from .auth_events import register_auth_events
 from .containers import MAX_FRAME_BYTES, build_container
 from .cors import apply_http_cors, origin_check
@@ -36,8 +36,6 @@ from .settings import ConfigError, Settings, load_settings
 from .single_instance import refuse_split_presence
 from .socket_events import register_socket_events
 from .watch_events import register_watch_events
-from .ws_buffer import configure_ws_buffer
-from .ws_deflate import configure_ws_deflate
 
 
 class GatewayApp(socketio.ASGIApp):
@@ -99,9 +97,7 @@ def _as_worker(settings: Settings, workers: int) -> Settings:
 def _build(settings: Settings, worker: HypercornWorker | None, hold_instance: bool) -> Any:
     configure_logging(settings.log_level, settings.log_format, known_secrets(settings))
     tune_interpreter()
-    configure_ws_deflate(settings.ws_deflate)
-    server_patches.apply()
-    configure_ws_buffer()
+    patch_hypercorn(settings.ws_deflate)
     container = build_container(settings, worker)
     if hold_instance:
         container.instance_lock.init()  # before anything else touches the data directory

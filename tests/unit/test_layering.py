@@ -46,6 +46,13 @@ def test_service_layer_reaches_no_adapter_or_entrypoint(path: Path) -> None:
             assert name.startswith("..domain"), f"{path.name} reaches {name}"
 
 
+@pytest.mark.parametrize("path", sorted((SRC / "compat").glob("*.py")), ids=lambda p: p.name)
+def test_compat_touches_the_frameworks_only(path: Path) -> None:
+    """Adapters and entrypoints use compat; compat reaches none of the gateway's layers."""
+    for name in imported_modules(path):
+        assert not name.startswith(".."), f"{path.name} reaches {name}"
+
+
 def test_the_rules_catch_a_forbidden_import(tmp_path: Path) -> None:
     bad = tmp_path / "bad.py"
     bad.write_text("import logging\nfrom anyio import sleep\nfrom ..service_layer import x\n")

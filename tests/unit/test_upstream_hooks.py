@@ -8,7 +8,7 @@ import inspect
 import engineio.async_socket
 import socketio
 
-from presence_gateway.adapters.socketio.frame_guard import GuardedWebSocket
+from presence_gateway.compat.engineio_websocket import GuardedWebSocket
 from presence_gateway.adapters.socketio.server import PresenceSocketServer
 
 
@@ -47,7 +47,7 @@ def test_after_an_overflow_the_buffer_forgets_the_connections_messages() -> None
     from hypercorn.protocol.ws_stream import FrameTooLargeError
     from wsproto.events import BytesMessage, TextMessage
 
-    from presence_gateway.entrypoints.ws_buffer import ForgettingWebsocketBuffer
+    from presence_gateway.compat.hypercorn_server import ForgettingWebsocketBuffer
 
     buffer = ForgettingWebsocketBuffer(10)
     with pytest.raises(FrameTooLargeError):

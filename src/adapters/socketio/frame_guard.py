@@ -9,7 +9,8 @@ read it, before anything is buffered, dispatched or logged.
   placeholder makes python-socketio buffer every following frame. The socket is closed.
 - A WebSocket text frame Engine.IO cannot decode (empty, or not starting with a packet
   type) raises outside python-engineio's receive loop: hypercorn answers 1011 and the
-  session lingers until its ping timeout. Read as the client closing, it ends at once.
+  session lingers until its ping timeout. Read as the client closing, it ends at once
+  (``compat/engineio_websocket.py``, which replaces python-engineio's WebSocket).
 
 Each refusal costs one set lookup or one character test on the frame; refusals are
 counted and logged at most once per ``interval`` (one line with the count), never once
@@ -20,17 +21,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from engineio.async_drivers.asgi import WebSocket as _EngineIOWebSocket
-
-from ..refusal_log import RefusalLog
-
 # python-socketio dispatches the first two to the server's own handlers; the others are
 # what socket.io-client reserves for itself.
 RESERVED_EVENTS = frozenset(
     {"connect", "disconnect", "connect_error", "disconnecting", "newListener", "removeListener", "*"}
 )
-# Engine.IO text packet types: open, close, ping, pong, message, upgrade, noop.
-_ENGINEIO_TYPES = frozenset("0123456")
 # Socket.IO packet types that announce binary attachments.
 _BINARY_PACKETS = frozenset("56")
 
@@ -44,24 +39,3 @@ def announces_binary(data: Any) -> bool:
     """A Socket.IO packet that would make python-socketio wait for binary attachments (or
     a raw binary frame itself)."""
     return type(data) is not str or data[:1] in _BINARY_PACKETS
-
-
-class GuardedWebSocket(_EngineIOWebSocket):
-    """python-engineio's ASGI WebSocket, reading an undecodable text frame as the client
-    closing (``None``) instead of letting the decode error escape to hypercorn."""
-
-    refusals: RefusalLog | None = None
-
-    async def wait(self) -> Any:
-        data = await super().wait()
-        if type(data) is str and (not data or data[0] not in _ENGINEIO_TYPES):
-            if self.refusals is not None:
-                self.refusals.note("undecodable Engine.IO frame", "-")
-            return None
-        return data
-
-
-def guard_engineio(eio: Any, refusals: RefusalLog) -> None:
-    """Serve WebSockets of this Engine.IO server through ``GuardedWebSocket``."""
-    guarded = type("GuardedWebSocket", (GuardedWebSocket,), {"refusals": refusals})
-    eio._async = {**eio._async, "websocket": guarded}

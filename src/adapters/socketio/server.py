@@ -29,7 +29,8 @@ from socketio import packet
 
 from ..refusal_log import RefusalLog
 from . import json_codec
-from .frame_guard import announces_binary, dispatchable, guard_engineio
+from ...compat.engineio_websocket import guard_engineio
+from .frame_guard import announces_binary, dispatchable
 from .lean_engineio import LeanEngineIOServer, shrink_environ
 
 # Exceptions python-socketio raises on a frame it cannot parse.

@@ -1,5 +1,7 @@
-"""Small fixes to the HTTP stack's hot paths, applied in the worker process (the app
-factory calls ``apply``), each fingerprinted by ``tests/unit/test_framework_overrides.py``.
+"""hypercorn's and h11's internals, replaced in the worker process (the app factory calls
+``patch_hypercorn``), each fingerprinted by ``tests/unit/test_framework_overrides.py``.
+
+Hot paths:
 
 - h11's ``Headers`` is a ``Sequence`` without ``__iter__``: every iteration (hypercorn
   builds the ASGI scope from it, wsproto reads the handshake from it) goes through
@@ -15,20 +17,41 @@ factory calls ``apply``), each fingerprinted by ``tests/unit/test_framework_over
   which on Python 3.11 wraps every read in a task of its own: a task per frame received,
   and one pending per idle connection. ``asyncio.timeout`` bounds the same read with one
   timer handle.
+
+Hostile clients and memory:
+
+- hypercorn 0.18 closes a connection whose message passes ``websocket_max_message_size``
+  (1009), but keeps the partial buffer: the rest of that message, or the next message if
+  it is of the other kind (text after bytes), then raises ``TypeError`` in hypercorn's
+  reader and logs a traceback per connection. A hostile client can produce one at will.
+  After an overflow ``ForgettingWebsocketBuffer`` drops whatever the connection still
+  sends; the app's next receive then finds no text and no bytes, which python-engineio
+  reads as the connection ending. hypercorn builds ``WebsocketBuffer`` by its
+  module-level name for each connection, so the name is replaced.
+- WebSocket permessage-deflate, off unless ``PRESENCE_WS_DEFLATE`` turns it on. hypercorn
+  always accepts the extension when a client offers it (browsers and Node's ``ws`` do),
+  and wsproto's zlib state costs about 110 KiB per connected socket — more than the rest
+  of a connection — to compress ~100-byte frames. hypercorn has no option for it: it
+  looks up ``PerMessageDeflate`` in ``hypercorn.protocol.ws_stream`` on every accept, so
+  that name is replaced by an extension that declines.
 """
 
 from __future__ import annotations
 
 import asyncio
 from functools import partial
-from typing import Any, Awaitable, Callable, Iterator
-
 from ssl import SSLError
+from typing import Any, Awaitable, Callable, Iterator
 
 from h11._headers import Headers
 from hypercorn.asyncio import task_group as hypercorn_task_group
 from hypercorn.asyncio import tcp_server, worker_context
 from hypercorn.events import Closed, RawData
+from hypercorn.protocol import ws_stream
+from hypercorn.protocol.ws_stream import FrameTooLargeError, WebsocketBuffer
+from wsproto.extensions import PerMessageDeflate
+
+_PER_MESSAGE_DEFLATE = ws_stream.PerMessageDeflate
 
 
 def _iter_headers(self: Headers) -> Iterator[tuple[bytes, bytes]]:
@@ -148,8 +171,42 @@ async def _read_data(self: tcp_server.TCPServer) -> None:
     await self.protocol.handle(Closed())
 
 
-def apply() -> None:
-    Headers.__iter__ = _iter_headers  # type: ignore[method-assign]
-    hypercorn_task_group.TaskGroup.spawn_app = spawn_app  # type: ignore[method-assign]
-    worker_context.WorkerContext.event_class = LightEvent  # type: ignore[assignment]
-    tcp_server.TCPServer._read_data = _read_data  # type: ignore[method-assign]
+class ForgettingWebsocketBuffer(WebsocketBuffer):
+    """hypercorn's WebSocket message buffer, made to forget a message it refused."""
+
+    overflowed = False
+
+    def extend(self, event: Any) -> None:
+        if self.overflowed:
+            return
+        try:
+            super().extend(event)
+        except FrameTooLargeError:
+            self.overflowed = True
+            self.clear()
+            raise
+
+
+class DecliningPerMessageDeflate(PerMessageDeflate):
+    def accept(self, offer: str) -> None:  # type: ignore[override]
+        return None
+
+
+# What is replaced: (owner, attribute, replacement). The test of the fingerprints reads
+# this table, so an entry added here without a fingerprint of what it replaces fails it.
+PATCHES: tuple[tuple[Any, str, Any], ...] = (
+    (Headers, "__iter__", _iter_headers),
+    (hypercorn_task_group.TaskGroup, "spawn_app", spawn_app),
+    (worker_context.WorkerContext, "event_class", LightEvent),
+    (tcp_server.TCPServer, "_read_data", _read_data),
+    (ws_stream, "WebsocketBuffer", ForgettingWebsocketBuffer),
+    (ws_stream, "PerMessageDeflate", DecliningPerMessageDeflate),
+)
+
+
+def patch_hypercorn(ws_deflate: bool) -> None:
+    """Every replacement above; with ``ws_deflate``, hypercorn's own permessage-deflate."""
+    for owner, attribute, replacement in PATCHES:
+        setattr(owner, attribute, replacement)
+    if ws_deflate:
+        ws_stream.PerMessageDeflate = _PER_MESSAGE_DEFLATE  # type: ignore[misc]
