@@ -3,7 +3,7 @@ and ten million users with every step of its arithmetic written out."""
 
 from __future__ import annotations
 
-from benchmarks.capacity_model import Costs, Load, fanout_crossover, plan, rates
+from benchmarks.capacity_model import Costs, Load, fanout_crossover, plan
 
 OPS = (
     ("connect", "connect (REGISTER)"),

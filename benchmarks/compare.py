@@ -105,7 +105,7 @@ def environment(database: BenchDatabase | None, nofile: tuple[int, int]) -> dict
                     if line.startswith("MemTotal:")), 0)
     peers = ROOT / "benchmarks" / "peers" / "node"
     return {
-        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "source": _run(["git", "-C", str(ROOT), "describe", "--always", "--dirty"]) or "?",
         "machine": {"nproc": os.cpu_count(), "cpu": cpu_model, "memory_gib": round(mem_kib / 1024 / 1024, 1),
                     "kernel": platform.release(), "load_average_at_start": os.getloadavg()},

@@ -34,8 +34,8 @@ sys.path.insert(0, str(ROOT))
 import anyio  # noqa: E402
 
 from presence_gateway.adapters.sql.engine import printable_url  # noqa: E402
-from tests.support.postgres_server import shared_postgres_url  # noqa: E402
 from tests.support.gateway_container import NO_GRACE  # noqa: E402
+from tests.support.postgres_server import shared_postgres_url  # noqa: E402
 from tests.support.sql_world import migrated_postgres, sql_world, two_tab_cycle  # noqa: E402
 from tests.support.write_counter import WriteCounter, Writes  # noqa: E402
 

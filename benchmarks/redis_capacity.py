@@ -44,7 +44,7 @@ import time
 import urllib.request
 import uuid
 from dataclasses import asdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import hiredis
@@ -590,7 +590,7 @@ def environment(redis_url: str) -> dict:
             break
     source = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout
     return {
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "source": source.strip(),
         "nproc": os.cpu_count(),
         "cpu": cpu,

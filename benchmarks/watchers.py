@@ -35,17 +35,17 @@ import socketio
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.e2e.clients import connected_client, token_for  # noqa: E402
-from tests.e2e.gateway_process import GatewayProcess  # noqa: E402
-from tests.support.redis_server import RedisServer  # noqa: E402
 from presence_gateway.adapters.open_policy import OpenAudience  # noqa: E402
 from presence_gateway.adapters.redis.client import create_redis  # noqa: E402
 from presence_gateway.adapters.redis.presence_store import RedisPresenceStore  # noqa: E402
 from presence_gateway.adapters.sql.engine import create_engine, sqlite_url  # noqa: E402
 from presence_gateway.adapters.sql.status_repository import SqlStatusRepository  # noqa: E402
-from presence_gateway.service_layer.durable_writer import DurableWriter  # noqa: E402
 from presence_gateway.domain.statuses import default_registry  # noqa: E402
+from presence_gateway.service_layer.durable_writer import DurableWriter  # noqa: E402
 from presence_gateway.service_layer.watching import WatchService  # noqa: E402
+from tests.e2e.clients import connected_client, token_for  # noqa: E402
+from tests.e2e.gateway_process import GatewayProcess  # noqa: E402
+from tests.support.redis_server import RedisServer  # noqa: E402
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 

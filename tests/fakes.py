@@ -49,7 +49,7 @@ class RecordingBroadcaster:
                 if socket not in own or change.public != change.status:
                     self.inboxes.setdefault(socket, []).append((change.user_id, change.public))
 
-    def rooms(self, socket: str) -> "FakeWatchRooms":
+    def rooms(self, socket: str) -> FakeWatchRooms:
         return FakeWatchRooms(self, socket)
 
     def seen_by_self(self, user_id: str) -> list[str]:

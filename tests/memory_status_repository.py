@@ -3,8 +3,8 @@ suite as the SQL ones (the gateway itself always has a database: SQLite by defau
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import replace
-from typing import AsyncIterator, Iterable, Sequence
 
 from presence_gateway.domain.presence import DurableStatus
 

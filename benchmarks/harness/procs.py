@@ -89,7 +89,7 @@ class Usage:
     cpu_s: float  # user + system of the tree, reaped children included
     rss_kib: int  # resident set of the tree
 
-    def cpu_percent_since(self, earlier: "Usage") -> float:
+    def cpu_percent_since(self, earlier: Usage) -> float:
         return 100.0 * (self.cpu_s - earlier.cpu_s) / max(1e-9, self.at - earlier.at)
 
 

@@ -4,7 +4,7 @@ peer, and the Markdown page. Pure functions of the collected figures."""
 from __future__ import annotations
 
 import statistics
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 RATIO_PEERS = ("node", "bare")
 

@@ -14,10 +14,10 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 from . import procs
 
@@ -77,7 +77,7 @@ class BenchDatabase:
 
         return asyncio.run(go())
 
-    def create(self) -> "BenchDatabase":
+    def create(self) -> BenchDatabase:
         try:
             self.server_version = self._run(self.admin_url, f'CREATE DATABASE "{self.name}"')
         except Exception as error:  # noqa: BLE001 — any failure here is one clear message

@@ -3,7 +3,7 @@ chat where every member's dot is public (PRESENCE_AUDIENCE=open)."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 
 class OpenAudience:

@@ -23,10 +23,11 @@ file). Built-ins are declared with the same ``Status`` record; a file may give o
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from ..domain.errors import InvalidStatuses
 from ..domain.statuses import BUILTIN_NAMES, BUILTIN_STATUSES, Decay, Status, StatusRegistry

@@ -39,9 +39,10 @@ Hostile clients and memory:
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable, Iterator
 from functools import partial
 from ssl import SSLError
-from typing import Any, Awaitable, Callable, Iterator
+from typing import Any
 
 from h11._headers import Headers
 from hypercorn.asyncio import task_group as hypercorn_task_group
@@ -164,7 +165,7 @@ async def _read_data(self: tcp_server.TCPServer) -> None:
             else:
                 async with asyncio.timeout(timeout):
                     data = await reader.read(tcp_server.MAX_RECV)
-        except (ConnectionError, OSError, asyncio.TimeoutError, TimeoutError, SSLError):
+        except (ConnectionError, OSError, TimeoutError, SSLError):
             break
         else:
             await self.protocol.handle(RawData(data))

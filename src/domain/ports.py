@@ -3,8 +3,9 @@ tests/contract hold every implementation of a port to the same behaviour."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
-from typing import AsyncIterable, AsyncIterator, Iterable, Protocol, Sequence
+from typing import Protocol
 
 from .presence import Choice, DurableStatus, PresenceChanged, Transition, UserState
 

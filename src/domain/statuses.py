@@ -3,8 +3,8 @@ status by declaring it here (or in a file, later) without touching the rules."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Mapping
 
 from .errors import InvalidStatuses, StatusNotChoosable, UnknownStatus
 

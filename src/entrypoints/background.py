@@ -13,7 +13,7 @@ import asyncio
 import logging
 import os
 import signal
-from typing import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import anyio
 

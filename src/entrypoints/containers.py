@@ -13,10 +13,11 @@ container too, with ``.override()`` for the fakes they need.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
-from typing import Any, AsyncIterator, Iterator
+from typing import Any
 
 from dependency_injector import containers, providers
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -29,8 +30,8 @@ from ..adapters.jwt.verifier import JwtTokenVerifier
 from ..adapters.memory.presence_store import InMemoryPresenceStore
 from ..adapters.open_policy import OpenAudience
 from ..adapters.redis.circuit import RedisCircuit
-from ..adapters.redis.fleet import RedisFleet
 from ..adapters.redis.client import create_events, create_redis
+from ..adapters.redis.fleet import RedisFleet
 from ..adapters.redis.health import RedisHealth, probe_client
 from ..adapters.redis.keys import RedisKeys
 from ..adapters.redis.presence_store import RedisPresenceStore
@@ -38,15 +39,15 @@ from ..adapters.redis.socketio_manager import PooledRedisManager, pubsub_client
 from ..adapters.redis.updates_publisher import RedisUpdatesPublisher
 from ..adapters.socketio.broadcaster import SocketIOBroadcaster
 from ..adapters.socketio.lean_manager import LocalManager
-from ..adapters.status_declarations import load_registry
-from ..adapters.timed_writes import TimedWrites
 from ..adapters.socketio.server import PresenceSocketServer
 from ..adapters.sql.contacts_policy import SqlContactsAudience
 from ..adapters.sql.engine import create_engine
 from ..adapters.sql.status_repository import SqlStatusRepository
-from ..service_layer.durable_writer import DurableWriter
+from ..adapters.status_declarations import load_registry
+from ..adapters.timed_writes import TimedWrites
 from ..domain.event_budget import EventBudget
 from ..domain.sockets_per_user import SocketsPerUser
+from ..service_layer.durable_writer import DurableWriter
 from ..service_layer.held_sessions import HeldSessions, RecordingStore
 from ..service_layer.instance_lease import keep_lease, watch_dead_instances
 from ..service_layer.restore import RestoreRequests, SessionRestorer, keep_sessions_restored

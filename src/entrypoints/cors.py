@@ -16,7 +16,8 @@ concerned: the token is what admits them.
 from __future__ import annotations
 
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from quart import Quart, Response, request
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import orjson
 from quart import Blueprint, Response, request, send_file
@@ -26,7 +26,7 @@ from quart import Blueprint, Response, request, send_file
 from ..domain.errors import Forbidden, InvalidPayload
 from ..domain.statuses import StatusRegistry
 from ..service_layer.watching import MAX_USER_ID
-from .http_api import error_response, json_response, json_body
+from .http_api import error_response, json_body, json_response
 
 log = logging.getLogger(__name__)
 

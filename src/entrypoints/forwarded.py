@@ -13,7 +13,8 @@ socket event); nothing at all while no proxy is configured (this layer is not in
 from __future__ import annotations
 
 import ipaddress
-from typing import Any, Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 
 Scope = dict[str, Any]
 ASGIApp = Callable[[Scope, Any, Any], Awaitable[None]]

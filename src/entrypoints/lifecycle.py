@@ -6,8 +6,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
-from typing import Any, Awaitable, Callable, Sequence
+from typing import Any
 
 import anyio
 
@@ -16,8 +17,8 @@ from ..domain.ports import Clock
 from ..service_layer.durable_writer import DurableWriter
 from ..service_layer.use_cases import PresenceService
 from .background import Job, Supervisor
-from .runtime import freeze_start_up_objects
 from .hypercorn_worker import HypercornWorker
+from .runtime import freeze_start_up_objects
 from .worker_shutdown import ParentFollower
 
 log = logging.getLogger(__name__)

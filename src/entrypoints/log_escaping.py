@@ -10,7 +10,7 @@ Installed on the handlers the gateway configures; a message that is already prin
 from __future__ import annotations
 
 import logging
-from typing import Iterable
+from collections.abc import Iterable
 
 _ESCAPES = {code: f"\\x{code:02x}" for code in [*range(0x20), 0x7F]}
 _ESCAPES.update({ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t", 0x2028: "\\u2028", 0x2029: "\\u2029"})

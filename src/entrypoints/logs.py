@@ -15,7 +15,7 @@ import json
 import logging
 import re
 import sys
-from typing import Iterable
+from collections.abc import Iterable
 
 # A JWT: three base64url parts, the first a JSON header ("eyJ" is '{"' encoded).
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*")
@@ -50,7 +50,7 @@ class JsonFormatter(RedactingFormatter):
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, object] = {
-            "time": datetime.datetime.fromtimestamp(record.created, datetime.timezone.utc).isoformat(
+            "time": datetime.datetime.fromtimestamp(record.created, datetime.UTC).isoformat(
                 timespec="milliseconds"
             ),
             "level": record.levelname,

@@ -18,8 +18,8 @@ from typing import Any
 
 import anyio
 
-from ..service_layer.periodic import every
 from ..domain.ports import Clock
+from ..service_layer.periodic import every
 from .socket_events import SocketSession, refuse_event
 from .socket_gate import EXPIRED
 

@@ -13,8 +13,8 @@ from ..adapters.socketio.broadcaster import iso_timestamp
 from ..adapters.socketio.server import PresenceSocketServer
 from ..adapters.socketio.watch_rooms import SocketWatchRooms
 from ..domain.errors import InvalidPayload
-from .socket_counts import SocketCounts
 from ..service_layer.watching import Seen, Snapshot, WatchService
+from .socket_counts import SocketCounts
 from .socket_events import MAX_PAYLOAD_KEYS, SocketSession, refuse_event, reply_error
 from .socket_gate import SocketGate
 

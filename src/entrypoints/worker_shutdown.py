@@ -22,7 +22,7 @@ import asyncio
 import logging
 import os
 import signal
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 import anyio
 

@@ -14,8 +14,8 @@ counted, shown by ``/readyz``) and the rest proceed, so one bad record stops no 
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import replace
-from typing import AsyncIterator, Iterable, Sequence
 
 import anyio
 

@@ -17,14 +17,22 @@ it with the event nobody got yet — at once, by ending it again once the store 
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
-from typing import AsyncIterator, Callable, Protocol, Sequence
+from typing import Protocol
 
 import anyio
 
 from ..domain.ports import (
-    Clock, DueDecay, Expired, HeldSession, SessionMeta, SessionStore, SessionSweeps, UserTransition,
+    Clock,
+    DueDecay,
+    Expired,
+    HeldSession,
+    SessionMeta,
+    SessionStore,
+    SessionSweeps,
+    UserTransition,
 )
 from ..domain.presence import Choice, Transition, UserState
 

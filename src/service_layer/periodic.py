@@ -5,7 +5,7 @@ down is said once when it goes and once when it is back, not every round."""
 from __future__ import annotations
 
 import logging
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 import anyio
 

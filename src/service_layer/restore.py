@@ -21,9 +21,9 @@ import logging
 
 import anyio
 
-from .held_sessions import RecordingStore
 from ..domain.outages import Backoff, Outage
 from ..domain.ports import Clock, SessionRecovery
+from .held_sessions import RecordingStore
 from .use_cases import PresenceService
 
 log = logging.getLogger(__name__)

@@ -13,8 +13,17 @@ import anyio
 
 from ..domain.errors import InvalidPayload
 from ..domain.ports import (
-    Broadcaster, ChoiceSeeding, Clock, DueDecay, DurableStatuses, Identity, InstanceLeases, SessionMeta,
-    SessionStore, SessionSweeps, TokenVerifier,
+    Broadcaster,
+    ChoiceSeeding,
+    Clock,
+    DueDecay,
+    DurableStatuses,
+    Identity,
+    InstanceLeases,
+    SessionMeta,
+    SessionStore,
+    SessionSweeps,
+    TokenVerifier,
 )
 from ..domain.presence import Choice, Transition, UserState, decide, own_status
 from ..domain.statuses import MAX_STATUS_NAME, StatusRegistry

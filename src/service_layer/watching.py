@@ -14,8 +14,8 @@ API; the rules both must keep live here:
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import anyio
 

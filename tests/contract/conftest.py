@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from presence_gateway.adapters.memory.presence_store import InMemoryPresenceStore
-from tests.memory_status_repository import InMemoryStatusRepository
 from presence_gateway.adapters.sql import migrate
 from presence_gateway.adapters.sql.engine import create_engine, sqlite_url
 from presence_gateway.adapters.sql.status_repository import SqlStatusRepository
+from tests.memory_status_repository import InMemoryStatusRepository
 from tests.support.postgres_server import shared_postgres_url
 from tests.support.redis_stores import redis_stores
 from tests.support.sql_world import migrated_postgres

@@ -121,7 +121,7 @@ class ChannelFollower:
         self._user_id = user_id
         self._heard: list[tuple[str, str]] = []
 
-    async def start(self) -> "ChannelFollower":
+    async def start(self) -> ChannelFollower:
         await self._pubsub.subscribe(self._channel)
         with anyio.fail_after(5):
             while (await self._pubsub.get_message(timeout=5)) is None:

@@ -6,7 +6,7 @@ build a past the port rules out)."""
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -59,7 +59,7 @@ def test_now_is_seconds_since_the_unix_epoch(driver) -> None:
     reading = driver.clock.now()
 
     assert isinstance(reading, float)
-    assert 2020 <= datetime.fromtimestamp(reading, timezone.utc).year < 2100
+    assert 2020 <= datetime.fromtimestamp(reading, UTC).year < 2100
 
 
 def test_the_system_clock_starts_at_the_wall_clock() -> None:

@@ -13,7 +13,7 @@ import warnings
 
 import pytest
 from joserfc import jwt
-from joserfc.jwk import ECKey, KeySet, OKPKey, OctKey, RSAKey
+from joserfc.jwk import ECKey, KeySet, OctKey, OKPKey, RSAKey
 
 from presence_gateway.adapters.jwt.jwks import JwksKeys
 from presence_gateway.adapters.jwt.verifier import JwtTokenVerifier

@@ -13,7 +13,6 @@ from presence_gateway.adapters.redis.presence_store import RedisPresenceStore
 from presence_gateway.domain.errors import Unavailable
 from presence_gateway.domain.ports import SessionMeta
 from presence_gateway.domain.presence import Choice
-from presence_gateway.domain.statuses import default_registry
 from presence_gateway.domain.user_ids import KEY_KIND_WORDS, user_id_problem
 from tests.support.redis_stores import redis_stores
 

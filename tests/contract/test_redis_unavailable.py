@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import socket
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from redis.exceptions import RedisError

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from presence_gateway.service_layer.durable_writer import DurableWriter
 from presence_gateway.domain.errors import RecordRejected
 from presence_gateway.domain.presence import DurableStatus
+from presence_gateway.service_layer.durable_writer import DurableWriter
 
 pytestmark = pytest.mark.anyio
 

@@ -33,7 +33,7 @@ class Client:
     async def _connect_error(self, data: Any) -> None:
         await self._record("connect_error", data)
 
-    async def connect(self, url: str, auth: Any, transports: list[str] | None = None) -> "Client":
+    async def connect(self, url: str, auth: Any, transports: list[str] | None = None) -> Client:
         await self.sio.connect(url, auth=auth, transports=transports or ["websocket"], wait_timeout=5)
         return self
 

@@ -79,7 +79,7 @@ class GatewayProcess:
         log.close()
         return self.process
 
-    def start(self, timeout: float = 20.0) -> "GatewayProcess":
+    def start(self, timeout: float = 20.0) -> GatewayProcess:
         self.spawn()
         try:
             self._wait_ready(timeout)

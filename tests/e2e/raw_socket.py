@@ -17,7 +17,7 @@ class RawSocket:
         self.sid: str | None = None
 
     @classmethod
-    async def open(cls, url: str, headers: dict[str, str] | None = None) -> "RawSocket":
+    async def open(cls, url: str, headers: dict[str, str] | None = None) -> RawSocket:
         """The Engine.IO handshake only (``0{…}`` read); no Socket.IO CONNECT sent."""
         session = aiohttp.ClientSession()
         try:
@@ -33,7 +33,7 @@ class RawSocket:
         return raw
 
     @classmethod
-    async def connect(cls, url: str, token: str) -> "RawSocket":
+    async def connect(cls, url: str, token: str) -> RawSocket:
         """Engine.IO handshake, then Socket.IO CONNECT with ``{token}``; waits for ``connected``."""
         raw = await cls.open(url)
         await raw.send("40" + json.dumps({"token": token}))

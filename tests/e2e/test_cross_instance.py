@@ -43,7 +43,7 @@ class UpdatesFollower:
         self.client = redis.asyncio.Redis.from_url(url, decode_responses=True)
         self.pubsub = self.client.pubsub(ignore_subscribe_messages=True)
 
-    async def __aenter__(self) -> "UpdatesFollower":
+    async def __aenter__(self) -> UpdatesFollower:
         await self.pubsub.subscribe("presence:updates")
         return self
 

@@ -25,7 +25,7 @@ class Page:
         self.driver = driver
         self.handle = handle
 
-    def show(self) -> "Page":
+    def show(self) -> Page:
         self.driver.switch_to.window(self.handle)
         return self
 

@@ -27,7 +27,7 @@ import pytest
 
 from presence_gateway.domain.user_ids import KEY_KIND_WORDS, user_id_problem
 
-from .clients import connected_client, token_for
+from .clients import token_for
 from .gateway_process import SECRET, GatewayProcess
 from .raw_socket import RawSocket
 
@@ -163,7 +163,7 @@ async def fuzz_handshakes(url: str, gen: Generator, deadline: float, counts: Cou
             await raw.send("40" + json.dumps(auth))
             try:
                 reply = await raw.frame()
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 raise AssertionError(f"no answer to CONNECT with auth {auth!r}") from None
             if reply.startswith("40"):
                 counts["handshake accepted"] += 1
@@ -195,7 +195,7 @@ async def fuzz_frames(url: str, gen: Generator, deadline: float, counts: Counter
                 await raw.send(frame)
                 if n % 50 == 0:
                     await raw.round_trip()  # still served, or closed by a frame that closes
-            except (ConnectionError, ConnectionResetError, asyncio.TimeoutError):
+            except (TimeoutError, ConnectionError, ConnectionResetError):
                 counts["socket closed by a frame"] += 1
                 await raw.close()
                 raw = await RawSocket.connect(url, token_for("fz-frames"))
@@ -206,7 +206,7 @@ async def fuzz_frames(url: str, gen: Generator, deadline: float, counts: Counter
 class Bystander:
     """An ordinary user pinging throughout, from its own process (tests/e2e/bystander.py)."""
 
-    async def start(self, url: str) -> "Bystander":
+    async def start(self, url: str) -> Bystander:
         self.process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "tests.e2e.bystander", url, token_for("fz-bystander"),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,

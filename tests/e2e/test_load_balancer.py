@@ -13,9 +13,10 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 
 import anyio
 import pytest
@@ -64,7 +65,7 @@ class HAProxy:
             "GATEWAY_SOURCE": PROXY_SOURCE,
         }
 
-    def start(self) -> "HAProxy":
+    def start(self) -> HAProxy:
         binary = _needs("haproxy", "apt-get install haproxy (.ci/run does)")
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(

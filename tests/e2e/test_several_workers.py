@@ -13,10 +13,10 @@ import json
 import os
 import signal
 import socket
-from email.message import Message
 import urllib.error
 import urllib.request
 import uuid
+from email.message import Message
 from pathlib import Path
 
 import anyio

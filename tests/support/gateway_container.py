@@ -4,7 +4,8 @@ dependency-injector's ``.override()``."""
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from presence_gateway.entrypoints.containers import Container
 from presence_gateway.entrypoints.settings import load_settings

@@ -132,7 +132,7 @@ class ThrowawayPostgres:
         if result.returncode != 0:
             raise NoPostgres(f"initdb failed ({self.binaries}):\n{result.stdout}\n{result.stderr}")
 
-    def start(self) -> "ThrowawayPostgres":
+    def start(self) -> ThrowawayPostgres:
         if self.process is not None and self.process.poll() is None:
             return self
         if not (self.data / "PG_VERSION").exists():
@@ -185,7 +185,7 @@ class ThrowawayPostgres:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
-    def __enter__(self) -> "ThrowawayPostgres":
+    def __enter__(self) -> ThrowawayPostgres:
         return self.start()
 
     def __exit__(self, *_: object) -> None:

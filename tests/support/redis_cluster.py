@@ -75,7 +75,7 @@ class RedisCluster:
     def client(self, server: RedisServer) -> redis.Redis:
         return redis.Redis(host="127.0.0.1", port=server.port, socket_timeout=5, decode_responses=True)
 
-    def start(self, timeout: float = 20.0) -> "RedisCluster":
+    def start(self, timeout: float = 20.0) -> RedisCluster:
         try:
             self._start(timeout)
         except BaseException:

@@ -54,7 +54,7 @@ class RedisServer:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self, timeout: float = 10.0, *extra: str) -> "RedisServer":
+    def start(self, timeout: float = 10.0, *extra: str) -> RedisServer:
         """Start (or start again, empty: nothing is persisted) on the same port; ``extra``
         arguments are passed to redis-server as they are (``--cluster-enabled yes``)."""
         self.workdir.mkdir(parents=True, exist_ok=True)

@@ -3,8 +3,8 @@ pipelines, the pipelined connection for the socket events (``pipelined.py``)."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import AsyncIterator
 
 from presence_gateway.adapters.redis.client import create_events, create_redis
 from presence_gateway.adapters.redis.cluster_url import is_cluster_url

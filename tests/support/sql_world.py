@@ -4,9 +4,9 @@ reaches the database."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import AsyncIterator, Awaitable, Callable, Mapping
 
 from dependency_injector import providers
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from presence_gateway.adapters.sql import migrate
 from presence_gateway.adapters.sql.engine import create_engine
 from presence_gateway.adapters.sql.status_repository import SqlStatusRepository
-from presence_gateway.service_layer.durable_writer import DurableWriter
 from presence_gateway.domain.ports import SessionMeta
+from presence_gateway.service_layer.durable_writer import DurableWriter
 from presence_gateway.service_layer.use_cases import PresenceService
 from tests.fakes import RecordingBroadcaster, TableTokenVerifier
 from tests.support.gateway_container import gateway_container

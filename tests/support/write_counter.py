@@ -39,7 +39,7 @@ class Writes:
     def rows(self) -> int:
         return self.inserted + self.updated
 
-    def __sub__(self, other: "Writes") -> "Writes":
+    def __sub__(self, other: Writes) -> Writes:
         return Writes(self.inserted - other.inserted, self.updated - other.updated, self.statements - other.statements)
 
 
@@ -56,7 +56,7 @@ class WriteCounter:
         if words[:3] == ["INSERT", "INTO", "user_presence"] or words[:2] == ["UPDATE", "user_presence"]:
             self.statements += 1
 
-    async def install(self) -> "WriteCounter":
+    async def install(self) -> WriteCounter:
         async with self._engine.begin() as connection:
             for statement in _TRIGGER:
                 await connection.execute(text(statement))

@@ -3,18 +3,18 @@ store), with fakes for the clock, the durable table, the broadcaster and tokens.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 import pytest
 
 from presence_gateway.adapters.memory.presence_store import InMemoryPresenceStore
-from tests.memory_status_repository import InMemoryStatusRepository
-from presence_gateway.service_layer.durable_writer import DurableWriter
 from presence_gateway.domain.ports import SessionMeta
 from presence_gateway.domain.statuses import StatusRegistry
+from presence_gateway.service_layer.durable_writer import DurableWriter
 from presence_gateway.service_layer.use_cases import PresenceService
 from tests.fakes import FakeClock, RecordingBroadcaster, TableTokenVerifier
+from tests.memory_status_repository import InMemoryStatusRepository
 from tests.support.gateway_container import NO_GRACE, gateway_container
 
 META = SessionMeta(device="web", connected_at=0.0, ip="127.0.0.1")
@@ -42,7 +42,7 @@ class World:
         await self.writer.flush()
         return self.repository.writes - before
 
-    def restart(self) -> "World":
+    def restart(self) -> World:
         """A new process on the same database: the in-process store starts empty."""
         return build_world(self.repository, self.clock, self.service.registry, env=self.env)
 

@@ -8,9 +8,9 @@ import time
 import anyio
 import pytest
 
-from tests.memory_status_repository import InMemoryStatusRepository
-from presence_gateway.service_layer.durable_writer import DurableWriter
 from presence_gateway.domain.presence import DurableStatus
+from presence_gateway.service_layer.durable_writer import DurableWriter
+from tests.memory_status_repository import InMemoryStatusRepository
 
 pytestmark = pytest.mark.anyio
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import anyio
 import pytest
 
-from tests.memory_status_repository import InMemoryStatusRepository
-from presence_gateway.service_layer.durable_writer import DurableWriter
 from presence_gateway.domain.presence import DurableStatus
+from presence_gateway.service_layer.durable_writer import DurableWriter
 from tests.fakes import FlakyRepository
+from tests.memory_status_repository import InMemoryStatusRepository
 
 pytestmark = pytest.mark.anyio
 

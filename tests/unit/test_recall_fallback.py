@@ -6,8 +6,8 @@ from __future__ import annotations
 import anyio
 import pytest
 
-from tests.memory_status_repository import InMemoryStatusRepository
 from presence_gateway.domain.presence import DurableStatus
+from tests.memory_status_repository import InMemoryStatusRepository
 from tests.support.gateway_container import NO_GRACE
 from tests.unit.conftest import META, build_world
 

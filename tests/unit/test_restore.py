@@ -10,13 +10,14 @@ import anyio
 import pytest
 
 from presence_gateway.adapters.memory.presence_store import InMemoryPresenceStore
-from tests.memory_status_repository import InMemoryStatusRepository
 from presence_gateway.domain.errors import Unavailable
 from presence_gateway.domain.presence import Choice, UserState
 from presence_gateway.service_layer.restore import RestoreRequests, SessionRestorer, keep_sessions_restored
 from tests.fakes import FakeClock, RecordingBroadcaster, TableTokenVerifier
+from tests.memory_status_repository import InMemoryStatusRepository
 from tests.support.gateway_container import NO_GRACE, gateway_container
-from tests.unit.conftest import META, World as UnitWorld
+from tests.unit.conftest import META
+from tests.unit.conftest import World as UnitWorld
 
 pytestmark = pytest.mark.anyio
 

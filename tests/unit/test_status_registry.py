@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from presence_gateway.adapters.status_declarations import load_registry
 from presence_gateway.domain.errors import InvalidStatuses, StatusNotChoosable, UnknownStatus
 from presence_gateway.domain.presence import Choice, Transition, UserState, decide
-from presence_gateway.adapters.status_declarations import load_registry
 from presence_gateway.domain.statuses import BUILTIN_STATUSES, Decay, Status, StatusRegistry, default_registry
 
 REGISTRY = default_registry()

@@ -10,12 +10,18 @@ import pytest
 from presence_gateway.adapters.memory.presence_store import InMemoryPresenceStore
 from presence_gateway.adapters.redis.presence_store import RedisPresenceStore
 from presence_gateway.domain.ports import (
-    ChoiceSeeding, DurableStatuses, InstanceLeases, PresenceReads, SessionRecovery, SessionStore, SessionSweeps,
+    ChoiceSeeding,
+    DurableStatuses,
+    InstanceLeases,
+    PresenceReads,
+    SessionRecovery,
+    SessionStore,
+    SessionSweeps,
 )
-from presence_gateway.service_layer.durable_writer import DurableWriter
-from presence_gateway.service_layer.held_sessions import RecordableStore, RecordingStore
 from presence_gateway.entrypoints.containers import build_container
 from presence_gateway.entrypoints.settings import Settings
+from presence_gateway.service_layer.durable_writer import DurableWriter
+from presence_gateway.service_layer.held_sessions import RecordableStore, RecordingStore
 from tests.unit.conftest import World
 
 pytestmark = pytest.mark.anyio

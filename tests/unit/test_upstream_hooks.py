@@ -8,8 +8,8 @@ import inspect
 import engineio.async_socket
 import socketio
 
-from presence_gateway.compat.engineio_websocket import GuardedWebSocket
 from presence_gateway.adapters.socketio.server import PresenceSocketServer
+from presence_gateway.compat.engineio_websocket import GuardedWebSocket
 
 
 def parameters(function) -> list[str]:

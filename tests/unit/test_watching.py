@@ -6,12 +6,12 @@ from __future__ import annotations
 import anyio
 import pytest
 
-from tests.memory_status_repository import InMemoryStatusRepository
 from presence_gateway.adapters.open_policy import OpenAudience
 from presence_gateway.domain.errors import Forbidden, InvalidPayload, LimitExceeded, Unavailable
 from presence_gateway.domain.presence import DurableStatus
 from presence_gateway.service_layer.watching import Seen, WatchService
 from tests.fakes import ContactsAudience
+from tests.memory_status_repository import InMemoryStatusRepository
 from tests.support.gateway_container import NO_GRACE
 from tests.unit.conftest import META, World, build_world
 

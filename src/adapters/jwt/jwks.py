@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import urllib.request
-from typing import Callable
+from collections.abc import Callable
 
 import anyio
 from joserfc.jwk import KeySet

@@ -8,7 +8,7 @@ behind, which is skipped when it surfaces.
 from __future__ import annotations
 
 import heapq
-from typing import AsyncIterable, Sequence
+from collections.abc import AsyncIterable, Sequence
 
 from ...domain.ports import DueDecay, Expired, HeldSession, SessionMeta, UserTransition
 from ...domain.presence import Choice, Transition, UserState

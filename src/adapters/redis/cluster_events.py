@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 from urllib.parse import quote
-from typing import Any, Awaitable, Callable, Sequence
 
 from redis.crc import key_slot
 from redis.exceptions import ConnectionError, ResponseError, TimeoutError

@@ -23,7 +23,8 @@ import asyncio
 import logging
 import ssl as ssl_module
 from collections import deque
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import hiredis
 from redis.asyncio.connection import SSLConnection, parse_url
@@ -40,7 +41,7 @@ _ASKING = _pack(("ASKING",))
 class _Protocol(asyncio.Protocol):
     """One connection's bytes: what to write this turn, and who waits for which reply."""
 
-    def __init__(self, owner: "PipelinedRedis") -> None:
+    def __init__(self, owner: PipelinedRedis) -> None:
         self._owner = owner
         self._loop = asyncio.get_running_loop()
         self._reader = hiredis.Reader(encoding=owner.encoding, replyError=ResponseError)

@@ -18,7 +18,8 @@ swept.
 from __future__ import annotations
 
 import logging
-from typing import Any, AsyncIterable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterable, Callable, Iterable, Sequence
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
@@ -28,7 +29,6 @@ from ...domain.ports import DueDecay, Expired, HeldSession, SessionMeta, UserTra
 from ...domain.presence import Choice, Transition, UserState
 from . import scripts
 from .keys import RedisKeys, split_member
-from .pipelined import PipelinedRedis
 from .unavailable import translates_redis_errors, unavailable
 
 log = logging.getLogger(__name__)

@@ -28,14 +28,15 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 import anyio
 import socketio
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
-from socketio.async_pubsub_manager import AsyncPubSubManager
 from redis.exceptions import ConnectionError
+from socketio.async_pubsub_manager import AsyncPubSubManager
 
 from ...domain.outages import Backoff, Outage
 from ..socketio.lean_manager import LeanEmits, encode_event

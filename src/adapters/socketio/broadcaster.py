@@ -9,7 +9,7 @@ as another), one emit to both rooms serves them all.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import socketio
 
@@ -28,7 +28,7 @@ def watchers_room(user_id: str) -> str:
 
 def iso_timestamp(at: float) -> str:
     """ISO-8601 UTC with milliseconds and ``Z``, as JavaScript's ``toISOString`` writes it."""
-    return datetime.fromtimestamp(at, timezone.utc).isoformat(timespec="milliseconds")[:-6] + "Z"
+    return datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 class SocketIOBroadcaster:

@@ -32,7 +32,8 @@ import logging
 import sys
 import time
 from collections import deque
-from typing import Any, Callable, Coroutine
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import engineio
 from engineio import async_socket, exceptions, packet
@@ -152,7 +153,7 @@ def shrink_environ(environ: dict[str, Any]) -> None:
 class LeanSocket(async_socket.AsyncSocket):
     """One Engine.IO session (see the module docstring for what differs from upstream)."""
 
-    def __init__(self, server: "LeanEngineIOServer", sid: str) -> None:
+    def __init__(self, server: LeanEngineIOServer, sid: str) -> None:
         # BaseSocket's attributes, without its queue: polling creates one when it needs it.
         self.server = server
         self.sid = sid

@@ -21,15 +21,16 @@ A socket whose client does not read what it is sent would queue it without end: 
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import socketio
 from engineio.exceptions import SocketIsClosedError
 from socketio import packet
 
+from ...compat.engineio_websocket import guard_engineio
 from ..refusal_log import RefusalLog
 from . import json_codec
-from ...compat.engineio_websocket import guard_engineio
 from .frame_guard import announces_binary, dispatchable
 from .lean_engineio import LeanEngineIOServer, shrink_environ
 

@@ -7,7 +7,7 @@ with the socket.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import socketio
 

@@ -3,7 +3,8 @@ on PostgreSQL and under SQLite's bound-parameter limit, whatever the limits are 
 
 from __future__ import annotations
 
-from typing import Iterator, Sequence, TypeVar
+from collections.abc import Iterator, Sequence
+from typing import TypeVar
 
 IN_LIST_SIZE = 1000
 

@@ -5,7 +5,7 @@ database, whose migrations create it (PRESENCE_AUDIENCE=contacts)."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError

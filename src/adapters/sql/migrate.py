@@ -18,11 +18,10 @@ import contextlib
 import fcntl
 import logging
 import os
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import AsyncIterator
 
 import anyio
-
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext

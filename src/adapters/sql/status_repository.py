@@ -11,13 +11,14 @@ raised as it comes, and retried).
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Any, AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Row, func, select, update
-from sqlalchemy.exc import DataError, IntegrityError, StatementError
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DataError, IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ...domain.errors import RecordRejected
@@ -30,14 +31,14 @@ WRITE_SLICE = 50
 
 
 def _to_datetime(ts: float | None) -> datetime | None:
-    return None if ts is None else datetime.fromtimestamp(ts, timezone.utc)
+    return None if ts is None else datetime.fromtimestamp(ts, UTC)
 
 
 def _to_timestamp(value: datetime | None) -> float | None:
     if value is None:
         return None
     if value.tzinfo is None:  # SQLite keeps no zone; everything stored is UTC
-        value = value.replace(tzinfo=timezone.utc)
+        value = value.replace(tzinfo=UTC)
     return value.timestamp()
 
 
