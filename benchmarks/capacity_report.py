@@ -67,7 +67,8 @@ def measured_section(figures: dict) -> str:
         "is the client's queueing, not Redis's. commandstats counts wall time inside the command, so on a "
         "shared machine where Redis is descheduled mid-script it can exceed the CPU figure.",
         "",
-        "| operation | client shape | Redis CPU µs/op | in the script µs | events/s per Redis core | Redis busy | client ops/s | client p50 ms | client p99 ms |",
+        "| operation | client shape | Redis CPU µs/op | in the script µs | events/s per Redis core | Redis busy "
+        "| client ops/s | client p50 ms | client p99 ms |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for op, label in OPS:
@@ -88,7 +89,8 @@ def measured_section(figures: dict) -> str:
         "",
         "### Memory",
         "",
-        f"INFO `used_memory` (less `mem_clients_normal`, the load's own connections) after each step, over {n(m['users'])} users (user ids are 36-character UUIDs, "
+        "INFO `used_memory` (less `mem_clients_normal`, the load's own connections) after each step, "
+        f"over {n(m['users'])} users (user ids are 36-character UUIDs, "
         "session ids 20 characters, as python-engineio's): every key the scripts write — the session hash, "
         "the socket set, the online flag, the status hash, the entry in the instance's session index.",
         "",
@@ -112,7 +114,8 @@ def measured_section(figures: dict) -> str:
         "gateway instances subscribed to the Socket.IO channel (raw connections read by one thread; every "
         "message counted).",
         "",
-        "| instances subscribed | Redis CPU µs per change | PUBLISH per change | µs per PUBLISH (commandstats) | every change delivered |",
+        "| instances subscribed | Redis CPU µs per change | PUBLISH per change | µs per PUBLISH (commandstats) "
+        "| every change delivered |",
         "|---:|---:|---:|---:|---|",
     ]
     for k, r in p["subscribers"].items():
@@ -183,16 +186,16 @@ def plan_section(figures: dict, costs: Costs) -> str:
     def row(label: str, how: str, cell) -> None:
         lines.append(f"| {label} | {how} | " + " | ".join(cell(plans[u], loads[u]) for u in SIZES) + " |")
 
-    row("sessions", f"users × {load0.sessions_per_user}", lambda p, l: n(p.sessions))
-    row("pings/s", f"sessions ÷ {load0.ping_every_s:.0f}", lambda p, l: n(p.pings_per_s))
-    row("status updates/s", f"users ÷ {load0.change_every_s:.0f}", lambda p, l: n(p.updates_per_s))
-    row("connects/s = disconnects/s", f"sessions ÷ {load0.visit_s:.0f}", lambda p, l: n(p.connects_per_s))
-    row("graces ended/s", f"users ÷ {load0.visit_s:.0f}", lambda p, l: n(p.settles_per_s))
-    row("visible changes/s", "updates + 2 × arrivals", lambda p, l: n(p.changes_per_s))
+    row("sessions", f"users × {load0.sessions_per_user}", lambda p, load: n(p.sessions))
+    row("pings/s", f"sessions ÷ {load0.ping_every_s:.0f}", lambda p, load: n(p.pings_per_s))
+    row("status updates/s", f"users ÷ {load0.change_every_s:.0f}", lambda p, load: n(p.updates_per_s))
+    row("connects/s = disconnects/s", f"sessions ÷ {load0.visit_s:.0f}", lambda p, load: n(p.connects_per_s))
+    row("graces ended/s", f"users ÷ {load0.visit_s:.0f}", lambda p, load: n(p.settles_per_s))
+    row("visible changes/s", "updates + 2 × arrivals", lambda p, load: n(p.changes_per_s))
     row(
         "Redis cores, socket events",
         "Σ rate × CPU per op",
-        lambda p, l: " + ".join(
+        lambda p, load: " + ".join(
             f"{v:.2f}" for v in (
                 p.pings_per_s * costs.ping_s, p.connects_per_s * costs.connect_s, p.updates_per_s * costs.update_s,
                 p.disconnects_per_s * costs.disconnect_s, p.settles_per_s * costs.settle_s,
@@ -202,44 +205,45 @@ def plan_section(figures: dict, costs: Costs) -> str:
     row(
         "gateway instances",
         f"sessions ÷ {n(costs.sockets_per_instance)}",
-        lambda p, l: f"**{n(p.instances)}**",
+        lambda p, load: f"**{n(p.instances)}**",
     )
     row(
         "Redis cores, pub/sub fan-out",
         "changes/s × (fixed + per instance × instances)",
-        lambda p, l: f"{n(p.changes_per_s)} × ({1e6 * costs.publish_s:.2f} + {1e6 * costs.publish_per_subscriber_s:.2f} × "
+        lambda p, load: f"{n(p.changes_per_s)} × ({1e6 * costs.publish_s:.2f} + {1e6 * costs.publish_per_subscriber_s:.2f} × "
         f"{n(p.instances)}) µs = **{p.fanout_core_s:.2f}**",
     )
     row(
         "Redis primaries",
         f"(events + fan-out) ÷ {load0.target_cpu}",
-        lambda p, l: f"⌈{p.events_core_s + p.fanout_core_s:.2f} ÷ {l.target_cpu}⌉ = **{p.primaries}**",
+        lambda p, load: f"⌈{p.events_core_s + p.fanout_core_s:.2f} ÷ {load.target_cpu}⌉ = **{p.primaries}**",
     )
-    row("memory, all primaries (used_memory)", "users × (user + 0.5 × session)", lambda p, l: size(p.memory_bytes))
+    row("memory, all primaries (used_memory)", "users × (user + 0.5 × session)", lambda p, load: size(p.memory_bytes))
     row(
         "memory per primary",
         f"× {load0.memory_overhead} ÷ primaries",
-        lambda p, l: f"**{size(p.memory_per_primary_bytes)}**",
+        lambda p, load: f"**{size(p.memory_per_primary_bytes)}**",
     )
     row(
         "each instance's CPU for others' changes",
         "changes/s × receive CPU",
-        lambda p, l: f"{n(p.changes_per_s)} × {1e6 * costs.receive_s:.0f} µs = **{100 * p.instance_receive_cpu:.0f} %** of a core",
+        lambda p, load: f"{n(p.changes_per_s)} × {1e6 * costs.receive_s:.0f} µs "
+        f"= **{100 * p.instance_receive_cpu:.0f} %** of a core",
     )
     row(
         "each instance's CPU, total",
         f"{100 * costs.instance_cpu_at_capacity:.0f} % (sockets, pings) + the above",
-        lambda p, l: instance_total(costs.instance_cpu_at_capacity + p.instance_receive_cpu),
+        lambda p, load: instance_total(costs.instance_cpu_at_capacity + p.instance_receive_cpu),
     )
     row(
         "gateway RSS, all instances",
         f"instances × {inst['rss_mib']:.0f} MiB",
-        lambda p, l: size(p.instances * inst["rss_mib"] * (1 << 20)),
+        lambda p, load: size(p.instances * inst["rss_mib"] * (1 << 20)),
     )
     row(
         "the one channel's primary, pub/sub alone",
         "fan-out cores, all on the primary of the channel's slot",
-        lambda p, l: one_primary(p.fanout_core_s, l.target_cpu),
+        lambda p, load: one_primary(p.fanout_core_s, load.target_cpu),
     )
     limits = figures["limits"]
     storm = {u: plans[u].sessions * costs.connect_s / (plans[u].primaries * 1.0) for u in SIZES}

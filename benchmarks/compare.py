@@ -188,7 +188,9 @@ def scenario_section(scenario: Scenario, kinds: list[str], records: dict[str, li
                               report.fmt_number(s.get("p99"), 2), report.fmt_number(s.get("max"), 1),
                               report.fmt_number(s.get("cpu_pct"), 1), report.fmt_number(s.get("rss_mib"), 0),
                               "yes" if s["ok"] else "no"] for s in steps]
-                step_header = ["step", "held", "connect s", "settle s", "probes", "p50 ms", "p99 ms", "max ms", "CPU %", "RSS MiB", "passed"]
+                step_header = [
+                    "step", "held", "connect s", "settle s", "probes", "p50 ms", "p99 ms", "max ms", "CPU %", "RSS MiB", "passed"
+                ]
                 parts += [f"{LABELS[kind]}, step by step:", "", report.markdown_table(step_header, step_rows), ""]
                 text += [f"  {LABELS[kind]}:", report.text_table(step_header, step_rows)]
     notes = [note for kind in kinds for r in records.get(kind, []) for note in r["notes"]]

@@ -345,7 +345,7 @@ def print_table(title: str, header: tuple[str, ...], rows: list[tuple[str, ...]]
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     print(f"\n{title}")
     for row in [header, *rows]:
-        print("  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+        print("  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)).rstrip())
 
 
 def report(args: argparse.Namespace, gateway: Gateway, run: LoadRun, source: str) -> None:

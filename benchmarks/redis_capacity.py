@@ -260,20 +260,20 @@ async def measure_events(url: str, port: int, stats: RedisStats, users: int, sec
         flip = itertools.cycle(["DND", "IDLE"])
 
         async def connect(instance, item):
-            await instance.store.register(item[0], item[1], item[2], time.time() + ttl)
+            await instance.store.register(item[0], item[1], item[2], time.time() + ttl)  # noqa: B023 (run within this iteration)
 
         async def ping(instance, item):
-            await instance.store.touch(item[0], item[1], item[2], time.time() + ttl)
+            await instance.store.touch(item[0], item[1], item[2], time.time() + ttl)  # noqa: B023 (run within this iteration)
 
         async def update(instance, item):
-            status = registry.choosable(next(flip))
+            status = registry.choosable(next(flip))  # noqa: B023 (run within this iteration)
             now = time.time()
             await instance.store.choose(
-                item[0], item[1], item[2], _choice(status), now + ttl, registry.decays_at(status.name, now)
+                item[0], item[1], item[2], _choice(status), now + ttl, registry.decays_at(status.name, now)  # noqa: B023 (run within this iteration)
             )
 
         async def disconnect(instance, item):
-            await instance.store.end(item[0], item[1], time.time() + grace)
+            await instance.store.end(item[0], item[1], time.time() + grace)  # noqa: B023 (run within this iteration)
 
         shape_results = {}
         for name, call, timed in (
@@ -518,7 +518,7 @@ async def measure_pubsub(url: str, port: int, stats: RedisStats, changes: int) -
 
 def _fit(xs: list[int], ys: list[float]) -> tuple[float, float]:
     mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
-    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum((x - mx) ** 2 for x in xs)
     return slope, my - slope * mx
 
 

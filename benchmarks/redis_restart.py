@@ -133,7 +133,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         results = asyncio.run(main_async(args, Path(tmp)))
-    answered, restored, delivered = zip(*results)
+    answered, restored, delivered = zip(*results, strict=True)
     sockets = args.users + (args.users + 3) // 4 + 2
     print(f"\nRedis stopped {args.outage:g}s then restarted empty, {sockets} sockets on two instances, {len(results)} runs:")
     print(f"  event answered 'unavailable' during the outage: median {statistics.median(answered) * 1000:.1f} ms")

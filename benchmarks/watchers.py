@@ -180,7 +180,7 @@ async def changes(target, watchers: int, arrivals: list[float], done: asyncio.Ev
             last.append((arrivals[-1] - started) * 1000)
         else:
             await target.next("presence:updated")
-    cpu = [(cpu_seconds(g) - before) / flips for g, before in zip(gateways, cpu_before)]
+    cpu = [(cpu_seconds(g) - before) / flips for g, before in zip(gateways, cpu_before, strict=True)]
     return first, last, cpu
 
 

@@ -374,7 +374,7 @@ def run_capacity(ctx: Context, kind: str) -> Outcome:
                     held = holder.held()
                     total += held["connected"]
                     settle_s = _settle(holder)
-                    for attempt in range(PROBES_PER_STEP):  # a second probe when the first fails: noise
+                    for attempt in range(PROBES_PER_STEP):  # noqa: B007 (counted after the loop) a second probe when the first fails: noise
                         before = stack.main.usage()
                         probe = holder.probe(size["probe_count"], size["probe_gap_ms"])
                         after = stack.main.usage()

@@ -112,12 +112,12 @@ def declared_statuses(document: Mapping[str, Any], source: str) -> list[Status]:
         if not isinstance(table, Mapping):
             raise InvalidStatuses(f"{where}: a decay is a table with status, after and to")
         _check_keys(table, _BUILTIN_DECAY_KEYS, where)
-        name = table.get("status")
-        if name not in statuses:
-            raise InvalidStatuses(f"{where}: decays {name!r}, which is not declared")
-        if statuses[name].decay is not None:
-            raise InvalidStatuses(f"{where}: {name} already decays")
-        statuses[name] = replace(statuses[name], decay=_decay({k: table.get(k) for k in _DECAY_KEYS}, where))
+        decaying = table.get("status")
+        if decaying not in statuses:
+            raise InvalidStatuses(f"{where}: decays {decaying!r}, which is not declared")
+        if statuses[decaying].decay is not None:
+            raise InvalidStatuses(f"{where}: {decaying} already decays")
+        statuses[decaying] = replace(statuses[decaying], decay=_decay({k: table.get(k) for k in _DECAY_KEYS}, where))
     return list(statuses.values())
 
 

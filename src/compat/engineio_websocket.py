@@ -21,7 +21,7 @@ class Refusals(Protocol):
     def note(self, reason: str, who: object) -> None: ...
 
 
-class GuardedWebSocket(_EngineIOWebSocket):  # type: ignore[misc]
+class GuardedWebSocket(_EngineIOWebSocket):
     """python-engineio's ASGI WebSocket, reading an undecodable text frame as the client
     closing (``None``) instead of letting the decode error escape to hypercorn."""
 

@@ -189,7 +189,7 @@ class ForgettingWebsocketBuffer(WebsocketBuffer):
 
 
 class DecliningPerMessageDeflate(PerMessageDeflate):
-    def accept(self, offer: str) -> None:  # type: ignore[override]
+    def accept(self, offer: str) -> None:  # declines: None is no extension
         return None
 
 

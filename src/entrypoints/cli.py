@@ -65,8 +65,8 @@ def _db(settings: Settings, command: str, target: str | None) -> int:
         async with database_engine(settings) as engine:
             before = await migrate.revision(engine)
             if command == "upgrade":
-                await migrate.upgrade(engine, target)
-            elif command == "downgrade":
+                await migrate.upgrade(engine, target or "head")
+            elif command == "downgrade" and target is not None:
                 await migrate.downgrade(engine, target)
             after = await migrate.revision(engine)
         if command == "current":

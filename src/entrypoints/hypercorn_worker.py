@@ -42,6 +42,6 @@ def hypercorn_worker(process: Any = None) -> HypercornWorker | None:
         return None
     config, event = kwargs.get("config"), kwargs.get("shutdown_event")
     workers = getattr(config, "workers", None)
-    if not isinstance(workers, int) or workers < 1 or not callable(getattr(event, "is_set", None)):
+    if not isinstance(workers, int) or workers < 1 or event is None or not callable(getattr(event, "is_set", None)):
         return None
     return HypercornWorker(workers=workers, shutdown_event=event)

@@ -97,7 +97,12 @@ def _is_handshake(scope: dict[str, Any]) -> bool:
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"), max_num_fields=16)
     except ValueError:  # more fields than any client sends
         return False
-    return query.get("EIO") == ["4"] and "sid" not in query and "j" not in query and query.get("transport", ["polling"]) == ["polling"]
+    return (
+        query.get("EIO") == ["4"]
+        and "sid" not in query
+        and "j" not in query
+        and query.get("transport", ["polling"]) == ["polling"]
+    )
 
 
 def _header(scope: dict[str, Any], name: bytes) -> bytes | None:

@@ -319,7 +319,7 @@ class Settings(BaseSettings):
         """The settings these variables say; an empty variable is an unset one."""
         given = {name: value for name in cls.environment_names() if (value := env.get(name))}
         try:
-            return cls(**given)
+            return cls.model_validate(given)
         except ValidationError as invalid:
             raise ConfigError(_first_problem(invalid)) from None
 

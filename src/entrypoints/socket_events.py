@@ -161,4 +161,4 @@ def register_socket_events(
     sio.on("ping", ping)
     sio.on("presence:update", presence_update)
     sio.on("disconnect", disconnect)
-    sio.on_connected = connected  # type: ignore[attr-defined]
+    sio.on_connected = connected

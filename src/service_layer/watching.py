@@ -186,7 +186,7 @@ class WatchService:
     def _snapshot(
         self, ids: list[str], allowed: list[str], states: list[UserState], records: dict[str, DurableStatus]
     ) -> Snapshot:
-        seen = [self._seen(user_id, state, records.get(user_id)) for user_id, state in zip(allowed, states)]
+        seen = [self._seen(user_id, state, records.get(user_id)) for user_id, state in zip(allowed, states, strict=False)]
         allowed_set = set(allowed)
         return Snapshot(seen, [user_id for user_id in ids if user_id not in allowed_set])
 

@@ -254,7 +254,11 @@ async def socketio_delivery():
 
 @pytest.fixture
 async def fanout_delivery(redis_url: str):
-    async with socket_server() as (url, sockets), updates_publisher(redis_url) as (channel, connection), AsyncExitStack() as stack:
+    async with (
+        socket_server() as (url, sockets),
+        updates_publisher(redis_url) as (channel, connection),
+        AsyncExitStack() as stack,
+    ):
         delivery = FanOutDelivery(FanOutBroadcaster(sockets, channel), stack)
         delivery.url, delivery.redis_url, delivery.channel, delivery.connection = url, redis_url, channel.channel, connection
         yield delivery

@@ -113,7 +113,7 @@ async def test_a_rotated_key_is_fetched_once_and_invented_kids_do_not_hammer_the
     assert provider.requests == 2
 
     stranger = RSAKey.generate_key(2048, parameters={"kid": "invented"})
-    for minute in range(3):
+    for _minute in range(3):
         clock.advance(61)
         for n in range(20):
             with pytest.raises(InvalidToken):

@@ -170,7 +170,7 @@ async def test_sessions_survive_a_primary_lost_to_its_replica(tmp_path: Path) ->
             cluster.wait_ok()
 
             states = await store.states(USERS)
-            assert {u for u, s in zip(USERS, states) if s.sessions == 1} == on_victim
+            assert {u for u, s in zip(USERS, states, strict=True) if s.sessions == 1} == on_victim
             assert {e.user_id for e in await store.expire_due(500.0, limit=1000)} == on_victim
             print(f"writes to the lost primary's slots failed for {gap:.2f} s ({failures} attempts)")
             assert failures > 0

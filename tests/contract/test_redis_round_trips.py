@@ -28,7 +28,9 @@ class CountingConnection(redis.asyncio.Connection):
 
 @pytest.fixture
 async def counted_store(redis_url: str):
-    pool = BlockingConnectionPool.from_url(redis_url, max_connections=4, decode_responses=True, connection_class=CountingConnection)
+    pool = BlockingConnectionPool.from_url(
+        redis_url, max_connections=4, decode_responses=True, connection_class=CountingConnection
+    )
     client = Redis(connection_pool=pool)
     store = RedisPresenceStore(client, instance="rt", session_ttl=90.0, hidden_statuses=default_registry().seen_offline())
     await store.load_scripts()

@@ -85,7 +85,12 @@ async def test_concurrent_operations_from_two_instances_never_diverge_from_the_m
                     calls.append(("touch", user, session, 0, two_instances[instance].touch(user, session, META, NOW + 90)))
                 touched.add((user, calls[-1][2]))
             expiring = [name for name in "AB" if may_expire and rng.random() < 0.5]
-            counts_before = {u: model.count(u) + sum(1 for c in calls if c[1] == u and c[3] == -1) - sum(1 for c in calls if c[1] == u and c[3] == 1) for u in USERS}
+            counts_before = {
+                u: model.count(u)
+                + sum(1 for c in calls if c[1] == u and c[3] == -1)
+                - sum(1 for c in calls if c[1] == u and c[3] == 1)
+                for u in USERS
+            }
             for name in expiring:
                 for user in USERS:
                     for session, (instance, due) in list(model.sessions[user].items()):
@@ -98,7 +103,7 @@ async def test_concurrent_operations_from_two_instances_never_diverge_from_the_m
             operations += len(results)
 
             steps: dict[str, list[tuple[int, int]]] = {u: [] for u in USERS}
-            for (kind, user, _, delta, _), transition in zip(calls, results[: len(calls)]):
+            for (kind, user, _, delta, _), transition in zip(calls, results[: len(calls)], strict=True):
                 assert isinstance(transition, Transition)
                 assert transition.after.sessions - transition.before.sessions == delta, (batch, kind, transition)
                 steps[user].append((transition.before.sessions, transition.after.sessions))

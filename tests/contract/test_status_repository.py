@@ -90,7 +90,11 @@ async def test_a_record_whose_choice_is_unknown_keeps_the_stored_choice(status_r
 
 async def test_remembered_choices_are_streamed(status_repository) -> None:
     await status_repository.save_many(
-        [record("u1", "OFFLINE", 1.0, chosen="DND"), record("u2", "ONLINE", 1.0), record("u3", "OFFLINE", 1.0, chosen="INVISIBLE")]
+        [
+            record("u1", "OFFLINE", 1.0, chosen="DND"),
+            record("u2", "ONLINE", 1.0),
+            record("u3", "OFFLINE", 1.0, chosen="INVISIBLE"),
+        ]
     )
 
     assert sorted([pair async for pair in status_repository.remembered_choices()]) == [("u1", "DND"), ("u3", "INVISIBLE")]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import anyio
 import pytest
+import socketio
 
 from .clients import Client, connected_client
 from .gateway_process import GatewayProcess, free_port, scrape
@@ -38,7 +39,7 @@ async def test_socket_activity_is_counted_on_the_public_port(tmp_path: Path) -> 
         await client.next("error")
         await client.call("presence:subscribe", {"userIds": ["someone"]})
         refused = Client()
-        with pytest.raises(Exception):
+        with pytest.raises(socketio.exceptions.ConnectionError):
             await refused.connect(gateway.url, {"token": "not-a-jwt"})
         await wait_for_durable(gateway, "counted", ("IDLE", "IDLE"))
         live = await anyio.to_thread.run_sync(scrape, gateway.url + "/metrics")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import redis
+import socketio
 
 from presence_gateway.adapters.jwt.minter import mint_token
 from tests.support.redis_server import RedisServer
@@ -84,7 +85,7 @@ async def test_json_logs_name_the_instance_and_never_show_a_secret_or_a_token(tm
             await client.next("error")
             await client.close()
             refused = Client()
-            with pytest.raises(Exception):
+            with pytest.raises(socketio.exceptions.ConnectionError):
                 await refused.connect(gateway.url, {"token": forged})
         finally:
             gateway.stop()

@@ -13,7 +13,9 @@ pytestmark = pytest.mark.anyio
 
 def decaying_registry() -> StatusRegistry:
     statuses = [s if s.name != "IDLE" else Status("IDLE", decay=Decay(600.0, "AWAY")) for s in BUILTIN_STATUSES]
-    return StatusRegistry([*statuses, Status("AWAY", choosable=False, decay=Decay(3600.0, "SNOOZING")), Status("SNOOZING", choosable=False)])
+    return StatusRegistry(
+        [*statuses, Status("AWAY", choosable=False, decay=Decay(3600.0, "SNOOZING")), Status("SNOOZING", choosable=False)]
+    )
 
 
 @pytest.fixture

@@ -45,7 +45,7 @@ def test_the_image_is_slim_unprivileged_health_checked_and_stopped_by_sigterm() 
     assert re.fullmatch(r"FROM python:3\.\d+-slim", instructions[0])
     users = [line.split()[1] for line in instructions if line.startswith("USER ")]
     assert users and users[-1] not in ("root", "0")
-    health = " ".join(lines[lines.index(next(l for l in lines if l.startswith("HEALTHCHECK"))):][:2])
+    health = " ".join(lines[lines.index(next(line for line in lines if line.startswith("HEALTHCHECK"))):][:2])
     assert "/healthz" in health
     assert "STOPSIGNAL SIGTERM" in instructions
     assert instructions[-1] == 'CMD ["presence-gateway", "serve"]'

@@ -94,7 +94,11 @@ async def test_a_user_the_policy_hides_is_forbidden(api: Api) -> None:
 
 @pytest.mark.parametrize(
     ("headers", "message"),
-    [({}, "missing token"), ({"Authorization": "Bearer nope"}, "invalid token"), ({"Authorization": "Basic dXNlcg=="}, "invalid token")],
+    [
+        ({}, "missing token"),
+        ({"Authorization": "Bearer nope"}, "invalid token"),
+        ({"Authorization": "Basic dXNlcg=="}, "invalid token"),
+    ],
     ids=["none", "bad", "not-bearer"],
 )
 async def test_no_valid_bearer_token_is_401(api: Api, headers, message: str) -> None:

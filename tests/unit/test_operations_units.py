@@ -99,6 +99,11 @@ def test_operator_settings_are_checked_at_start() -> None:
     assert (settings.log_format, settings.metrics_port) == ("json", 9100)
     assert settings.trusted_proxies == ("127.0.0.1/32", "10.0.0.0/8")
     assert Settings.from_env({"PRESENCE_SID_COOKIE": "io"}).sid_cookie == "io"
-    for bad in ({"PRESENCE_SID_COOKIE": "io; Domain=evil"}, {"LOG_FORMAT": "xml"}, {"PRESENCE_METRICS_PORT": "ninety"}, {"PRESENCE_TRUSTED_PROXIES": "proxy.lan"}):
+    for bad in (
+        {"PRESENCE_SID_COOKIE": "io; Domain=evil"},
+        {"LOG_FORMAT": "xml"},
+        {"PRESENCE_METRICS_PORT": "ninety"},
+        {"PRESENCE_TRUSTED_PROXIES": "proxy.lan"},
+    ):
         with pytest.raises(ConfigError):
             Settings.from_env(bad)

@@ -31,7 +31,14 @@ def test_the_guides_environment_names() -> None:
     assert settings.ws_deflate is False
 
 
-@pytest.mark.parametrize(("env", "name"), [({"PORT": "http"}, "PORT"), ({"PRESENCE_WS_DEFLATE": "maybe"}, "PRESENCE_WS_DEFLATE"), ({"PRESENCE_ENV": "staging"}, "PRESENCE_ENV")])
+@pytest.mark.parametrize(
+    ("env", "name"),
+    [
+        ({"PORT": "http"}, "PORT"),
+        ({"PRESENCE_WS_DEFLATE": "maybe"}, "PRESENCE_WS_DEFLATE"),
+        ({"PRESENCE_ENV": "staging"}, "PRESENCE_ENV"),
+    ],
+)
 def test_a_bad_setting_is_named(env: dict[str, str], name: str) -> None:
     with pytest.raises(ConfigError, match=name):
         Settings.from_env(env)

@@ -68,7 +68,12 @@ OFFLINE_ITSELF = [s for s in BUILTIN_STATUSES if s.name != "OFFLINE"]
             "its decay cycles (A -> B -> A)",
         ),
         (
-            [*BUILTIN_STATUSES, Status("A", decay=Decay(60, "B")), Status("B", decay=Decay(60, "C")), Status("C", decay=Decay(60, "B"))],
+            [
+                *BUILTIN_STATUSES,
+                Status("A", decay=Decay(60, "B")),
+                Status("B", decay=Decay(60, "C")),
+                Status("C", decay=Decay(60, "B")),
+            ],
             "its decay cycles (A -> B -> C -> B)",
         ),
         ([*BUILTIN_STATUSES, Status("LOOP", decay=Decay(60, "LOOP"))], "its decay cycles (LOOP -> LOOP)"),

@@ -3,8 +3,9 @@ identity provider signs with the keys of its JWKS (``JWT_JWKS_URL``: RS256, ES25
 
 The algorithms are configuration: a token claiming ``none`` or any algorithm not
 configured is refused, so a client cannot pick how it is checked (an HS256 token is
-never checked against a provider's public key, nor an RS256 one against the secret). Earlier secrets (``JWT_SECRETS_PREVIOUS``) verify
-too, so a secret can be rotated without logging everyone out; ``JWT_ISSUER`` and
+never checked against a provider's public key, nor an RS256 one against the secret).
+Earlier secrets (``JWT_SECRETS_PREVIOUS``) verify too, so a secret can be rotated without
+logging everyone out; ``JWT_ISSUER`` and
 ``JWT_AUDIENCE``, when set, must match the token's ``iss`` and ``aud``.
 
 The subject must be a valid user id (``domain/user_ids.py``); a token naming anything
@@ -20,7 +21,7 @@ from collections.abc import Sequence
 
 from joserfc import jws, jwt
 from joserfc.errors import BadSignatureError, ExpiredTokenError, JoseError, SecurityWarning
-from joserfc.jwk import OctKey
+from joserfc.jwk import KeyFlexible, OctKey
 
 from ...domain.errors import ExpiredToken, InvalidToken, MissingToken
 from ...domain.ports import Clock, Identity
@@ -65,7 +66,7 @@ class JwtTokenVerifier:
         self._keys = [_key(s) for s in (secret, *previous_secrets) if s]
         self._clock = clock or SystemClock()
         self._leeway = leeway
-        self._options: dict[str, dict[str, object]] = {}
+        self._options: dict[str, jwt.ClaimsOption] = {}
         if issuer:
             self._options["iss"] = {"essential": True, "value": issuer}
         if audience:
@@ -144,7 +145,7 @@ def _header(token: str) -> dict[str, object] | None:
         return None
 
 
-def _decode_quietly(token: str, keys: object, algorithms: Sequence[str]) -> dict[str, object]:
+def _decode_quietly(token: str, keys: KeyFlexible, algorithms: Sequence[str]) -> dict[str, object]:
     with warnings.catch_warnings():
         # joserfc warns that the name EdDSA is deprecated (RFC 9864); providers still use it.
         warnings.simplefilter("ignore", SecurityWarning)

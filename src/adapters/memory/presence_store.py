@@ -71,7 +71,7 @@ class InMemoryPresenceStore:
         user.choice = choice
         user.known = True
         user.decays_at = decays_at if choice is not None else None
-        if user.decays_at is not None:
+        if user.decays_at is not None and choice is not None:
             heapq.heappush(self._decays, (user.decays_at, user_id, choice.status))
 
     async def choose(

@@ -46,7 +46,7 @@ class ClusterPipelinedRedis:
         decode_responses: bool = True,
     ) -> None:
         self._address = parse_cluster_url(address) if isinstance(address, str) else address
-        self._options = {
+        self._options: dict[str, Any] = {
             "reply_timeout": reply_timeout, "connect_timeout": connect_timeout, "decode_responses": decode_responses,
         }
         self._nodes: dict[tuple[str, int], PipelinedRedis] = {}
@@ -138,7 +138,8 @@ class ClusterPipelinedRedis:
             address = self._address
             auth = ""
             if address.password is not None:
-                auth = (quote(address.username, safe="") if address.username else "") + ":" + quote(address.password, safe="") + "@"
+                user = quote(address.username, safe="") if address.username else ""
+                auth = user + ":" + quote(address.password, safe="") + "@"
             scheme = "rediss" if address.tls else "redis"
             node = self._nodes[(host, port)] = PipelinedRedis(f"{scheme}://{auth}{host}:{port}/0", **self._options)
         return node

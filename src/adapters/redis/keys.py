@@ -33,7 +33,7 @@ class RedisKeys:
             raise ValueError(f"buckets={buckets}: use 1 to {MAX_BUCKETS}")
         self.cluster = cluster
         self.buckets = buckets if cluster else 1
-        self._tags = tuple("{b%d}" % b for b in range(self.buckets)) if cluster else ("",)
+        self._tags = tuple(f"{{b{b}}}" for b in range(self.buckets)) if cluster else ("",)
 
     def bucket(self, user_id: str) -> int:
         return crc_hqx(user_id.encode(), 0) % self.buckets if self.cluster else 0

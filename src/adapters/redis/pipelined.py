@@ -218,7 +218,7 @@ class PipelinedRedis:
                 return
             asyncio.get_running_loop().create_task(self._publish_later(channel, message))
             return
-        protocol.send(_pack(("PUBLISH", channel, message)), None)
+        protocol.send(_pack(("PUBLISH", channel, message)), None)  # type: ignore[arg-type]  # hiredis stub: a 1-tuple
 
     async def _publish_later(self, channel: str, message: bytes | str) -> None:
         try:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterable, Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
@@ -74,7 +74,7 @@ def _choice(chosen: str, remembered: str) -> Choice | None:
 
 
 def _pairs(claimed: list[Any]) -> list[tuple[str, int]]:
-    return [(member, int(float(due))) for member, due in zip(claimed[0::2], claimed[1::2])]
+    return [(member, int(float(due))) for member, due in zip(claimed[0::2], claimed[1::2], strict=False)]
 
 
 def _partial(answered: list[tuple[int, Any]], failed: dict[int, BaseException]) -> list[tuple[int, Any]]:
@@ -177,7 +177,7 @@ class RedisPresenceStore:
                 return await self._events.evalsha(script.sha, script.script, keys, args)
             return await script(keys=keys, args=args)
         except RedisError as error:
-            raise unavailable(error)
+            raise unavailable(error) from error
 
     async def _pipelined(self, name: str, calls: list[tuple[list[str], list[Any]]]) -> list[Any]:
         """Many calls of one script in one round trip (plain EVALSHA: redis-py's script
@@ -270,7 +270,7 @@ class RedisPresenceStore:
         if self._bucketed:
             return await self._bucket_states(user_ids)
         k = self._keys
-        calls = []
+        calls: list[tuple[list[str], list[Any]]] = []
         for start in range(0, len(user_ids), STATES_BATCH):
             keys = [self._epoch]
             for user_id in user_ids[start : start + STATES_BATCH]:
@@ -290,7 +290,7 @@ class RedisPresenceStore:
         by_bucket: dict[int, list[int]] = {}
         for position, user_id in enumerate(user_ids):
             by_bucket.setdefault(k.bucket(user_id), []).append(position)
-        calls = []
+        calls: list[tuple[list[str], list[Any]]] = []
         order: list[int] = []
         for bucket, positions in by_bucket.items():
             for start in range(0, len(positions), STATES_BATCH):
@@ -302,7 +302,7 @@ class RedisPresenceStore:
                 calls.append((keys, []))
         states: list[UserState | None] = [None] * len(user_ids)
         lines = (line for reply in await self._pipelined("STATES", calls) for line in reply.split("\n"))
-        for position, line in zip(order, lines):
+        for position, line in zip(order, lines, strict=False):
             count, chosen, remembered, known, lingering = line.split("\t")
             states[position] = UserState(int(count), _choice(chosen, remembered), known == "1", lingering == "1")
         return states  # type: ignore[return-value]
@@ -321,7 +321,7 @@ class RedisPresenceStore:
             replies = await pipe.execute(raise_on_error=False)
         answered: list[tuple[int, Any]] = []
         failed: dict[int, BaseException] = {}
-        for bucket, reply in zip(chosen, replies):
+        for bucket, reply in zip(chosen, replies, strict=False):
             if isinstance(reply, BaseException):
                 failed[bucket] = reply
             else:
@@ -365,7 +365,7 @@ class RedisPresenceStore:
         replies = await self._pipelined(script, calls)
         return [
             Expired(user_id, session_id, _transition(reply))
-            for (user_id, session_id), reply in zip(candidates, replies)
+            for (user_id, session_id), reply in zip(candidates, replies, strict=False)
             if reply is not None
         ]
 
@@ -412,7 +412,7 @@ class RedisPresenceStore:
         replies = await self._pipelined("FINISH_GRACE", calls) if calls else []
         return [
             UserTransition(user_id, _transition(reply))
-            for (user_id, _), reply in zip(claimed, replies)
+            for (user_id, _), reply in zip(claimed, replies, strict=False)
             if reply is not None
         ]
 
@@ -427,7 +427,7 @@ class RedisPresenceStore:
             statuses = await pipe.execute()
         return [
             DueDecay(user_id, status, due / 1000)
-            for (user_id, due), status in zip(claimed, statuses)
+            for (user_id, due), status in zip(claimed, statuses, strict=False)
             if status
         ]
 
@@ -456,8 +456,8 @@ class RedisPresenceStore:
     @translates_redis_errors
     async def claim_dead_instances(self, now: float) -> list[str]:
         lapsed = await self._redis.zrangebyscore(self._instances, "-inf", _ms(now))
-        won = []
-        for instance in lapsed:
+        won: list[str] = []
+        for instance in cast(list[str], lapsed):
             if instance == self.instance:
                 continue
             if await self._call("CLAIM_INSTANCE", [self._lease(instance), self._instances], [instance]):
@@ -471,7 +471,7 @@ class RedisPresenceStore:
             return await self._end_bucket_sessions(instance, limit)
         index = self._index if instance is None else self._keys.instance_sessions(instance)
         members = await self._redis.zrange(index, 0, limit - 1)
-        ended = await self._end_sessions([split_member(m) for m in members], "END", ["", 0], instance)
+        ended = await self._end_sessions([split_member(m) for m in cast(list[str], members)], "END", ["", 0], instance)
         if len(members) < limit:
             await self._redis.delete(index)
         return ended

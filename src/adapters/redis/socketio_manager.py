@@ -63,6 +63,8 @@ def pubsub_client(url: str, *, pool_size: int, circuit: RedisCircuit | None = No
 
 
 class PooledRedisManager(socketio.AsyncRedisManager, LeanEmits):
+    redis: Any  # upstream's client attribute, made here by ``_redis_connect``
+
     def __init__(
         self,
         client: Redis,

@@ -39,6 +39,6 @@ def translates_redis_errors(operation: Callable[P, Coroutine[Any, Any, R]]) -> C
         try:
             return await operation(*args, **kwargs)
         except RedisError as error:
-            raise unavailable(error)
+            raise unavailable(error) from error
 
     return translated

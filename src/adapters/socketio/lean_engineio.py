@@ -174,7 +174,7 @@ class LeanSocket(async_socket.AsyncSocket):
         self._environ: dict[str, Any] | None = None  # the WebSocket request's, until it carries the session
 
     @property
-    def queue(self) -> asyncio.Queue[Any]:  # type: ignore[override]
+    def queue(self) -> asyncio.Queue[Any]:
         if self._queue is None:
             self._queue = self.server.create_queue()
         return self._queue
@@ -418,7 +418,7 @@ class LeanEngineIOServer(engineio.AsyncServer):
         kwargs["monitor_clients"] = False
         self.max_queued_packets = kwargs.pop("max_queued_packets", MAX_BACKLOG)
         super().__init__(*args, **kwargs)
-        self._async = {**self._async, "translate_request": translate_request}
+        self._async: dict[str, Any] = {**self._async, "translate_request": translate_request}
         self._spawned: set[asyncio.Task[Any]] = set()
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:

@@ -11,11 +11,11 @@ raised as it comes, and retried).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Row, func, select, update
+from sqlalchemy import Row, Table, func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DataError, IntegrityError, StatementError
@@ -26,7 +26,8 @@ from ...domain.presence import DurableStatus
 from .batches import chunks
 from .schema import user_presence
 
-_INSERTS = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}
+# Both dialects' inserts have on_conflict_do_update (the generic Insert has not).
+_INSERTS: dict[str, Callable[[Table], Any]] = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}
 WRITE_SLICE = 50
 
 
