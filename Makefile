@@ -1,6 +1,6 @@
-# `make run` serves the embedded default, `make test` runs the whole suite, `make bench`
-# measures the gateway against its peers (docs/benchmarks.md), `make capacity` what one
-# Redis primary carries (docs/scaling.md).
+# `make run` serves the embedded default, `make test` runs ruff, mypy and the whole suite
+# (`make lint` the first two alone), `make bench` measures the gateway against its peers
+# (docs/benchmarks.md), `make capacity` what one Redis primary carries (docs/scaling.md).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -11,7 +11,7 @@ WEB_STAMP := web/node_modules/.installed
 EXAMPLES_STAMP := examples/node_modules/.installed
 NPM ?= npm
 
-.PHONY: run test bench capacity clean
+.PHONY: run test lint bench capacity clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "presence-gateway needs Python 3.11 or newer (set PYTHON=...)")'
@@ -40,8 +40,13 @@ $(EXAMPLES_STAMP): examples/package.json examples/package-lock.json
 run: $(STAMP) $(WEB_STAMP)
 	$(BIN)/presence-gateway serve
 
-test: $(STAMP) $(WEB_STAMP) $(EXAMPLES_STAMP)
+# ruff and mypy first (configured in pyproject.toml): a lint or type error fails in seconds.
+test: $(STAMP) $(WEB_STAMP) $(EXAMPLES_STAMP) lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 # The gateway against the Node and bare python-socketio peers; writes docs/benchmarks.md.
 # BENCH_ARGS='--quick --runs 1' for a smoke run; see benchmarks/compare.py --help.
