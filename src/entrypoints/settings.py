@@ -98,6 +98,29 @@ def _cookie_name(value: str | None, name: str) -> str | None:
         raise ConfigError(f"{name}={value!r}: a cookie name is letters, digits, '_' and '-'")
     return value.strip()
 
+def _addresses(value: str | None, name: str) -> str | None:
+    """``host:port,host:port``, checked now so a typo fails the start."""
+    if value is None or value.strip() == "":
+        return None
+    parts = [part.strip() for part in value.split(",") if part.strip()]
+    for part in parts:
+        host, _, port = part.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError(f"{name}: {part!r} is not host:port")
+    return ",".join(parts)
+
+
+def _sentinel_master(env: Mapping[str, str]) -> str | None:
+    master = (env.get("REDIS_SENTINEL_MASTER") or "").strip() or None
+    if env.get("REDIS_SENTINELS", "").strip() and not master:
+        raise ConfigError("REDIS_SENTINELS is set: REDIS_SENTINEL_MASTER must name the master")
+    if master and not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", master):
+        raise ConfigError(f"REDIS_SENTINEL_MASTER={master!r}: letters, digits, '.', '_' and '-'")
+    if env.get("REDIS_SENTINELS", "").strip() and env.get("REDIS_CLUSTER_NODES", "").strip():
+        raise ConfigError("REDIS_SENTINELS and REDIS_CLUSTER_NODES: set one of them")
+    return master
+
+
 _ASYMMETRIC = ("RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "ES512", "Ed25519", "EdDSA")
 
 
@@ -136,6 +159,9 @@ class Settings:
     cache_port: int = 6379
     cache_pass: str | None = None
     redis_url: str | None = None
+    # Redis behind Sentinel: the sentinels ("host:port,...") and the master's name.
+    redis_sentinels: str | None = None
+    redis_sentinel_master: str | None = None
     socketio_channel: str = "socketio"
     updates_channel: str = "presence:updates"
     redis_cluster_keys: bool = False
@@ -194,6 +220,10 @@ class Settings:
         if self.redis_cluster_nodes:
             auth = f":{quote(self.cache_pass, safe='')}@" if self.cache_pass else ""
             return f"redis+cluster://{auth}{self.redis_cluster_nodes}"
+        if self.redis_sentinels:
+            from ..adapters.redis.sentinel import sentinel_url
+
+            return sentinel_url(self.redis_sentinels, self.redis_sentinel_master or "", password=self.cache_pass)
         if self.redis_url:
             return self.redis_url
         if not self.cache_host:
@@ -232,6 +262,8 @@ class Settings:
             cache_port=_port(env.get("CACHE_PORT") or "6379", "CACHE_PORT"),
             cache_pass=env.get("CACHE_PASS") or None,
             redis_url=env.get("REDIS_URL") or None,
+            redis_sentinels=_addresses(env.get("REDIS_SENTINELS"), "REDIS_SENTINELS"),
+            redis_sentinel_master=_sentinel_master(env),
             socketio_channel=env.get("PRESENCE_SOCKETIO_CHANNEL") or "socketio",
             updates_channel=env.get("PRESENCE_UPDATES_CHANNEL") or "presence:updates",
             redis_cluster_keys=_flag(env.get("PRESENCE_REDIS_CLUSTER_KEYS"), "PRESENCE_REDIS_CLUSTER_KEYS", False),
