@@ -52,9 +52,9 @@ class Hearing:
                 probe -= 1
 
     def longest_gap(self, after: float) -> float:
-        """The longest silence between two messages heard, among those sent after ``after``."""
-        times = sorted(t for seq, t in self.heard if seq >= 0 and t >= after)
-        return max((b - a for a, b in zip(times, times[1:])), default=0.0)
+        """The longest silence between two messages heard that ended after ``after``."""
+        times = sorted(t for seq, t in self.heard if seq >= 0)
+        return max((b - a for a, b in zip(times, times[1:]) if b >= after), default=0.0)
 
 
 class Sender:

@@ -26,6 +26,9 @@ from .socketio_manager import PooledRedisManager
 
 
 class ClusterRedisManager(PooledRedisManager):
+    # A failover takes the cluster's node timeout and an election (seconds): try often,
+    # so the listener is back soon after the promoted replica serves the slot.
+    RETRY_MAX = 0.5
     MESSAGE = "smessage"
     UNSUBSCRIBED = "sunsubscribe"
 

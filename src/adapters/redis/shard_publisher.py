@@ -10,7 +10,9 @@ When the owner goes away — its connection drops, or it answers ``MOVED`` (the 
 — the route is forgotten and one task looks the owner up again, refreshing the slot map
 until a primary for the slot answers (after a failover, once the replica is promoted).
 Meanwhile publishes are held, up to ``MAX_HELD``, and sent in order once the new owner
-answers: late rather than lost. Beyond that bound new ones are dropped and counted.
+answers (beyond that bound new ones are dropped and counted). They reach the listeners
+already subscribed to the new owner; the others' listeners, which lost the same node, are
+usually subscribing again at that moment and miss them (docs/redis.md: the gap).
 """
 
 from __future__ import annotations

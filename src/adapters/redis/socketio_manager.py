@@ -107,7 +107,7 @@ class PooledRedisManager(socketio.AsyncRedisManager, LeanEmits):
         self.connected = True
 
     async def _redis_listen_with_retries(self) -> AsyncIterator[dict[str, Any]]:
-        backoff = Backoff(RETRY_INITIAL, RETRY_MAX)
+        backoff = Backoff(RETRY_INITIAL, self.RETRY_MAX)
         while True:
             self._redis_connect()
             pubsub = self.pubsub = self._new_pubsub()
@@ -133,6 +133,7 @@ class PooledRedisManager(socketio.AsyncRedisManager, LeanEmits):
             else:
                 await anyio.sleep(delay)
 
+    RETRY_MAX = RETRY_MAX
     # What differs on a cluster's sharded channels (cluster_socketio_manager.py).
     MESSAGE = "message"  # the type of a published message
     UNSUBSCRIBED = "unsubscribe"  # Redis ended the subscription: subscribe again
