@@ -12,6 +12,7 @@ import pytest
 import redis
 
 from presence_gateway.adapters.redis.circuit import RedisCircuit
+from presence_gateway.adapters.redis.client import create_redis
 from presence_gateway.adapters.redis.health import RedisHealth, probe_client
 from presence_gateway.adapters.redis.pipelined import PipelinedRedis
 from presence_gateway.adapters.redis.socketio_manager import PooledRedisManager, pubsub_client
@@ -100,3 +101,33 @@ async def test_the_manager_follows_a_failover(sentinel: RedisSentinel) -> None:
     lost = len(sender.sent_after(began) - heard.seqs())
     print(f"sentinel failover: delivery stopped {gap:.2f}s, {lost} emits lost, failover took {settled - began:.2f}s")
     assert gap < 10.0
+
+
+class Located:
+    """The sentinels' answers in turn: first a replica (a primary demoted since), then the
+    primary — what a client that connected just before a failover meets."""
+
+    def __init__(self, *servers) -> None:
+        self.answers = [("127.0.0.1", server.port) for server in servers]
+
+    async def locate(self) -> tuple[str, int]:
+        return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+
+
+async def test_a_connection_that_meets_a_replica_sends_the_command_to_the_primary(sentinel: RedisSentinel) -> None:
+    events = PipelinedRedis(sentinel.url)
+    events._master = Located(sentinel.replica, sentinel.primary)
+    pooled = create_redis(sentinel.url, pool_size=2)
+    pooled.connection_pool.connection_kwargs["master"] = Located(sentinel.replica, sentinel.primary)
+    try:
+        assert await events.execute("SET", "k1", "v") == "OK"  # sent once more, to the primary
+        # redis-py's pool does not send it again (its commands are not retried): that one
+        # command fails, its connection is dropped, and the next goes to the primary.
+        with pytest.raises(redis.ConnectionError, match="replica"):
+            await pooled.set("k2", "v")
+        assert await pooled.set("k2", "v") is True
+    finally:
+        await events.aclose()
+        await pooled.aclose()
+    with redis.Redis(host="127.0.0.1", port=sentinel.primary.port, decode_responses=True) as direct:
+        assert direct.mget("k1", "k2") == ["v", "v"]

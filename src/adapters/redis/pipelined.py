@@ -82,21 +82,28 @@ class _Protocol(asyncio.Protocol):
                 return
             self._replies += 1
             waiter = waiting.popleft() if waiting else None
-            if isinstance(reply, ResponseError) and str(reply).startswith("READONLY"):
-                # A primary demoted under this connection: the command was not run, so it
-                # is sent once more on a new connection, to the primary found then.
-                if waiter is not None and not waiter.done():
-                    waiter.set_exception(_Lost(ConnectionError(f"Redis is a replica now: {reply}")))
-                self.abort(ConnectionError("Redis is a replica now"))
-                return
             if waiter is None:
                 if isinstance(reply, ResponseError):
+                    if self._demoted(reply, None):
+                        return
                     self._owner.unanswered_error(reply)
             elif not waiter.done():
                 if isinstance(reply, ResponseError):
+                    if self._demoted(reply, waiter):
+                        return
                     waiter.set_exception(_error(reply))
                 else:
                     waiter.set_result(reply)
+
+    def _demoted(self, reply: ResponseError, waiter: asyncio.Future[Any] | None) -> bool:
+        """A primary demoted under this connection (``READONLY``): the command was not run,
+        so it is sent once more on a new connection, to the primary found then."""
+        if not str(reply).startswith("READONLY"):
+            return False
+        if waiter is not None:
+            waiter.set_exception(_Lost(ConnectionError(f"Redis is a replica now: {reply}")))
+        self.abort(ConnectionError("Redis is a replica now"))
+        return True
 
     def _arm(self) -> None:
         self._watched_at = self._replies
