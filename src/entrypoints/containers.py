@@ -208,7 +208,11 @@ class Container(containers.DeclarativeContainer):
     redis_shard_publisher = providers.Selector(
         topology,
         single=providers.Object(None),
-        cluster=providers.Singleton(ShardPublisher, settings.provided.shared_presence_url),
+        cluster=providers.Singleton(
+            ShardPublisher,
+            settings.provided.shared_presence_url,
+            channels=providers.List(settings.provided.socketio_channel, settings.provided.updates_channel),
+        ),
     )
     redis_publisher = providers.Selector(topology, single=redis_events, cluster=redis_shard_publisher)
     # The health probe's one connection, outside the circuit (health.py).

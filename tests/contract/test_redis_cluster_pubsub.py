@@ -136,3 +136,22 @@ async def test_emits_flow_again_after_the_shard_primary_dies(cluster: RedisClust
     )
     assert instances.b.subscribed
     assert gap < 10.0
+
+
+async def test_the_manager_finds_the_channels_owners_before_the_gateway_serves(cluster: RedisCluster) -> None:
+    """A first emit held while its owner is looked up would reach sockets that joined the
+    room after it was sent."""
+    instances = Instances(cluster.url)
+    publisher = instances.publishers[0]
+    publisher._channels = (instances.channel, "presence:updates")  # as the container names them
+    try:
+        async with anyio.create_task_group() as tg:
+            await tg.start(instances.a.run)
+            await instances.a._publish(emit_message(instances.a, 0))
+            publisher.publish_nowait("presence:updates", b"{}")
+            assert publisher.held == 0  # both written at once, on their owners' connections
+            publisher.publish_nowait("elsewhere", b"{}")
+            assert publisher.held == 1  # an unknown channel waits for its owner
+            tg.cancel_scope.cancel()
+    finally:
+        await instances.aclose()

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio
+
 from redis.asyncio.cluster import RedisCluster
 
 from .shard_publisher import ShardPublisher
@@ -34,6 +36,10 @@ class ClusterRedisManager(PooledRedisManager):
 
     def __init__(self, client: RedisCluster, *, channel: str, events: ShardPublisher) -> None:
         super().__init__(client, channel=channel, events=events)  # type: ignore[arg-type]
+
+    async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        await self._events.prepare()  # routes known before the first emit (shard_publisher.py)
+        await super().run(task_status=task_status)
 
     def _new_pubsub(self) -> Any:
         return self.redis.pubsub(ignore_subscribe_messages=False)

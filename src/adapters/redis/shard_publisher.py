@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from typing import Any
+from typing import Any, Sequence
 from urllib.parse import quote
 
 from redis.asyncio.cluster import RedisCluster
@@ -62,8 +62,11 @@ class _ShardLink(PipelinedRedis):
 
 
 class ShardPublisher:
-    def __init__(self, url: str, *, reply_timeout: float = 2.0, connect_timeout: float = 1.0) -> None:
+    def __init__(
+        self, url: str, *, channels: Sequence[str] = (), reply_timeout: float = 2.0, connect_timeout: float = 1.0
+    ) -> None:
         self._url = url
+        self._channels = channels  # looked up by ``prepare``, before the gateway serves
         self._options = {"reply_timeout": reply_timeout, "connect_timeout": connect_timeout}
         address = parse_cluster_url(url)
         self._auth = {"username": address.username, "password": address.password, "ssl": address.tls}
@@ -76,6 +79,11 @@ class ShardPublisher:
         self.dropped = 0  # publishes beyond MAX_HELD while no owner answered
         self.reroutes = 0
 
+    @property
+    def held(self) -> int:
+        """Publishes waiting for their channel's owner to be found."""
+        return len(self._held)
+
     def publish_nowait(self, channel: str, message: bytes | str) -> None:
         link = self._routes.get(channel)
         if link is not None:
@@ -87,6 +95,14 @@ class ShardPublisher:
         self._held.append((channel, message))
         if self._resolving is None:
             self._resolving = asyncio.get_running_loop().create_task(self._resolve(), name="presence-shard-routes")
+
+    async def prepare(self) -> None:
+        """Find the owners of the known channels now: a first publish held while its owner
+        is looked up would reach sockets that joined the room after it was sent."""
+        try:
+            await self._route(set(self._channels))
+        except Exception as error:  # the cluster is not answering: the first publishes wait
+            log.warning("sharded channel owners not found at start (%r); publishes wait for them", error)
 
     def lost(self, link: _ShardLink, reason: str, *, broken: bool) -> None:
         """A route through ``link`` failed: look the owners up again on the next publish."""
