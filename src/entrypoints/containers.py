@@ -31,10 +31,12 @@ from ..adapters.memory.presence_store import InMemoryPresenceStore
 from ..adapters.open_policy import OpenAudience
 from ..adapters.redis.circuit import RedisCircuit
 from ..adapters.redis.client import create_events, create_redis
+from ..adapters.redis.cluster_socketio_manager import ClusterRedisManager
 from ..adapters.redis.fleet import RedisFleet
 from ..adapters.redis.health import RedisHealth, probe_client
 from ..adapters.redis.keys import RedisKeys
 from ..adapters.redis.presence_store import RedisPresenceStore
+from ..adapters.redis.shard_publisher import ShardPublisher
 from ..adapters.redis.socketio_manager import PooledRedisManager, pubsub_client
 from ..adapters.redis.updates_publisher import RedisUpdatesPublisher
 from ..adapters.socketio.broadcaster import SocketIOBroadcaster
@@ -89,6 +91,11 @@ def jwks_keys(url: str | None, clock: SystemClock) -> JwksKeys | None:
 def presence_kind(settings: Settings) -> str:
     """``redis`` when instances share presence, else the single-process ``memory`` default."""
     return "redis" if settings.shared_presence_url else "memory"
+
+
+def redis_topology(settings: Settings) -> str:
+    """``cluster`` for a Redis Cluster, else ``single`` (one Redis, or one behind Sentinel)."""
+    return "cluster" if settings.redis_cluster else "single"
 
 
 def switch(on: bool) -> str:
@@ -184,6 +191,8 @@ class Container(containers.DeclarativeContainer):
         memory=providers.Object(None),
         redis=providers.Singleton(create_events, settings.provided.shared_presence_url, circuit=redis_circuit),
     )
+    # On a Redis Cluster, cross-instance traffic takes sharded channels (docs/redis.md).
+    topology = providers.Callable(redis_topology, settings)
     # python-socketio's manager: its pub/sub listener and, without redis_events, its publishes.
     redis_pubsub = providers.Selector(
         kind,
@@ -195,6 +204,18 @@ class Container(containers.DeclarativeContainer):
             circuit=redis_circuit,
         ),
     )
+    # Emits and presence:updates leave through the events' connection, or on a cluster
+    # through the shard owning each channel (shard_publisher.py).
+    redis_shard_publisher = providers.Selector(
+        topology,
+        single=providers.Object(None),
+        cluster=providers.Singleton(
+            ShardPublisher,
+            settings.provided.shared_presence_url,
+            channels=providers.List(settings.provided.socketio_channel, settings.provided.updates_channel),
+        ),
+    )
+    redis_publisher = providers.Selector(topology, single=redis_events, cluster=redis_shard_publisher)
     # The health probe's one connection, outside the circuit (health.py).
     redis_probe = providers.Selector(
         kind,
@@ -205,6 +226,7 @@ class Container(containers.DeclarativeContainer):
     redis_events_resource = providers.Resource(closed_at_stop, redis_events)
     redis_pubsub_resource = providers.Resource(closed_at_stop, redis_pubsub)
     redis_probe_resource = providers.Resource(closed_at_stop, redis_probe)
+    redis_shard_publisher_resource = providers.Resource(closed_at_stop, redis_shard_publisher)
 
     status_repository = providers.Singleton(SqlStatusRepository, engine)
     durable_writer = providers.Singleton(
@@ -248,12 +270,19 @@ class Container(containers.DeclarativeContainer):
     client_manager = providers.Selector(
         kind,
         memory=providers.Singleton(LocalManager),
-        redis=providers.Singleton(
-            PooledRedisManager,
-            redis_pubsub,
-            channel=settings.provided.socketio_channel,
-            circuit=redis_circuit,
-            events=redis_events,
+        redis=providers.Selector(
+            topology,
+            single=providers.Singleton(
+                PooledRedisManager,
+                redis_pubsub,
+                channel=settings.provided.socketio_channel,
+                circuit=redis_circuit,
+                events=redis_events,
+            ),
+            # A sharded channel: one shard carries the emits (cluster_socketio_manager.py).
+            cluster=providers.Singleton(
+                ClusterRedisManager, redis_pubsub, channel=settings.provided.socketio_channel, events=redis_publisher
+            ),
         ),
     )
     socket_server = providers.Singleton(
@@ -276,7 +305,7 @@ class Container(containers.DeclarativeContainer):
     socket_broadcaster = providers.Singleton(SocketIOBroadcaster, socket_server)
     updates_publisher = providers.Singleton(
         RedisUpdatesPublisher,
-        redis_events,
+        redis_publisher,
         instance=settings.provided.instance_id,
         channel=settings.provided.updates_channel,
     )

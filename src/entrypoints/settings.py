@@ -18,12 +18,13 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from pydantic import BeforeValidator, Field, ValidationError, ValidationInfo
+from pydantic import BeforeValidator, Field, ValidationError, ValidationInfo, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from ..adapters.durations import parse_duration as _parse_duration
 from ..adapters.redis.cluster_url import is_cluster_url, parse_cluster_url, parse_nodes
 from ..adapters.redis.keys import DEFAULT_BUCKETS, MAX_BUCKETS
+from ..adapters.redis.sentinel import sentinel_url
 
 DEVELOPMENT = "development"
 PRODUCTION = "production"
@@ -181,6 +182,23 @@ def _buckets(value: str, name: str) -> int:
     return int(value)
 
 
+def _addresses(value: str, name: str) -> str | None:
+    """``host:port,host:port``, checked now so a typo fails the start."""
+    parts = [part.strip() for part in value.split(",") if part.strip()]
+    for part in parts:
+        host, _, port = part.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError(f"{name}: {part!r} is not host:port")
+    return ",".join(parts) or None
+
+
+def _master_name(value: str, name: str) -> str | None:
+    master = value.strip()
+    if master and not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", master):
+        raise ConfigError(f"{name}={master!r}: letters, digits, '.', '_' and '-'")
+    return master or None
+
+
 def _upper(value: str, name: str) -> str:
     return value.upper()
 
@@ -240,6 +258,9 @@ class Settings(BaseSettings):
     redis_cluster_nodes: Annotated[str | None, _read(_cluster_nodes)] = _env("REDIS_CLUSTER_NODES")
     # Buckets of the cluster layout (keys.py, docs/redis.md): fixed for the data's life.
     redis_buckets: Annotated[int, _read(_buckets)] = _env("PRESENCE_REDIS_BUCKETS", DEFAULT_BUCKETS)
+    # Redis behind Sentinel: the sentinels ("host:port,...") and the master's name.
+    redis_sentinels: Annotated[str | None, _read(_addresses)] = _env("REDIS_SENTINELS")
+    redis_sentinel_master: Annotated[str | None, _read(_master_name)] = _env("REDIS_SENTINEL_MASTER")
     redis_pool_size: Annotated[int, _read(lambda v, n: int(_number(minimum=2)(v, n)))] = _env(
         "PRESENCE_REDIS_POOL_SIZE", 64
     )
@@ -323,6 +344,14 @@ class Settings(BaseSettings):
         except ValidationError as invalid:
             raise ConfigError(_first_problem(invalid)) from None
 
+    @model_validator(mode="after")
+    def _one_redis_topology(self) -> Settings:
+        if self.redis_sentinels and not self.redis_sentinel_master:
+            raise ValueError("REDIS_SENTINELS is set: REDIS_SENTINEL_MASTER must name the master")
+        if self.redis_sentinels and self.redis_cluster_nodes:
+            raise ValueError("REDIS_SENTINELS and REDIS_CLUSTER_NODES: set one of them")
+        return self
+
     @property
     def production(self) -> bool:
         return self.environment == PRODUCTION
@@ -334,6 +363,8 @@ class Settings(BaseSettings):
         if self.redis_cluster_nodes:
             auth = f":{quote(self.cache_pass, safe='')}@" if self.cache_pass else ""
             return f"redis+cluster://{auth}{self.redis_cluster_nodes}"
+        if self.redis_sentinels and self.redis_sentinel_master:
+            return sentinel_url(self.redis_sentinels, self.redis_sentinel_master, password=self.cache_pass)
         if self.redis_url:
             return self.redis_url
         if not self.cache_host:

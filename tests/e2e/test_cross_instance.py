@@ -1,4 +1,5 @@
-"""Two gateway instances sharing one Redis behave as one."""
+"""Two gateway instances sharing one Redis behave as one — on one Redis, and on a Redis
+Cluster (three primaries; emits and ``presence:updates`` on sharded channels)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,11 @@ import orjson
 import pytest
 import redis
 import redis.asyncio
+import redis.asyncio.cluster
+import redis.cluster
+
+from presence_gateway.adapters.redis.keys import RedisKeys
+from tests.support.redis_cluster import RedisCluster
 
 from .clients import connected_client
 from .gateway_process import GatewayProcess
@@ -24,12 +30,38 @@ def start_instance(workdir: Path, redis_url: str, channel: str, data_dir: Path, 
     ).start()
 
 
+class SharedRedis:
+    """What the instances share, as the gateway and a backend service reach it."""
+
+    def __init__(self, env: dict[str, str], url: str, cluster: RedisCluster | None = None) -> None:
+        self.env = env
+        self.url = url
+        self.cluster = cluster
+        # The guide's key names on one Redis, the bucketed layout on a cluster (keys.py).
+        self.keys = RedisKeys(cluster=cluster is not None)
+
+    def flags(self) -> redis.Redis | redis.cluster.RedisCluster:
+        if self.cluster is None:
+            return redis.Redis.from_url(self.url, decode_responses=True)
+        return redis.cluster.RedisCluster(host="127.0.0.1", port=self.cluster.primaries[0].port, decode_responses=True)
+
+
+@pytest.fixture(params=["redis", "cluster"])
+def shared_redis(request: pytest.FixtureRequest) -> SharedRedis:
+    if request.param == "redis":
+        url = request.getfixturevalue("redis_url")
+        return SharedRedis({"REDIS_URL": url}, url)
+    url = request.getfixturevalue("redis_cluster_url")  # the session's cluster, emptied
+    cluster = request.getfixturevalue("redis_cluster")
+    return SharedRedis({"REDIS_CLUSTER_NODES": cluster.nodes}, url, cluster)
+
+
 @pytest.fixture
-def pair(tmp_path: Path, redis_url: str):
+def pair(tmp_path: Path, shared_redis: SharedRedis):
     channel = f"socketio-{uuid.uuid4().hex[:8]}"
-    data_dir = tmp_path / "shared-data"
-    a = start_instance(tmp_path / "a", redis_url, channel, data_dir)
-    b = start_instance(tmp_path / "b", redis_url, channel, data_dir)
+    env = {**shared_redis.env, "PRESENCE_SOCKETIO_CHANNEL": channel, "PRESENCE_DATA_DIR": str(tmp_path / "shared-data")}
+    a = GatewayProcess(tmp_path / "a", **env).start()
+    b = GatewayProcess(tmp_path / "b", **env).start()
     yield a, b
     for instance in (a, b):
         instance.stop()
@@ -37,14 +69,27 @@ def pair(tmp_path: Path, redis_url: str):
 
 
 class UpdatesFollower:
-    """A backend service following ``presence:updates`` without a socket."""
+    """A backend service following ``presence:updates`` without a socket (on a cluster,
+    a sharded channel: ``SSUBSCRIBE``)."""
 
-    def __init__(self, url: str) -> None:
-        self.client = redis.asyncio.Redis.from_url(url, decode_responses=True)
+    def __init__(self, shared: SharedRedis | str) -> None:
+        if isinstance(shared, str):  # one Redis's URL
+            shared = SharedRedis({}, shared)
+        if shared.cluster is None:
+            self.client = redis.asyncio.Redis.from_url(shared.url, decode_responses=True)
+        else:
+            self.client = redis.asyncio.cluster.RedisCluster(
+                host="127.0.0.1", port=shared.cluster.primaries[0].port, decode_responses=True
+            )
+        self.sharded = shared.cluster is not None
         self.pubsub = self.client.pubsub(ignore_subscribe_messages=True)
 
     async def __aenter__(self) -> UpdatesFollower:
-        await self.pubsub.subscribe("presence:updates")
+        if self.sharded:
+            await self.client.initialize()
+            await self.pubsub.ssubscribe("presence:updates")
+        else:
+            await self.pubsub.subscribe("presence:updates")
         return self
 
     async def __aexit__(self, *_: object) -> None:
@@ -54,17 +99,20 @@ class UpdatesFollower:
     async def next_for(self, user_id: str, timeout: float = 5.0) -> dict:
         with anyio.fail_after(timeout):
             while True:
-                message = await self.pubsub.get_message(timeout=timeout)
+                if self.sharded:
+                    message = await self.pubsub.get_sharded_message(ignore_subscribe_messages=True, timeout=timeout)
+                else:
+                    message = await self.pubsub.get_message(timeout=timeout)
                 if message is not None:
                     data = orjson.loads(message["data"])
                     if data["userId"] == user_id:
                         return data
 
 
-async def test_a_user_on_two_instances_is_one_user(pair, redis_url) -> None:
+async def test_a_user_on_two_instances_is_one_user(pair, shared_redis) -> None:
     a, b = pair
-    flags = redis.Redis.from_url(redis_url, decode_responses=True)
-    async with UpdatesFollower(redis_url) as follower:
+    flags = shared_redis.flags()
+    async with UpdatesFollower(shared_redis) as follower:
         on_a = await connected_client(a.url, "x")
         online = await follower.next_for("x")
         assert (online["status"], online["previous"]) == ("ONLINE", "OFFLINE")
@@ -80,12 +128,12 @@ async def test_a_user_on_two_instances_is_one_user(pair, redis_url) -> None:
         await on_b.close()
         await on_a.round_trip()
         assert [u["status"] for u in on_a.received("presence:updated")] == ["ONLINE", "DND"]
-        assert flags.get("presence:online:x") == "true"
+        assert flags.get(shared_redis.keys.online("x")) == "true"
 
         await on_a.close()
         offline = await follower.next_for("x")
         assert (offline["status"], offline["previous"]) == ("OFFLINE", "DND")
-        assert flags.get("presence:online:x") is None
+        assert flags.get(shared_redis.keys.online("x")) is None
         await wait_for_durable(a, "x", ("OFFLINE", "DND"))
     flags.close()
 

@@ -189,7 +189,10 @@ EVERY_VARIABLE = {
     "PRESENCE_HANDSHAKE_TIMEOUT": "1.5", "PRESENCE_MAX_QUEUED_PACKETS": "9", "JWT_SECRETS_PREVIOUS": "old",
     "JWT_ISSUER": "https://id.example", "JWT_AUDIENCE": "presence", "JWT_JWKS_URL": "https://id.example/jwks",
     "JWT_JWKS_ALGORITHMS": "ES256", "REDIS_CLUSTER_NODES": "10.0.0.1:7000", "PRESENCE_REDIS_BUCKETS": "16",
+    "REDIS_SENTINELS": "10.0.0.5:26379", "REDIS_SENTINEL_MASTER": "presence",
 }
+# A variable that means nothing alone is set with the one it needs.
+COMPANIONS = {"REDIS_SENTINELS": {"REDIS_SENTINEL_MASTER": "presence"}}
 
 
 def test_each_variable_changes_its_setting_from_the_process_environment(monkeypatch, tmp_path: Path) -> None:
@@ -202,6 +205,8 @@ def test_each_variable_changes_its_setting_from_the_process_environment(monkeypa
     for name, value in EVERY_VARIABLE.items():
         with monkeypatch.context() as env:
             env.setenv(name, value)
+            for companion, companion_value in COMPANIONS.get(name, {}).items():
+                env.setenv(companion, companion_value)
             if getattr(load_settings(), attribute_of(name)) == getattr(defaults, attribute_of(name)):
                 unchanged.append(name)
     assert not unchanged

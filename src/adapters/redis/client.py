@@ -3,6 +3,9 @@
 redis-py's asyncio pool raises at once when its 100 connections are busy; in a burst (a
 thousand sockets disconnecting together) that silently skipped cleanups. A blocking pool
 of a fixed size makes the burst queue for a connection instead.
+
+A Sentinel URL (``sentinel.py``) gives the same pool, whose connections find the current
+primary each time they connect.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from .circuit import CircuitBreakingPool, RedisCircuit
 from .cluster_events import ClusterPipelinedRedis
 from .cluster_url import is_cluster_url, parse_cluster_url
 from .pipelined import PipelinedRedis
+from .sentinel import MasterConnection, SentinelMaster, sentinel_address
 
 
 def create_redis(
@@ -41,15 +45,25 @@ def create_redis(
         )
     pool_class = BlockingConnectionPool if circuit is None else CircuitBreakingPool
     extra = {} if circuit is None else {"circuit": circuit}
-    pool = pool_class.from_url(
-        url,
-        **extra,
+    options: dict[str, Any] = dict(
+        extra,
         max_connections=pool_size,
         timeout=pool_timeout,
         socket_timeout=socket_timeout,
         socket_connect_timeout=connect_timeout,
         health_check_interval=30,
         decode_responses=decode_responses,
+    )
+    sentinel = sentinel_address(url)
+    if sentinel is None:
+        return Redis(connection_pool=pool_class.from_url(url, **options))
+    pool = pool_class(
+        connection_class=MasterConnection,
+        master=SentinelMaster(sentinel, timeout=connect_timeout),
+        db=sentinel.db,
+        username=sentinel.username,
+        password=sentinel.password,
+        **options,
     )
     return Redis(connection_pool=pool)
 

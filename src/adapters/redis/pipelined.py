@@ -10,6 +10,9 @@ turn of the event loop leave in one write (as ioredis does for the Node peers), 
 hiredis's, and a publish nobody waits for costs a buffered write and no await. Sweeps,
 pipelines, pub/sub and scripts loading stay on redis-py.
 
+Behind Sentinel (a ``redis+sentinel://`` URL) each new connection goes to the primary the
+sentinels name then (``sentinel.py``).
+
 Failure handling keeps the store's contract: errors are redis-py's exceptions (so the
 store turns them into ``Unavailable``); a reply overdue by ``reply_timeout`` drops the
 connection and fails what waits on it (a frozen Redis, a vanished peer), and trips the
@@ -31,6 +34,7 @@ from redis.asyncio.connection import SSLConnection, parse_url
 from redis.exceptions import ConnectionError, NoScriptError, ResponseError, TimeoutError
 
 from .circuit import RedisCircuit
+from .sentinel import SentinelMaster, sentinel_address
 
 log = logging.getLogger(__name__)
 
@@ -81,12 +85,26 @@ class _Protocol(asyncio.Protocol):
             waiter = waiting.popleft() if waiting else None
             if waiter is None:
                 if isinstance(reply, ResponseError):
+                    if self._demoted(reply, None):
+                        return
                     self._owner.unanswered_error(reply)
             elif not waiter.done():
                 if isinstance(reply, ResponseError):
+                    if self._demoted(reply, waiter):
+                        return
                     waiter.set_exception(_error(reply))
                 else:
                     waiter.set_result(reply)
+
+    def _demoted(self, reply: ResponseError, waiter: asyncio.Future[Any] | None) -> bool:
+        """A primary demoted under this connection (``READONLY``): the command was not run,
+        so it is sent once more on a new connection, to the primary found then."""
+        if not str(reply).startswith("READONLY"):
+            return False
+        if waiter is not None:
+            waiter.set_exception(_Lost(ConnectionError(f"Redis is a replica now: {reply}")))
+        self.abort(ConnectionError("Redis is a replica now"))
+        return True
 
     def _arm(self) -> None:
         self._watched_at = self._replies
@@ -142,6 +160,8 @@ def _error(reply: ResponseError) -> ResponseError:
 class PipelinedRedis:
     """A client for the socket events' commands; ``evalsha`` and ``publish_nowait``."""
 
+    PUBLISH = "PUBLISH"  # the command ``publish_nowait`` sends (a cluster's shards: SPUBLISH)
+
     def __init__(
         self,
         url: str,
@@ -151,7 +171,11 @@ class PipelinedRedis:
         connect_timeout: float = 2.0,
         decode_responses: bool = True,
     ) -> None:
-        options = parse_url(url)
+        sentinel = sentinel_address(url)
+        self._master = None if sentinel is None else SentinelMaster(sentinel, timeout=connect_timeout)
+        options: dict[str, Any] = dict(parse_url(url)) if sentinel is None else {
+            "username": sentinel.username, "password": sentinel.password, "db": sentinel.db,
+        }
         self._path: str | None = options.get("path")
         self._host = options.get("host", "localhost")
         self._port = int(options.get("port", 6379))
@@ -218,11 +242,11 @@ class PipelinedRedis:
                 return
             asyncio.get_running_loop().create_task(self._publish_later(channel, message))
             return
-        protocol.send(_pack(("PUBLISH", channel, message)), None)  # type: ignore[arg-type]  # hiredis stub: a 1-tuple
+        protocol.send(_pack((self.PUBLISH, channel, message)), None)  # type: ignore[arg-type]  # hiredis stub: a 1-tuple
 
     async def _publish_later(self, channel: str, message: bytes | str) -> None:
         try:
-            await self.execute("PUBLISH", channel, message)
+            await self.execute(self.PUBLISH, channel, message)
         except Exception as error:  # nobody waits for it: say so, once per outage (circuit)
             log.debug("publish on %s lost: %r", channel, error)
 
@@ -273,6 +297,8 @@ class PipelinedRedis:
         if self._path is not None:
             _, protocol = await loop.create_unix_connection(lambda: _Protocol(self), self._path)
         else:
+            if self._master is not None:
+                self._host, self._port = await self._master.locate()
             context = ssl_module.create_default_context() if self._ssl else None
             _, protocol = await loop.create_connection(lambda: _Protocol(self), self._host, self._port, ssl=context)
         for command in self._handshake():

@@ -110,13 +110,13 @@ class PooledRedisManager(socketio.AsyncRedisManager, LeanEmits):
         self.connected = True
 
     async def _redis_listen_with_retries(self) -> AsyncIterator[dict[str, Any]]:
-        backoff = Backoff(RETRY_INITIAL, RETRY_MAX)
+        backoff = Backoff(RETRY_INITIAL, self.RETRY_MAX)
         while True:
             self._redis_connect()
-            pubsub = self.pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+            pubsub = self.pubsub = self._new_pubsub()
             try:
                 try:
-                    await pubsub.subscribe(self.channel)
+                    await self._subscribe(pubsub)
                 finally:
                     if self._tried is not None:
                         self._tried.set()
@@ -129,28 +129,51 @@ class PooledRedisManager(socketio.AsyncRedisManager, LeanEmits):
             finally:
                 with anyio.CancelScope(shield=True):
                     await pubsub.aclose()
+            await self._after_loss()
             delay = backoff.next()
             if self._circuit is not None and self._circuit.is_open:
                 await self._circuit.wait_closed(delay)  # Redis is down: go as soon as it answers
             else:
                 await anyio.sleep(delay)
 
+    RETRY_MAX = RETRY_MAX
+    # What differs on a cluster's sharded channels (cluster_socketio_manager.py).
+    MESSAGE = "message"  # the type of a published message
+    UNSUBSCRIBED = "unsubscribe"  # Redis ended the subscription: subscribe again
+
+    def _new_pubsub(self) -> Any:
+        return self.redis.pubsub(ignore_subscribe_messages=True)
+
+    async def _subscribe(self, pubsub: Any) -> None:
+        await pubsub.subscribe(self.channel)
+
+    async def _get_message(self, pubsub: Any, timeout: float) -> dict[str, Any] | None:
+        return await pubsub.get_message(timeout=timeout)
+
+    async def _ping(self, pubsub: Any) -> None:
+        await pubsub.ping()
+
+    async def _after_loss(self) -> None:
+        """Before subscribing again."""
+
     async def _alive(self, pubsub: PubSub) -> AsyncIterator[dict[str, Any]]:
         heard = time.monotonic()
         asked = False
         while True:
-            message = await pubsub.get_message(timeout=POLL)
+            message = await self._get_message(pubsub, POLL)
             now = time.monotonic()
             if message is not None:
                 heard, asked = now, False
-                if message["type"] == "message":
+                if message["type"] == self.MESSAGE:
                     self.messages_in += 1
                     yield message
+                elif message["type"] == self.UNSUBSCRIBED:
+                    raise ConnectionError(f"Redis ended the subscription to {message['channel']!r}")
                 continue
             if now - heard >= DEAD_AFTER:
                 raise ConnectionError(f"no answer on the pub/sub connection for {now - heard:.0f}s")
             if now - heard >= PING_AFTER and not asked:
-                await pubsub.ping()
+                await self._ping(pubsub)
                 asked = True
 
     def _found(self) -> None:
@@ -221,8 +244,9 @@ class PooledRedisManager(socketio.AsyncRedisManager, LeanEmits):
         channel = self.channel.encode()
         own_emit = b'{"method":"emit"'
         own_host = b'"host_id":"' + self.host_id.encode() + b'"'
+        kind = self.MESSAGE
         async for message in self._redis_listen_with_retries():
-            if message["channel"] == channel and message["type"] == "message" and "data" in message:
+            if message["channel"] == channel and message["type"] == kind and "data" in message:
                 data = message["data"]
                 if data.startswith(own_emit) and own_host in data:
                     continue

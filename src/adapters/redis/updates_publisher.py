@@ -1,5 +1,8 @@
 """Publishes each change others can see on the Redis channel ``presence:updates``, so
-backend services can follow presence without holding a socket (message in the README)."""
+backend services can follow presence without holding a socket (message in the README).
+
+On a Redis Cluster the channel is sharded (``shard_publisher.py``): followers subscribe
+with ``SSUBSCRIBE``, and only the shard owning the channel carries it."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ import orjson
 from ...domain.presence import PresenceChanged
 from ..socketio.broadcaster import iso_timestamp
 from .pipelined import PipelinedRedis
+from .shard_publisher import ShardPublisher
 
 log = logging.getLogger(__name__)
 
@@ -17,7 +21,7 @@ UPDATES_CHANNEL = "presence:updates"
 
 
 class RedisUpdatesPublisher:
-    def __init__(self, redis: PipelinedRedis, *, instance: str, channel: str = UPDATES_CHANNEL) -> None:
+    def __init__(self, redis: PipelinedRedis | ShardPublisher, *, instance: str, channel: str = UPDATES_CHANNEL) -> None:
         self._redis = redis
         self._instance = instance
         self.channel = channel
