@@ -35,7 +35,8 @@ SLOTS = 16384
 
 
 class ClusterPipelinedRedis:
-    """``evalsha`` and ``publish_nowait`` as ``PipelinedRedis`` offers them, on a cluster."""
+    """``evalsha`` as ``PipelinedRedis`` offers it, on a cluster (publishes take sharded
+    channels through shard_publisher.py)."""
 
     def __init__(
         self,
@@ -72,25 +73,6 @@ class ClusterPipelinedRedis:
     async def execute_on(self, key: Any, *args: Any) -> Any:
         """One command, sent to the primary of ``key``'s slot."""
         return await self._routed(_slot(key), lambda n: n.execute(*args), args)
-
-    def publish_nowait(self, channel: str, message: bytes | str) -> None:
-        """PUBLISH on the primary of the channel's slot (a cluster forwards it to every
-        node's subscribers); not awaited, as ``PipelinedRedis.publish_nowait``."""
-        node = self._slots[_slot(channel)]
-        if node is None:
-            asyncio.get_running_loop().create_task(self._publish_later(("PUBLISH", channel, message), channel))
-            return
-        node.publish_nowait(channel, message)
-
-    def spublish_nowait(self, channel: str, message: bytes | str) -> None:
-        """SPUBLISH (sharded pub/sub): only the shard of the channel's slot carries it."""
-        asyncio.get_running_loop().create_task(self._publish_later(("SPUBLISH", channel, message), channel))
-
-    async def _publish_later(self, command: tuple[Any, ...], channel: str) -> None:
-        try:
-            await self._routed(_slot(channel), lambda n: n.execute(*command), command)
-        except Exception as error:  # nobody waits for it
-            log.debug("publish on %s lost: %r", channel, error)
 
     async def _routed(self, slot: int, run: Callable[[PipelinedRedis], Awaitable[Any]], command: tuple[Any, ...]) -> Any:
         node = self._slots[slot]
