@@ -4,7 +4,6 @@ and they flow again after that shard's primary dies and its replica takes over."
 from __future__ import annotations
 
 import signal
-import time
 import uuid
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from redis.cluster import key_slot
 from presence_gateway.adapters.redis.cluster_socketio_manager import ClusterRedisManager
 from presence_gateway.adapters.redis.shard_publisher import ShardPublisher
 from presence_gateway.adapters.redis.socketio_manager import pubsub_client
-from tests.support.manager_hearing import Hearing, Sender, emit_message
+from tests.support.manager_hearing import Hearing, Sender, across, emit_message
 from tests.support.redis_cluster import SLOTS, RedisCluster, _wait
 
 pytestmark = pytest.mark.anyio
@@ -110,30 +109,16 @@ async def test_emits_flow_again_after_the_shard_primary_dies(cluster: RedisClust
     heard = Hearing(instances.b)
     sender = Sender(instances.a)
     victim = cluster.primaries[owner(cluster, instances.channel)]
+
+    async def kill_the_owner() -> None:
+        victim.stop(signal.SIGKILL)  # its replica is promoted after the node timeout (1 s)
+        await anyio.to_thread.run_sync(promoted, cluster, cluster.replicas[cluster.primaries.index(victim)])
+
     try:
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(heard.run)
-            await heard.subscribed(instances.a)
-            tg.start_soon(sender.run)
-            await heard.until(lambda: len(heard.heard) > 20, 10)
-            began = time.monotonic()
-            victim.stop(signal.SIGKILL)  # its replica is promoted after the node timeout (1 s)
-            await anyio.to_thread.run_sync(promoted, cluster, cluster.replicas[cluster.primaries.index(victim)])
-            settled = time.monotonic()
-            await heard.until(lambda: any(seq in heard.seqs() for seq in sender.sent_after(settled)), 30)
-            resumed = time.monotonic()  # delivery resumed: from here on, nothing is lost
-            await heard.until(lambda: len(sender.sent_after(resumed)) > 50, 30)
-            late = sender.sent_after(resumed)
-            await heard.until(lambda: late <= heard.seqs(), 30)
-            tg.cancel_scope.cancel()
+        gap, lost, sent, settled = await across(heard, sender, kill_the_owner)
     finally:
         await instances.aclose()
-    gap = heard.longest_gap(began)
-    lost = len(sender.sent_after(began) - heard.seqs())
-    print(
-        f"cluster failover: delivery stopped {gap:.2f}s, {lost} of {len(sender.sent_after(began))} emits lost, "
-        f"cluster ok again after {settled - began:.2f}s"
-    )
+    print(f"cluster failover: delivery stopped {gap:.2f}s, {lost} of {sent} emits lost, cluster ok again after {settled:.2f}s")
     assert instances.b.subscribed
     assert gap < 10.0
 

@@ -5,7 +5,7 @@ the times they arrived — to measure how long delivery stops across a failover.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
@@ -77,3 +77,27 @@ class Sender:
 
     def sent_after(self, moment: float) -> set[int]:
         return {seq for seq, at in self.sent if at >= moment}
+
+
+async def across(
+    heard: Hearing, sender: Sender, disrupt: Callable[[], Awaitable[None]]
+) -> tuple[float, int, int, float]:
+    """Emits flowing from ``sender`` to ``heard``, then ``disrupt()`` (a failover), until
+    delivery resumed and everything sent since reached the listener: the longest silence,
+    the emits lost and sent around the disruption, and how long ``disrupt()`` took."""
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(heard.run)
+        await heard.subscribed(sender.manager)
+        tg.start_soon(sender.run)
+        await heard.until(lambda: len(heard.heard) > 20, 10)
+        began = time.monotonic()
+        await disrupt()
+        settled = time.monotonic()
+        await heard.until(lambda: any(seq in heard.seqs() for seq in sender.sent_after(settled)), 30)
+        resumed = time.monotonic()  # delivery resumed: from here on, nothing is lost
+        await heard.until(lambda: len(sender.sent_after(resumed)) > 50, 30)
+        late = sender.sent_after(resumed)
+        await heard.until(lambda: late <= heard.seqs(), 30)
+        tg.cancel_scope.cancel()
+    sent = sender.sent_after(began)
+    return heard.longest_gap(began), len(sent - heard.seqs()), len(sent), settled - began
