@@ -10,12 +10,11 @@ to take over with ``CLUSTER FAILOVER``.
 from __future__ import annotations
 
 import socket
-import time
 from pathlib import Path
 
 import redis
 
-from .redis_server import RedisServer, free_port
+from .redis_server import RedisServer, free_port, wait_until
 
 SLOTS = 16384
 
@@ -40,11 +39,7 @@ def _free(port: int) -> bool:
 
 
 def _wait(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"Redis Cluster: {what} within {timeout} s")
-        time.sleep(0.05)  # poll the cluster's own state; bounded by the deadline
+    wait_until(predicate, timeout, f"Redis Cluster: {what}")
 
 
 class RedisCluster:

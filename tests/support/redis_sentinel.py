@@ -12,20 +12,15 @@ old primary follows it, and the sentinel names the new one.
 from __future__ import annotations
 
 import subprocess
-import time
 from pathlib import Path
 
 import redis
 
-from .redis_server import RedisServer, _answers, free_port, redis_server_binary
+from .redis_server import RedisServer, free_port, redis_server_binary, wait_answering, wait_until
 
 
 def _wait(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"Redis Sentinel: {what} within {timeout} s")
-        time.sleep(0.05)  # poll the servers' own state; bounded by the deadline
+    wait_until(predicate, timeout, f"Redis Sentinel: {what}")
 
 
 class SentinelProcess:
@@ -48,13 +43,7 @@ class SentinelProcess:
         self.process = subprocess.Popen(
             [redis_server_binary(), str(conf), "--sentinel"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-        deadline = time.monotonic() + timeout
-        while not _answers(self.port):
-            if self.process.poll() is not None:
-                raise RuntimeError(f"sentinel exited with {self.process.returncode}; see {self.workdir / 'sentinel.log'}")
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"sentinel not answering on port {self.port}")
-            time.sleep(0.02)  # poll for readiness; bounded by the deadline
+        wait_answering(self.process, self.port, timeout, "sentinel", self.workdir / "sentinel.log")
         return self
 
     def client(self) -> redis.Redis:

@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -44,6 +45,26 @@ def _answers(port: int) -> bool:
         return False
 
 
+def wait_answering(process: subprocess.Popen[bytes], port: int, timeout: float, name: str, log: Path) -> None:
+    """Until the server answers PING on ``port``; its exit or the deadline is an error."""
+    deadline = time.monotonic() + timeout
+    while not _answers(port):
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited with {process.returncode}; see {log}")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{name} not answering on port {port}")
+        time.sleep(0.02)  # poll for readiness; bounded by the deadline
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    """Until the servers' own state says ``predicate``; ``what`` names the failure."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} within {timeout} s")
+        time.sleep(0.05)  # poll the servers' own state; bounded by the deadline
+
+
 class RedisServer:
     def __init__(self, workdir: Path, port: int | None = None) -> None:
         self.workdir = workdir
@@ -67,13 +88,7 @@ class RedisServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + timeout
-        while not _answers(self.port):
-            if self.process.poll() is not None:
-                raise RuntimeError(f"redis-server exited with {self.process.returncode}; see {self.workdir / 'redis.log'}")
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"redis-server not answering on port {self.port}")
-            time.sleep(0.02)  # poll for readiness; bounded by the deadline
+        wait_answering(self.process, self.port, timeout, "redis-server", self.workdir / "redis.log")
         return self
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
