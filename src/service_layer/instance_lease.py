@@ -45,12 +45,7 @@ async def keep_lease(
             if outage.failed():
                 log.warning("lease not renewed: %r (retrying every %gs)", error, ttl / 3)
             continue
-        failed = outage.recovered()
-        if not held:
-            # After a lapse survivors may have ended this instance's sessions (they come
-            # back with their next ping); after Redis lost its data, the restore brings them.
-            log.warning("this instance's lease had lapsed and is held again")
-        elif failed:
+        if outage.recovered() and held:  # a lapse is said by the service itself
             log.warning("lease renewed again")
 
 

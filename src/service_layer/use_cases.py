@@ -68,6 +68,10 @@ class PresenceService:
         # Read by the metrics collector at scrape time; plain counts cost nothing per event.
         self.changes: dict[str, int] = {}
         self.expired = self.lease_renewals = self.takeovers = 0
+        # Leases: the TTL of the last renewal (None before the first), and until when this
+        # instance judges no other's lease (after it found its own lapsed).
+        self._lease_ttl: float | None = None
+        self._judge_leases_from = 0.0
 
     async def authenticate(self, token: object) -> str:
         return await self._verifier.verify(token)
@@ -175,8 +179,20 @@ class PresenceService:
         return self._leases
 
     async def renew_lease(self, ttl: float) -> bool:
+        """Whether the lease was still held. Found lapsed after a first renewal, it says the
+        store forgot leases — a failover to a replica that missed the last renewals, a
+        restart — rather than this instance dying: the others' leases are just as stale,
+        so none is judged dead until each has had a whole TTL to renew."""
         self.lease_renewals += 1
-        return await self._held_leases().renew_lease(self._clock.now(), ttl)
+        now = self._clock.now()
+        held = await self._held_leases().renew_lease(now, ttl)
+        if not held and self._lease_ttl is not None:
+            self._judge_leases_from = now + ttl
+            # Survivors may have ended this instance's sessions (they come back with their
+            # next ping); after Redis lost its data, the restore brings them.
+            log.warning("this instance's lease had lapsed and is held again; no other is judged dead for %gs", ttl)
+        self._lease_ttl = ttl
+        return held
 
     async def release_lease(self) -> None:
         """Give the lease up (shutdown); a single instance has none to give up."""
@@ -186,7 +202,12 @@ class PresenceService:
     async def take_over_dead_instances(self) -> dict[str, int]:
         """Sessions of instances whose lease lapsed (killed, partitioned) are ended by one
         survivor, so nobody stays "online" on a node that died without a word."""
-        taken = {}
+        taken: dict[str, int] = {}
+        if self._clock.now() < self._judge_leases_from:
+            return taken
+        # This instance's own lease first: lapsed too, the store forgot them all (above).
+        if self._lease_ttl is not None and not await self.renew_lease(self._lease_ttl):
+            return taken
         for instance in await self._held_leases().claim_dead_instances(self._clock.now()):
             taken[instance] = await self.end_instance(instance)
             self.takeovers += 1
