@@ -203,8 +203,8 @@ class PresenceService:
         """Sessions of instances whose lease lapsed (killed, partitioned) are ended by one
         survivor, so nobody stays "online" on a node that died without a word."""
         taken: dict[str, int] = {}
-        if self._clock.now() < self._judge_leases_from:
-            return taken
+        if self.draining or self._clock.now() < self._judge_leases_from:
+            return taken  # leaving (its lease released: renewing it would announce it again)
         # This instance's own lease first: lapsed too, the store forgot them all (above).
         if self._lease_ttl is not None and not await self.renew_lease(self._lease_ttl):
             return taken

@@ -134,3 +134,16 @@ async def test_an_instance_that_looks_before_renewing_checks_its_own_lease_first
     await live(clock, TTL / 3, a, b)
     assert await a.take_over_dead_instances() == {}
     assert set(shared.expiries) == {"a", "b"}
+
+
+async def test_an_instance_leaving_neither_judges_nor_takes_its_lease_again(
+    shared: SharedLeases, clock: FakeClock
+) -> None:
+    a, b = instance(shared, "a", clock), instance(shared, "b", clock)
+    await a.renew_lease(TTL)
+    await b.renew_lease(TTL)
+    await live(clock, TTL + 1, a)  # b died
+    a.draining = True  # shutting down: its sessions ended, its lease released
+    await a.release_lease()
+    assert await a.take_over_dead_instances() == {}
+    assert "a" not in shared.expiries
