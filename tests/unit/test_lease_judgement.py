@@ -72,6 +72,15 @@ async def live(clock: FakeClock, seconds: float, *alive: PresenceService) -> Non
             await service.renew_lease(TTL)
 
 
+async def running(shared: SharedLeases, clock: FakeClock, *names: str) -> list[PresenceService]:
+    """Instances that took their leases and have renewed them for a third of a TTL."""
+    services = [instance(shared, name, clock) for name in names]
+    for service in services:
+        await service.renew_lease(TTL)
+    await live(clock, TTL / 3, *services)
+    return services
+
+
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
@@ -83,10 +92,7 @@ def shared() -> SharedLeases:
 
 
 async def test_an_instance_whose_lease_lapsed_alone_is_taken_over(shared: SharedLeases, clock: FakeClock) -> None:
-    a, b = instance(shared, "a", clock), instance(shared, "b", clock)
-    await a.renew_lease(TTL)
-    await b.renew_lease(TTL)
-    await live(clock, TTL / 3, a, b)
+    a, b = await running(shared, clock, "a", "b")
     await live(clock, TTL + 1, a)  # b is killed: it renews no more
     assert await a.take_over_dead_instances() == {"b": 0}
 
@@ -94,10 +100,7 @@ async def test_an_instance_whose_lease_lapsed_alone_is_taken_over(shared: Shared
 async def test_after_its_own_lease_lapsed_an_instance_judges_nobody_for_a_ttl(
     shared: SharedLeases, clock: FakeClock
 ) -> None:
-    a, b = instance(shared, "a", clock), instance(shared, "b", clock)
-    await a.renew_lease(TTL)
-    await b.renew_lease(TTL)
-    await live(clock, TTL / 3, a, b)
+    a, b = await running(shared, clock, "a", "b")
     shared.forget_renewals_since(clock.now() - 2 * TTL, TTL)  # every lease looks lapsed
     # a's lease loop finds its own lease lapsed; a looks for the dead before b renews.
     assert not await a.renew_lease(TTL)
@@ -124,10 +127,7 @@ async def test_the_first_renewal_holds_no_judgement_back(shared: SharedLeases, c
 async def test_an_instance_that_looks_before_renewing_checks_its_own_lease_first(
     shared: SharedLeases, clock: FakeClock
 ) -> None:
-    a, b = instance(shared, "a", clock), instance(shared, "b", clock)
-    await a.renew_lease(TTL)
-    await b.renew_lease(TTL)
-    await live(clock, TTL / 3, a, b)
+    a, b = await running(shared, clock, "a", "b")
     shared.forget_renewals_since(clock.now() - 2 * TTL, TTL)
     # a's look for the dead comes before its lease loop's next renewal.
     assert await a.take_over_dead_instances() == {}
@@ -139,9 +139,7 @@ async def test_an_instance_that_looks_before_renewing_checks_its_own_lease_first
 async def test_an_instance_leaving_neither_judges_nor_takes_its_lease_again(
     shared: SharedLeases, clock: FakeClock
 ) -> None:
-    a, b = instance(shared, "a", clock), instance(shared, "b", clock)
-    await a.renew_lease(TTL)
-    await b.renew_lease(TTL)
+    a, _ = await running(shared, clock, "a", "b")
     await live(clock, TTL + 1, a)  # b died
     a.draining = True  # shutting down: its sessions ended, its lease released
     await a.release_lease()
