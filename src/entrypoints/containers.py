@@ -150,6 +150,12 @@ def in_order(*groups: list[Any]) -> list[Any]:
     return [item for group in groups for item in group]
 
 
+def redis_only(kind: providers.Provider[str], provider: providers.Provider[Any]) -> providers.Selector[Any]:
+    """``provider`` where instances share presence through Redis; nothing in the embedded
+    ``memory`` mode."""
+    return providers.Selector(kind, memory=providers.Object(None), redis=provider)
+
+
 class Container(containers.DeclarativeContainer):
     __self__ = providers.Self()
     settings = providers.Dependency(instance_of=Settings)
@@ -175,10 +181,9 @@ class Container(containers.DeclarativeContainer):
     # Open while Redis is known to be down: every pool refuses at once (circuit.py).
     redis_circuit = providers.Singleton(RedisCircuit)
     # One client per purpose. Sweeps, leases, scripts: redis-py's pool.
-    redis = providers.Selector(
+    redis = redis_only(
         kind,
-        memory=providers.Object(None),
-        redis=providers.Singleton(
+        providers.Singleton(
             create_redis,
             settings.provided.shared_presence_url,
             pool_size=settings.provided.redis_pool_size,
@@ -186,18 +191,16 @@ class Container(containers.DeclarativeContainer):
         ),
     )
     # The socket events' commands and publishes, written together (pipelined.py).
-    redis_events = providers.Selector(
+    redis_events = redis_only(
         kind,
-        memory=providers.Object(None),
-        redis=providers.Singleton(create_events, settings.provided.shared_presence_url, circuit=redis_circuit),
+        providers.Singleton(create_events, settings.provided.shared_presence_url, circuit=redis_circuit),
     )
     # On a Redis Cluster, cross-instance traffic takes sharded channels (docs/redis.md).
     topology = providers.Callable(redis_topology, settings)
     # python-socketio's manager: its pub/sub listener and, without redis_events, its publishes.
-    redis_pubsub = providers.Selector(
+    redis_pubsub = redis_only(
         kind,
-        memory=providers.Object(None),
-        redis=providers.Singleton(
+        providers.Singleton(
             pubsub_client,
             settings.provided.shared_presence_url,
             pool_size=settings.provided.redis_pool_size,
@@ -217,10 +220,9 @@ class Container(containers.DeclarativeContainer):
     )
     redis_publisher = providers.Selector(topology, single=redis_events, cluster=redis_shard_publisher)
     # The health probe's one connection, outside the circuit (health.py).
-    redis_probe = providers.Selector(
+    redis_probe = redis_only(
         kind,
-        memory=providers.Object(None),
-        redis=providers.Singleton(probe_client, settings.provided.shared_presence_url),
+        providers.Singleton(probe_client, settings.provided.shared_presence_url),
     )
     redis_resource = providers.Resource(closed_at_stop, redis)
     redis_events_resource = providers.Resource(closed_at_stop, redis_events)
@@ -234,7 +236,7 @@ class Container(containers.DeclarativeContainer):
     )
 
     # Whether other instances still serve (None: this process is the whole fleet).
-    fleet = providers.Selector(kind, memory=providers.Object(None), redis=providers.Singleton(RedisFleet, redis))
+    fleet = redis_only(kind, providers.Singleton(RedisFleet, redis))
 
     presence_store = providers.Selector(
         kind,
@@ -253,7 +255,7 @@ class Container(containers.DeclarativeContainer):
     # The roles each mode's store plays (domain/ports.py): both serve the socket events,
     # sweeps, reads and seeding; only the shared one holds instance leases, and only it
     # can lose this instance's sessions and be given them back (restore.py).
-    instance_leases = providers.Selector(kind, memory=providers.Object(None), redis=presence_store)
+    instance_leases = redis_only(kind, presence_store)
 
     # With Redis, the use cases' store also keeps what this instance would write back if
     # Redis lost it (held_sessions.py); the restorer does (restore.py).
@@ -354,8 +356,7 @@ class Container(containers.DeclarativeContainer):
         listener=client_manager,
     )
     # For /readyz, with Redis: whether it answers and whether this instance hears the others.
-    shared_readiness = providers.Selector(
-        kind, memory=providers.Object(None), redis=redis_health.provided.readiness
+    shared_readiness = redis_only(kind, redis_health.provided.readiness
     )
 
     # Who may watch whom; the contacts table lives in the status repository's database.
@@ -384,10 +385,9 @@ class Container(containers.DeclarativeContainer):
             presence_service,
             durable_writer,
             socket_counts,
-            providers.Selector(
+            redis_only(
                 kind,
-                memory=providers.Object(None),
-                redis=providers.Singleton(
+                providers.Singleton(
                     SharedPresenceFigures,
                     redis_circuit,
                     presence_service,
