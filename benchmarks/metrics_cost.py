@@ -20,11 +20,11 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter
 
-from presence_gateway.entrypoints.containers import build_container
-from presence_gateway.entrypoints.forwarded import TrustedForwarded
-from presence_gateway.entrypoints.metrics import MetricsPort, exposition
-from presence_gateway.entrypoints.settings import Settings
-from presence_gateway.entrypoints.socket_counts import SocketCounts
+from presence_gateway.entrypoints.http.forwarded import TrustedForwarded
+from presence_gateway.entrypoints.http.metrics import MetricsPort, exposition
+from presence_gateway.entrypoints.sockets.counts import SocketCounts
+from presence_gateway.entrypoints.wiring.containers import build_container
+from presence_gateway.entrypoints.wiring.settings import Settings
 
 
 def per_op(statement: str, namespace: dict, number: int) -> float:

@@ -57,8 +57,8 @@ from benchmarks.capacity_model import Costs, Load, one_channel_users, plan, rece
 from benchmarks.harness.procs import usage  # noqa: E402
 from presence_gateway.domain.ports import SessionMeta  # noqa: E402
 from presence_gateway.domain.presence import Choice, PresenceChanged  # noqa: E402
-from presence_gateway.entrypoints.containers import Container  # noqa: E402
-from presence_gateway.entrypoints.settings import Settings  # noqa: E402
+from presence_gateway.entrypoints.wiring.containers import Container  # noqa: E402
+from presence_gateway.entrypoints.wiring.settings import Settings  # noqa: E402
 from tests.e2e.gateway_process import GatewayProcess  # noqa: E402
 from tests.support.redis_server import RedisServer  # noqa: E402
 

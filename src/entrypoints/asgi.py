@@ -15,27 +15,28 @@ from quart import Quart
 
 from ..compat.hypercorn_server import patch_hypercorn
 from ..domain.errors import InvalidStatuses
-from .auth_events import register_auth_events
-from .containers import MAX_FRAME_BYTES, build_container
-from .cors import apply_http_cors, origin_check
-from .demo_page import announce_demo, demo_blueprint
-from .forwarded import TrustedForwarded
-from .http_api import presence_api_blueprint
-from .http_routes import health_blueprint
+from .http.cors import apply_http_cors, origin_check
+from .http.demo_page import announce_demo, demo_blueprint
+from .http.forwarded import TrustedForwarded
+from .http.health import health_blueprint
+from .http.metrics import MetricsPort, metrics_blueprint
+from .http.polling_guard import polling_post_refusal, send_refusal
+from .http.polling_refusal import PollingRefusal
+from .http.presence_api import presence_api_blueprint
 from .hypercorn_worker import HypercornWorker, hypercorn_worker
-from .lifecycle import Gateway
-from .log_escaping import escape_log_records, quiet_socket_libraries
-from .logs import configure_logging
-from .loop_lag import loop_lag_blueprint
-from .metrics import MetricsPort, metrics_blueprint
-from .polling_guard import polling_post_refusal, send_refusal
-from .polling_refusal import PollingRefusal
-from .runtime import tune_interpreter
-from .secrets import known_secrets
-from .settings import ConfigError, Settings, load_settings
-from .single_instance import refuse_split_presence
-from .socket_events import register_socket_events
-from .watch_events import register_watch_events
+from .limits import MAX_FRAME_BYTES
+from .process.lifecycle import Gateway
+from .process.log_escaping import escape_log_records, quiet_socket_libraries
+from .process.logs import configure_logging
+from .process.loop_lag import loop_lag_blueprint
+from .process.runtime import tune_interpreter
+from .process.single_instance import refuse_split_presence
+from .sockets.auth_events import register_auth_events
+from .sockets.events import register_socket_events
+from .sockets.watch_events import register_watch_events
+from .wiring.containers import build_container
+from .wiring.secrets import known_secrets
+from .wiring.settings import ConfigError, Settings, load_settings
 
 
 class GatewayApp(socketio.ASGIApp):

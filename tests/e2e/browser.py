@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from presence_gateway.entrypoints.demo_page import CLIENT_DIST, CLIENT_SCRIPT
+from presence_gateway.entrypoints.http.demo_page import CLIENT_DIST, CLIENT_SCRIPT
 
 INSTALL = "apt-get install chromium chromium-driver"
 # Where the browser tests leave their screenshots (gitignored; CI may keep it).

@@ -67,7 +67,7 @@ class GatewayProcess:
         if self.runner == "hypercorn":
             bind = f"127.0.0.1:{self.port}"
             return [sys.executable, "-m", "hypercorn", APP_FACTORY, "--workers", str(self.workers), "--bind", bind]
-        serve = [sys.executable, "-m", "presence_gateway.entrypoints.cli", "serve", "--port", str(self.port)]
+        serve = [sys.executable, "-m", "presence_gateway.entrypoints.process.cli", "serve", "--port", str(self.port)]
         return serve + (["--workers", str(self.workers)] if self.workers != 1 else [])
 
     def spawn(self) -> subprocess.Popen[bytes]:

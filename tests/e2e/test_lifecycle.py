@@ -17,13 +17,13 @@ from .test_guide_flow import wait_for_durable
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
-GRACEFUL_TIMEOUT = 2.0  # what serve gives hypercorn (entrypoints/serve.py)
+GRACEFUL_TIMEOUT = 2.0  # what serve gives hypercorn (entrypoints/process/serve.py)
 
 
 def cli(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if k not in ("JWT_SECRET_ACCESS", "PRESENCE_ENV")}
     return subprocess.run(
-        [sys.executable, "-m", "presence_gateway.entrypoints.cli", *args],
+        [sys.executable, "-m", "presence_gateway.entrypoints.process.cli", *args],
         cwd=cwd, env={**clean, **env}, capture_output=True, text=True, timeout=30,
     )
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from presence_gateway.entrypoints.containers import Container
-from presence_gateway.entrypoints.settings import load_settings
+from presence_gateway.entrypoints.wiring.containers import Container
+from presence_gateway.entrypoints.wiring.settings import load_settings
 
 SECRET = "a-test-secret-that-is-long-enough-for-hs256"
 # The offline grace is 5 s in production; tests of what one event does say they want none.

@@ -13,10 +13,10 @@ from typing import Any
 import anyio
 import pytest
 
-from presence_gateway.entrypoints.containers import Container
-from presence_gateway.entrypoints.lifecycle import Gateway
-from presence_gateway.entrypoints.settings import ConfigError, load_settings
-from presence_gateway.entrypoints.single_instance import claim_single_instance
+from presence_gateway.entrypoints.process.lifecycle import Gateway
+from presence_gateway.entrypoints.process.single_instance import claim_single_instance
+from presence_gateway.entrypoints.wiring.containers import Container
+from presence_gateway.entrypoints.wiring.settings import ConfigError, load_settings
 from tests.memory_status_repository import InMemoryStatusRepository
 from tests.support.gateway_container import NO_GRACE, SECRET, gateway_container
 from tests.unit.conftest import build_world

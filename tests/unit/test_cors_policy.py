@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import engineio
 
-from presence_gateway.entrypoints.cors import origin_check, socket_origins
-from presence_gateway.entrypoints.settings import Settings
+from presence_gateway.entrypoints.http.cors import origin_check, socket_origins
+from presence_gateway.entrypoints.wiring.settings import Settings
 
 PRODUCTION = Settings.from_env({"PRESENCE_ENV": "production"})
 DEVELOPMENT = Settings.from_env({})

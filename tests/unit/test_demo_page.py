@@ -13,8 +13,8 @@ import pytest
 from presence_gateway.adapters.jwt.verifier import JwtTokenVerifier
 from presence_gateway.domain.statuses import BUILTIN_STATUSES, Status, StatusRegistry
 from presence_gateway.entrypoints.asgi import create_app
-from presence_gateway.entrypoints.demo_page import demo_blueprint
-from presence_gateway.entrypoints.settings import Settings
+from presence_gateway.entrypoints.http.demo_page import demo_blueprint
+from presence_gateway.entrypoints.wiring.settings import Settings
 
 pytestmark = pytest.mark.anyio
 

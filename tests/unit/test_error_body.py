@@ -9,7 +9,7 @@ import pytest
 
 from presence_gateway.domain.errors import LimitExceeded, Unavailable
 from presence_gateway.entrypoints.error_body import error_body
-from presence_gateway.entrypoints.http_api import error_response
+from presence_gateway.entrypoints.http.presence_api import error_response
 
 
 def test_a_core_error_says_its_code_and_message() -> None:

@@ -8,7 +8,7 @@ import pytest
 from quart import Quart
 
 from presence_gateway.domain.errors import Unavailable
-from presence_gateway.entrypoints.http_api import presence_api_blueprint
+from presence_gateway.entrypoints.http.presence_api import presence_api_blueprint
 from presence_gateway.service_layer.watching import WatchService
 from tests.fakes import ContactsAudience
 from tests.unit.conftest import META, World, build_world

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import logging
 
-from presence_gateway.entrypoints.log_escaping import escape_log_records
+from presence_gateway.entrypoints.process.log_escaping import escape_log_records
 
 
 def test_every_record_is_one_escaped_line() -> None:

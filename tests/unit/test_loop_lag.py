@@ -7,7 +7,7 @@ import time
 import anyio
 import pytest
 
-from presence_gateway.entrypoints.loop_lag import LoopLag
+from presence_gateway.entrypoints.process.loop_lag import LoopLag
 
 pytestmark = pytest.mark.anyio
 

@@ -12,9 +12,9 @@ from sqlalchemy.engine import make_url
 
 from presence_gateway.adapters.sql.engine import create_engine
 from presence_gateway.adapters.sql.tls import InvalidTlsSettings, libpq_tls
-from presence_gateway.entrypoints.forwarded import TrustedForwarded
-from presence_gateway.entrypoints.logs import JsonFormatter, RedactingFormatter
-from presence_gateway.entrypoints.settings import ConfigError, Settings
+from presence_gateway.entrypoints.http.forwarded import TrustedForwarded
+from presence_gateway.entrypoints.process.logs import JsonFormatter, RedactingFormatter
+from presence_gateway.entrypoints.wiring.settings import ConfigError, Settings
 
 TOKEN = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI0MiJ9.c2lnbmF0dXJlLXBhcnQ"
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from presence_gateway.adapters.redis.sentinel import SentinelAddress, sentinel_address
-from presence_gateway.entrypoints.containers import redis_topology
-from presence_gateway.entrypoints.settings import ConfigError, Settings
+from presence_gateway.entrypoints.wiring.containers import redis_topology
+from presence_gateway.entrypoints.wiring.settings import ConfigError, Settings
 
 
 def test_sentinels_and_their_master_become_one_url_every_client_reads() -> None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from presence_gateway.entrypoints.serve import hypercorn_config
-from presence_gateway.entrypoints.settings import Settings
+from presence_gateway.entrypoints.process.serve import hypercorn_config
+from presence_gateway.entrypoints.wiring.settings import Settings
 
 
 def test_a_connect_storm_is_not_dropped_at_the_accept_queue() -> None:

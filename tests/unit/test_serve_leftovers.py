@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from presence_gateway.entrypoints.serve import _cancel_leftovers
+from presence_gateway.entrypoints.process.serve import _cancel_leftovers
 
 
 def test_a_task_that_swallows_its_cancellation_is_logged_and_left_behind(caplog) -> None:

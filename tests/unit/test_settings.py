@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from presence_gateway.entrypoints.secrets import resolve_jwt_secret
-from presence_gateway.entrypoints.settings import ConfigError, Settings, load_settings, parse_duration
+from presence_gateway.entrypoints.wiring.secrets import resolve_jwt_secret
+from presence_gateway.entrypoints.wiring.settings import ConfigError, Settings, load_settings, parse_duration
 
 
 @pytest.mark.parametrize(("text", "seconds"), [("3600", 3600), ("45s", 45), ("30m", 1800), ("12h", 43200), ("7d", 604800)])
@@ -86,7 +86,7 @@ def test_hostile_client_bounds_and_their_defaults() -> None:
 def test_jwks_algorithms_are_asymmetric_only() -> None:
     import pytest
 
-    from presence_gateway.entrypoints.settings import ConfigError
+    from presence_gateway.entrypoints.wiring.settings import ConfigError
 
     assert Settings.from_env({"JWT_JWKS_ALGORITHMS": "RS256, ES256"}).jwt_jwks_algorithms == ("RS256", "ES256")
     with pytest.raises(ConfigError, match="JWT_JWKS_ALGORITHMS"):
@@ -115,7 +115,7 @@ def test_a_bad_watching_setting_is_named(env: dict[str, str], name: str) -> None
 
 
 def test_redis_cluster_nodes_select_a_cluster_with_its_key_layout() -> None:
-    from presence_gateway.entrypoints.containers import redis_keys
+    from presence_gateway.entrypoints.wiring.containers import redis_keys
 
     settings = Settings.from_env({"REDIS_CLUSTER_NODES": "10.0.0.1:7000, 10.0.0.2:7000", "CACHE_PASS": "s3cret"})
 
@@ -130,7 +130,7 @@ def test_a_redis_cluster_url_selects_a_cluster_and_a_plain_one_does_not() -> Non
     assert Settings.from_env({"REDIS_URL": "redis+cluster://r1:7000/0", "PRESENCE_REDIS_BUCKETS": "16"}).redis_cluster
     plain = Settings.from_env({"REDIS_URL": "redis://r1:6379/0"})
     assert not plain.redis_cluster
-    from presence_gateway.entrypoints.containers import redis_keys
+    from presence_gateway.entrypoints.wiring.containers import redis_keys
 
     assert redis_keys(plain).sockets("42") == "presence:sockets:42"
 
@@ -268,7 +268,7 @@ def test_a_bad_value_is_one_line_naming_the_variable(env: dict[str, str], messag
 
 
 def test_serve_refuses_a_bad_variable_in_one_line_with_exit_code_2(monkeypatch, tmp_path: Path, capsys) -> None:
-    from presence_gateway.entrypoints.cli import main
+    from presence_gateway.entrypoints.process.cli import main
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("PRESENCE_WS_DEFLATE", "maybe")

@@ -6,8 +6,8 @@ from __future__ import annotations
 from presence_gateway.domain.event_budget import EventBudget
 from presence_gateway.domain.ports import SessionMeta
 from presence_gateway.domain.sockets_per_user import SocketsPerUser
-from presence_gateway.entrypoints.socket_events import SocketSession
-from presence_gateway.entrypoints.socket_gate import SocketGate
+from presence_gateway.entrypoints.sockets.events import SocketSession
+from presence_gateway.entrypoints.sockets.gate import SocketGate
 from tests.fakes import FakeClock
 
 META = SessionMeta(device="web", connected_at=0.0, ip="127.0.0.1")

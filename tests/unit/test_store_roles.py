@@ -18,8 +18,8 @@ from presence_gateway.domain.ports import (
     SessionStore,
     SessionSweeps,
 )
-from presence_gateway.entrypoints.containers import build_container
-from presence_gateway.entrypoints.settings import Settings
+from presence_gateway.entrypoints.wiring.containers import build_container
+from presence_gateway.entrypoints.wiring.settings import Settings
 from presence_gateway.service_layer.durable_writer import DurableWriter
 from presence_gateway.service_layer.held_sessions import RecordableStore, RecordingStore
 from tests.unit.conftest import World

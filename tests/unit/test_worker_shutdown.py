@@ -8,7 +8,7 @@ import signal
 import anyio
 import pytest
 
-from presence_gateway.entrypoints.worker_shutdown import ParentFollower
+from presence_gateway.entrypoints.process.worker_shutdown import ParentFollower
 
 pytestmark = pytest.mark.anyio
 
@@ -58,7 +58,7 @@ async def test_the_parent_s_request_drains_and_the_task_ends_on_its_own(follower
 
 
 async def test_the_server_s_shutdown_waits_for_a_drain_under_way_instead_of_cutting_it(follower_task) -> None:
-    from presence_gateway.entrypoints.lifecycle import Gateway
+    from presence_gateway.entrypoints.process.lifecycle import Gateway
 
     worker, drained = Worker(), []
     draining, finish = asyncio.Event(), asyncio.Event()

@@ -7,10 +7,10 @@ import logging
 
 from redis.exceptions import RedisError
 
-from ..adapters.redis.presence_store import RedisPresenceStore
-from ..adapters.socketio.server import PresenceSocketServer
-from ..domain.ports import Clock, StatusRepository
-from ..domain.statuses import OFFLINE
+from ...adapters.redis.presence_store import RedisPresenceStore
+from ...adapters.socketio.server import PresenceSocketServer
+from ...domain.ports import Clock, StatusRepository
+from ...domain.statuses import OFFLINE
 
 log = logging.getLogger(__name__)
 

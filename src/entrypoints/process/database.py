@@ -16,9 +16,9 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ..adapters.sql import migrate
-from ..adapters.sql.engine import printable_url, sqlite_url
-from .settings import ConfigError, Settings
+from ...adapters.sql import migrate
+from ...adapters.sql.engine import printable_url, sqlite_url
+from ..wiring.settings import ConfigError, Settings
 
 log = logging.getLogger(__name__)
 

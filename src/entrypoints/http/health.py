@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from quart import Blueprint
 
-from ..service_layer.durable_writer import DurableWriter
+from ...service_layer.durable_writer import DurableWriter
 
 
 def health_blueprint(durable: DurableWriter, shared: Callable[[], dict[str, str]] | None = None) -> Blueprint:

@@ -6,10 +6,10 @@ Redis round trip, no log line per event.
 
 from __future__ import annotations
 
-from ..domain.errors import PresenceError, RateLimited, TokenExpired
-from ..domain.event_budget import EventBudget
-from ..domain.ports import Clock
-from ..domain.sockets_per_user import SocketsPerUser
+from ...domain.errors import PresenceError, RateLimited, TokenExpired
+from ...domain.event_budget import EventBudget
+from ...domain.ports import Clock
+from ...domain.sockets_per_user import SocketsPerUser
 
 EXPIRED = TokenExpired()
 RATE_LIMITED = RateLimited()

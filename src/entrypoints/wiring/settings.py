@@ -21,10 +21,10 @@ from urllib.parse import quote
 from pydantic import BeforeValidator, Field, ValidationError, ValidationInfo, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from ..adapters.durations import parse_duration as _parse_duration
-from ..adapters.redis.cluster_url import is_cluster_url, parse_cluster_url, parse_nodes
-from ..adapters.redis.keys import DEFAULT_BUCKETS, MAX_BUCKETS
-from ..adapters.redis.sentinel import sentinel_url
+from ...adapters.durations import parse_duration as _parse_duration
+from ...adapters.redis.cluster_url import is_cluster_url, parse_cluster_url, parse_nodes
+from ...adapters.redis.keys import DEFAULT_BUCKETS, MAX_BUCKETS
+from ...adapters.redis.sentinel import sentinel_url
 
 DEVELOPMENT = "development"
 PRODUCTION = "production"

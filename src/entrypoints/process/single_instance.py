@@ -8,7 +8,7 @@ import fcntl
 import os
 from pathlib import Path
 
-from .settings import ConfigError, Settings
+from ..wiring.settings import ConfigError, Settings
 
 LOCK_FILE = "instance.lock"
 

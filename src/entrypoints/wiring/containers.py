@@ -22,58 +22,56 @@ from typing import Any
 from dependency_injector import containers, providers
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ..adapters.clock import SystemClock
-from ..adapters.fanout import FanOutBroadcaster
-from ..adapters.jwt.jwks import JwksKeys
-from ..adapters.jwt.minter import mint_token
-from ..adapters.jwt.verifier import JwtTokenVerifier
-from ..adapters.memory.presence_store import InMemoryPresenceStore
-from ..adapters.open_policy import OpenAudience
-from ..adapters.redis.circuit import RedisCircuit
-from ..adapters.redis.client import create_events, create_redis
-from ..adapters.redis.cluster_socketio_manager import ClusterRedisManager
-from ..adapters.redis.fleet import RedisFleet
-from ..adapters.redis.health import RedisHealth, probe_client
-from ..adapters.redis.keys import RedisKeys
-from ..adapters.redis.presence_store import RedisPresenceStore
-from ..adapters.redis.shard_publisher import ShardPublisher
-from ..adapters.redis.socketio_manager import PooledRedisManager, pubsub_client
-from ..adapters.redis.updates_publisher import RedisUpdatesPublisher
-from ..adapters.socketio.broadcaster import SocketIOBroadcaster
-from ..adapters.socketio.lean_manager import LocalManager
-from ..adapters.socketio.server import PresenceSocketServer
-from ..adapters.sql.contacts_policy import SqlContactsAudience
-from ..adapters.sql.engine import create_engine
-from ..adapters.sql.status_repository import SqlStatusRepository
-from ..adapters.status_declarations import load_registry
-from ..adapters.timed_writes import TimedWrites
-from ..domain.event_budget import EventBudget
-from ..domain.sockets_per_user import SocketsPerUser
-from ..service_layer.durable_writer import DurableWriter
-from ..service_layer.held_sessions import HeldSessions, RecordingStore
-from ..service_layer.instance_lease import keep_lease, watch_dead_instances
-from ..service_layer.restore import RestoreRequests, SessionRestorer, keep_sessions_restored
-from ..service_layer.sweeper import run_sweeper
-from ..service_layer.use_cases import PresenceService
-from ..service_layer.warm_up import warm_up
-from ..service_layer.watching import WatchService
-from .cors import socket_origins
-from .database import database_url, prepare_database
-from .hypercorn_worker import HypercornWorker
-from .lifecycle import Gateway
-from .loop_lag import LoopLag
-from .metrics import GatewayCollector, Latencies, SharedPresenceFigures, metrics_registry
+from ...adapters.clock import SystemClock
+from ...adapters.fanout import FanOutBroadcaster
+from ...adapters.jwt.jwks import JwksKeys
+from ...adapters.jwt.minter import mint_token
+from ...adapters.jwt.verifier import JwtTokenVerifier
+from ...adapters.memory.presence_store import InMemoryPresenceStore
+from ...adapters.open_policy import OpenAudience
+from ...adapters.redis.circuit import RedisCircuit
+from ...adapters.redis.client import create_events, create_redis
+from ...adapters.redis.cluster_socketio_manager import ClusterRedisManager
+from ...adapters.redis.fleet import RedisFleet
+from ...adapters.redis.health import RedisHealth, probe_client
+from ...adapters.redis.keys import RedisKeys
+from ...adapters.redis.presence_store import RedisPresenceStore
+from ...adapters.redis.shard_publisher import ShardPublisher
+from ...adapters.redis.socketio_manager import PooledRedisManager, pubsub_client
+from ...adapters.redis.updates_publisher import RedisUpdatesPublisher
+from ...adapters.socketio.broadcaster import SocketIOBroadcaster
+from ...adapters.socketio.lean_manager import LocalManager
+from ...adapters.socketio.server import PresenceSocketServer
+from ...adapters.sql.contacts_policy import SqlContactsAudience
+from ...adapters.sql.engine import create_engine
+from ...adapters.sql.status_repository import SqlStatusRepository
+from ...adapters.status_declarations import load_registry
+from ...adapters.timed_writes import TimedWrites
+from ...domain.event_budget import EventBudget
+from ...domain.sockets_per_user import SocketsPerUser
+from ...service_layer.durable_writer import DurableWriter
+from ...service_layer.held_sessions import HeldSessions, RecordingStore
+from ...service_layer.instance_lease import keep_lease, watch_dead_instances
+from ...service_layer.restore import RestoreRequests, SessionRestorer, keep_sessions_restored
+from ...service_layer.sweeper import run_sweeper
+from ...service_layer.use_cases import PresenceService
+from ...service_layer.warm_up import warm_up
+from ...service_layer.watching import WatchService
+from ..http.cors import socket_origins
+from ..http.metrics import GatewayCollector, Latencies, SharedPresenceFigures, metrics_registry
+from ..hypercorn_worker import HypercornWorker
+from ..limits import MAX_FRAME_BYTES
+from ..process.database import database_url, prepare_database
+from ..process.lifecycle import Gateway
+from ..process.loop_lag import LoopLag
+from ..process.single_instance import SingleInstanceLock, claim_single_instance
+from ..process.start_line import describe_instance
+from ..process.start_steps import forget_previous_run, initialize_manager, load_scripts
+from ..sockets.counts import SocketCounts
+from ..sockets.gate import SocketGate
+from ..sockets.sweeper import SocketSweeper
 from .secrets import resolve_jwt_secret
 from .settings import Settings
-from .single_instance import SingleInstanceLock, claim_single_instance
-from .socket_counts import SocketCounts
-from .socket_gate import SocketGate
-from .socket_sweeper import SocketSweeper
-from .start_line import describe_instance
-from .start_steps import forget_previous_run, initialize_manager, load_scripts
-
-# Transport limit: a frame over this closes the connection; presence frames are ~100 bytes.
-MAX_FRAME_BYTES = 64 * 1024
 
 
 def sql_engine(settings: Settings) -> AsyncEngine:
@@ -296,7 +294,7 @@ class Container(containers.DeclarativeContainer):
         max_queued_packets=settings.provided.max_queued_packets,
         transports=providers.Callable(engineio_transports, settings),
     )
-    # Per-socket and per-user bounds on what a client may send (socket_gate.py).
+    # Per-socket and per-user bounds on what a client may send (sockets/gate.py).
     socket_gate = providers.Singleton(
         SocketGate,
         clock,

@@ -1,6 +1,6 @@
 """``GET /metrics``: Prometheus text, read from counts the gateway keeps anyway.
 
-The hot path only increments plain integers (``socket_counts.py``, ``PresenceService``,
+The hot path only increments plain integers (``sockets/counts.py``, ``PresenceService``,
 the Redis manager); this collector turns them into metric families when Prometheus
 scrapes, so an event costs one integer increment and a scrape costs a few dozen reads.
 The two latency histograms are observed where one measurement stands for many events:
@@ -24,7 +24,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 from quart import Blueprint, Response
 
-from .socket_counts import SocketCounts
+from ..sockets.counts import SocketCounts
 
 # Seconds: Redis on a LAN answers in well under a millisecond; a batch write in a few.
 ROUND_TRIP_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)

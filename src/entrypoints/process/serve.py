@@ -21,12 +21,13 @@ from hypercorn.asyncio.run import worker_serve
 from hypercorn.config import Config, Sockets
 from hypercorn.utils import wrap_app
 
-from .asgi import GatewayApp, create_app
-from .containers import MAX_FRAME_BYTES, database_engine
+from ..asgi import GatewayApp, create_app
+from ..limits import MAX_FRAME_BYTES
+from ..wiring.containers import database_engine
+from ..wiring.secrets import known_secrets
+from ..wiring.settings import ConfigError, Settings
 from .database import prepare_database
 from .logs import configure_logging
-from .secrets import known_secrets
-from .settings import ConfigError, Settings
 
 log = logging.getLogger(__name__)
 

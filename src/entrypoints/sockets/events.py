@@ -7,13 +7,13 @@ from typing import Any
 
 import socketio
 
-from ..adapters.socketio.broadcaster import user_room
-from ..domain.errors import ExpiredToken, InvalidPayload, PresenceError, Refused
-from ..domain.ports import Clock, SessionMeta
-from ..service_layer.use_cases import PresenceService
-from .error_body import error_body
-from .socket_counts import SocketCounts
-from .socket_gate import SocketGate
+from ...adapters.socketio.broadcaster import user_room
+from ...domain.errors import ExpiredToken, InvalidPayload, PresenceError, Refused
+from ...domain.ports import Clock, SessionMeta
+from ...service_layer.use_cases import PresenceService
+from ..error_body import error_body
+from .counts import SocketCounts
+from .gate import SocketGate
 
 log = logging.getLogger(__name__)
 

@@ -14,11 +14,11 @@ from typing import Any
 import orjson
 from quart import Blueprint, Response, request
 
-from ..domain.errors import Forbidden, InvalidPayload, LimitExceeded, Refused, Unavailable
-from ..service_layer.use_cases import PresenceService
-from ..service_layer.watching import MAX_USER_ID, WatchService
-from .error_body import error_body
-from .watch_events import seen_body, snapshot_body, user_ids_payload
+from ...domain.errors import Forbidden, InvalidPayload, LimitExceeded, Refused, Unavailable
+from ...service_layer.use_cases import PresenceService
+from ...service_layer.watching import MAX_USER_ID, WatchService
+from ..error_body import error_body
+from ..sockets.watch_events import seen_body, snapshot_body, user_ids_payload
 
 _STATUS = {Refused: 401, Forbidden: 403, InvalidPayload: 400, LimitExceeded: 413, Unavailable: 503}
 

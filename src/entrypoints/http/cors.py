@@ -21,7 +21,7 @@ from typing import Any
 
 from quart import Quart, Response, request
 
-from .settings import Settings
+from ..wiring.settings import Settings
 
 _LOCAL = re.compile(r"https?://(localhost|127\.0\.0\.1|\[::1\])(:\d{1,5})?")
 

@@ -23,10 +23,10 @@ from pathlib import Path
 import orjson
 from quart import Blueprint, Response, request, send_file
 
-from ..domain.errors import Forbidden, InvalidPayload
-from ..domain.statuses import StatusRegistry
-from ..service_layer.watching import MAX_USER_ID
-from .http_api import error_response, json_body, json_response
+from ...domain.errors import Forbidden, InvalidPayload
+from ...domain.statuses import StatusRegistry
+from ...service_layer.watching import MAX_USER_ID
+from .presence_api import error_response, json_body, json_response
 
 log = logging.getLogger(__name__)
 

@@ -12,12 +12,12 @@ from typing import Any
 
 import socketio
 
-from ..adapters.socketio.broadcaster import iso_timestamp
-from ..domain.errors import InvalidToken, PresenceError
-from ..service_layer.use_cases import PresenceService
-from .error_body import error_body
-from .socket_events import SocketSession, refuse_event
-from .socket_gate import SocketGate
+from ...adapters.socketio.broadcaster import iso_timestamp
+from ...domain.errors import InvalidToken, PresenceError
+from ...service_layer.use_cases import PresenceService
+from ..error_body import error_body
+from .events import SocketSession, refuse_event
+from .gate import SocketGate
 
 
 def register_auth_events(sio: socketio.AsyncServer, service: PresenceService, gate: SocketGate) -> None:

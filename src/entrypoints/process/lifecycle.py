@@ -12,12 +12,12 @@ from typing import Any
 
 import anyio
 
-from ..adapters.socketio.server import PresenceSocketServer
-from ..domain.ports import Clock
-from ..service_layer.durable_writer import DurableWriter
-from ..service_layer.use_cases import PresenceService
+from ...adapters.socketio.server import PresenceSocketServer
+from ...domain.ports import Clock
+from ...service_layer.durable_writer import DurableWriter
+from ...service_layer.use_cases import PresenceService
+from ..hypercorn_worker import HypercornWorker
 from .background import Job, Supervisor
-from .hypercorn_worker import HypercornWorker
 from .runtime import freeze_start_up_objects
 from .worker_shutdown import ParentFollower
 

@@ -18,10 +18,10 @@ from typing import Any
 
 import anyio
 
-from ..domain.ports import Clock
-from ..service_layer.periodic import every
-from .socket_events import SocketSession, refuse_event
-from .socket_gate import EXPIRED
+from ...domain.ports import Clock
+from ...service_layer.periodic import every
+from .events import SocketSession, refuse_event
+from .gate import EXPIRED
 
 log = logging.getLogger(__name__)
 

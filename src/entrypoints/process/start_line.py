@@ -4,16 +4,15 @@ every password hidden."""
 
 from __future__ import annotations
 
-from ..adapters.sql.engine import printable_url
+from ...adapters.sql.engine import printable_url
+from ..wiring.settings import Settings
 from .database import database_url
 from .logs import redact
-from .settings import Settings
+from .version import installed_version
 
 
 def describe_instance(settings: Settings, mode: str, version: str | None = None) -> tuple[str, dict[str, object]]:
     if version is None:
-        from .cli import installed_version
-
         version = installed_version()
     shared = settings.shared_presence_url
     host = f"[{settings.host}]" if ":" in settings.host else settings.host

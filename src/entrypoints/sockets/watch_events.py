@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..adapters.socketio.broadcaster import iso_timestamp
-from ..adapters.socketio.server import PresenceSocketServer
-from ..adapters.socketio.watch_rooms import SocketWatchRooms
-from ..domain.errors import InvalidPayload
-from ..service_layer.watching import Seen, Snapshot, WatchService
-from .socket_counts import SocketCounts
-from .socket_events import MAX_PAYLOAD_KEYS, SocketSession, refuse_event, reply_error
-from .socket_gate import SocketGate
+from ...adapters.socketio.broadcaster import iso_timestamp
+from ...adapters.socketio.server import PresenceSocketServer
+from ...adapters.socketio.watch_rooms import SocketWatchRooms
+from ...domain.errors import InvalidPayload
+from ...service_layer.watching import Seen, Snapshot, WatchService
+from .counts import SocketCounts
+from .events import MAX_PAYLOAD_KEYS, SocketSession, refuse_event, reply_error
+from .gate import SocketGate
 
 
 def user_ids_payload(payload: Any, event: str) -> object:

@@ -7,11 +7,12 @@ import asyncio
 import logging
 import sys
 
-from ..adapters.jwt.minter import mint_token
-from ..adapters.sql.tls import InvalidTlsSettings
-from ..domain.errors import InvalidStatuses
-from .secrets import existing_jwt_secret
-from .settings import ConfigError, Settings, load_settings, parse_duration
+from ...adapters.jwt.minter import mint_token
+from ...adapters.sql.tls import InvalidTlsSettings
+from ...domain.errors import InvalidStatuses
+from ..wiring.secrets import existing_jwt_secret
+from ..wiring.settings import ConfigError, Settings, load_settings, parse_duration
+from .version import installed_version
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -38,23 +39,15 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def installed_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("presence-gateway")
-    except PackageNotFoundError:
-        return "unknown (not installed)"
-
 
 def _db(settings: Settings, command: str, target: str | None) -> int:
     """Changes the schema only where the operator says so; prints where it did what."""
     from alembic.util import CommandError
     from sqlalchemy.exc import DBAPIError
 
-    from ..adapters.sql import migrate
-    from ..adapters.sql.engine import printable_url
-    from .containers import database_engine
+    from ...adapters.sql import migrate
+    from ...adapters.sql.engine import printable_url
+    from ..wiring.containers import database_engine
     from .database import database_url
 
     logging.basicConfig(level=logging.WARNING, format="%(message)s")

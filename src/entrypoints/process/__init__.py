@@ -1,0 +1,1 @@
+"""The process: how an instance serves, starts, stops and logs, and the ``presence-gateway`` command."""
