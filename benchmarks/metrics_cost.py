@@ -24,7 +24,7 @@ from presence_gateway.entrypoints.http.forwarded import TrustedForwarded
 from presence_gateway.entrypoints.http.metrics import MetricsPort, exposition
 from presence_gateway.entrypoints.sockets.counts import SocketCounts
 from presence_gateway.entrypoints.wiring.containers import build_container
-from presence_gateway.entrypoints.wiring.settings import Settings
+from presence_gateway.entrypoints.wiring.settings import ServerSettings, Settings, TokenSettings
 
 
 def per_op(statement: str, namespace: dict, number: int) -> float:
@@ -67,7 +67,10 @@ def main() -> None:
     for name, cost in asyncio.run(layers()).items():
         print(f"{name:<55}{cost:>10.0f} ns")
     with tempfile.TemporaryDirectory() as data:
-        settings = Settings(jwt_secret="benchmark-secret-that-is-long-enough", data_dir=Path(data))
+        settings = Settings(
+            tokens=TokenSettings(secret="benchmark-secret-that-is-long-enough"),
+            server=ServerSettings(data_dir=Path(data)),
+        )
         registry = build_container(settings).metrics()  # the registry /metrics serves
         scrape = min(timeit.repeat(lambda: exposition(registry), number=200, repeat=5)) / 200 * 1e6
     print(f"{'one scrape of /metrics (embedded, idle)':<55}{scrape:>10.0f} µs")

@@ -57,8 +57,8 @@ from benchmarks.capacity_model import Costs, Load, one_channel_users, plan, rece
 from benchmarks.harness.procs import usage  # noqa: E402
 from presence_gateway.domain.ports import SessionMeta  # noqa: E402
 from presence_gateway.domain.presence import Choice, PresenceChanged  # noqa: E402
-from presence_gateway.entrypoints.wiring.containers import Container  # noqa: E402
-from presence_gateway.entrypoints.wiring.settings import Settings  # noqa: E402
+from presence_gateway.entrypoints.wiring.containers import build_container, layer_of  # noqa: E402
+from presence_gateway.entrypoints.wiring.settings import RedisSettings, ServerSettings, Settings  # noqa: E402
 from tests.e2e.gateway_process import GatewayProcess  # noqa: E402
 from tests.support.redis_server import RedisServer  # noqa: E402
 
@@ -142,8 +142,10 @@ class Instance:
     cluster_keys = False  # the key layout Redis Cluster needs (--cluster-keys)
 
     def __init__(self, url: str, name: str) -> None:
-        settings = Settings(redis_url=url, instance_id=name, redis_cluster_keys=self.cluster_keys)
-        self.container = Container(settings=settings, jwt_secret="capacity")
+        settings = Settings(
+            redis=RedisSettings(url=url, cluster_keys=self.cluster_keys), server=ServerSettings(instance_id=name)
+        )
+        self.container = build_container(settings, jwt_secret="capacity")
         self.store = self.container.presence_store()
         self.registry = self.container.registry()
         self.offline_grace = self.container.settings().offline_grace
@@ -153,8 +155,8 @@ class Instance:
         await self.store.load_scripts()
 
     async def close(self) -> None:
-        await self.container.redis_events().aclose()
-        await self.container.redis().aclose()
+        await layer_of(self.container, "redis_events")().aclose()
+        await layer_of(self.container, "redis")().aclose()
 
 
 class Recorder:
@@ -162,7 +164,7 @@ class Recorder:
     so the same commands can be replayed faster than a Python loop makes them."""
 
     def __init__(self, instance: Instance) -> None:
-        events = instance.container.redis_events()
+        events = layer_of(instance.container, "redis_events")()
         self._execute = events.execute
         self.phase = ""
         self.packed: dict[str, list[bytes]] = {}
@@ -474,12 +476,12 @@ async def measure_pubsub(url: str, port: int, stats: RedisStats, changes: int) -
     instance = Instance(url, "capacity-publisher")
     settings = instance.container.settings()
     broadcaster = instance.container.broadcaster()
-    await instance.container.redis_events().execute("PING")  # connected before the first publish
+    await layer_of(instance.container, "redis_events")().execute("PING")  # connected before the first publish
     results: dict = {"changes": changes, "subscribers": {}}
     sample = None
     for k in SUBSCRIBERS:
-        subscribers = Subscribers(port, settings.socketio_channel, k)
-        while stats.client.pubsub_numsub(settings.socketio_channel)[0][1] < k:
+        subscribers = Subscribers(port, settings.redis.socketio_channel, k)
+        while stats.client.pubsub_numsub(settings.redis.socketio_channel)[0][1] < k:
             await asyncio.sleep(0.01)  # the readers' SUBSCRIBE reaching Redis
         before = stats.snapshot()
         for n in range(changes):

@@ -10,7 +10,7 @@ PresenceError
 ├── StatusNotChoosable      — a status that exists but a user may not pick
 ├── LimitExceeded           — more ids in one call, or watched by one socket, than allowed
 ├── RateLimited             — more events from one socket than its budget allows
-├── TokenExpired            — the socket's token expired; it is disconnected
+├── SocketTokenExpired      — the socket's token expired; it is disconnected
 ├── Forbidden               — the audience policy does not let this viewer see that user
 └── Unavailable             — a dependency the event needs is down; retry later
 
@@ -76,7 +76,7 @@ class RateLimited(PresenceError):
     default_message = "too many events; slow down"
 
 
-class TokenExpired(PresenceError):
+class SocketTokenExpired(PresenceError):
     code = "token_expired"
     default_message = "expired token"
 

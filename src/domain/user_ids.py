@@ -20,6 +20,8 @@ names unchanged. Cost: one pass over the id, at connect or per id named in a cal
 
 from __future__ import annotations
 
+from .errors import InvalidPayload
+
 MAX_USER_ID = 255
 
 # The second part of every key that is not a session key (see adapters/redis/keys.py;
@@ -43,3 +45,16 @@ def user_id_problem(user_id: str) -> str | None:
     if user_id in KEY_KIND_WORDS:
         return "a word the key layout reserves"
     return None
+
+
+def checked_user_id(value: object) -> str:
+    """``value`` as a user id (an integer is taken as its digits), or ``InvalidPayload``
+    saying why it is refused: the one message every surface that is handed an id gives."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        raise InvalidPayload(f"each user id must be a string of 1 to {MAX_USER_ID} characters")
+    problem = user_id_problem(value)
+    if problem is not None:
+        raise InvalidPayload(f"user id {value[:64]!r} is refused: {problem}")
+    return value

@@ -30,11 +30,10 @@ from .process.log_escaping import escape_log_records, quiet_socket_libraries
 from .process.logs import configure_logging
 from .process.loop_lag import loop_lag_blueprint
 from .process.runtime import tune_interpreter
-from .process.single_instance import refuse_split_presence
 from .sockets.auth_events import register_auth_events
 from .sockets.events import register_socket_events
 from .sockets.watch_events import register_watch_events
-from .wiring.containers import build_container
+from .wiring.containers import build_container, refuse_split_presence
 from .wiring.secrets import known_secrets
 from .wiring.settings import ConfigError, Settings, load_settings
 
@@ -76,7 +75,7 @@ def create_app(settings: Settings | None = None, *, hold_instance: bool = False)
             settings = load_settings()
         if worker is not None:
             settings = _as_worker(settings, worker.workers)
-        refuse_split_presence(settings)
+        refuse_split_presence(settings, worker.workers if worker is not None else 1)
         return _build(settings, worker, hold_instance)
     except (ConfigError, InvalidStatuses) as error:
         if worker is None:
@@ -89,20 +88,20 @@ def create_app(settings: Settings | None = None, *, hold_instance: bool = False)
 def _as_worker(settings: Settings, workers: int) -> Settings:
     """Each worker is an instance of its own: a PRESENCE_INSTANCE_ID given to all of them
     gets the worker's pid, or they would share one lease and one session index."""
-    instance_id = settings.instance_id
+    instance_id = settings.server.instance_id
     if workers > 1 and str(os.getpid()) not in instance_id.split("-"):
         instance_id = f"{instance_id}-{os.getpid()}"
-    return settings.model_copy(update={"workers": workers, "instance_id": instance_id})
+    return settings.changed("server", instance_id=instance_id)
 
 
 def _build(settings: Settings, worker: HypercornWorker | None, hold_instance: bool) -> Any:
-    configure_logging(settings.log_level, settings.log_format, known_secrets(settings))
+    configure_logging(settings.server.log_level, settings.server.log_format, known_secrets(settings))
     tune_interpreter()
-    patch_hypercorn(settings.ws_deflate)
+    patch_hypercorn(settings.server.ws_deflate)
     container = build_container(settings, worker)
     if hold_instance:
-        container.instance_lock.init()  # before anything else touches the data directory
-    configure_logging(settings.log_level, settings.log_format, known_secrets(settings, container.jwt_secret()))
+        container.instance_lock()  # held now, before anything else touches the data directory
+    configure_logging(settings.server.log_level, settings.server.log_format, known_secrets(settings, container.jwt_secret()))
     escape_log_records(logging.getLogger().handlers)
     quiet_socket_libraries()
     gateway: Gateway = container.gateway()
@@ -112,11 +111,11 @@ def _build(settings: Settings, worker: HypercornWorker | None, hold_instance: bo
     http = Quart("presence_gateway")
     http.register_blueprint(health_blueprint(container.durable_writer(), container.shared_readiness()))
     http.register_blueprint(presence_api_blueprint(container.presence_service(), container.watch_service()))
-    if settings.metrics_port is None:
+    if settings.server.metrics_port is None:
         http.register_blueprint(metrics_blueprint(registry))
-    if settings.loop_monitor:
+    if settings.server.loop_monitor:
         http.register_blueprint(loop_lag_blueprint(container.loop_lag()))
-    if settings.demo:
+    if settings.server.demo:
         # Tokens for any user from the page: never in production, whatever PRESENCE_DEMO says.
         minter = None if settings.production else container.token_minter()
         http.register_blueprint(demo_blueprint(container.registry(), minter))
@@ -133,15 +132,15 @@ def _build(settings: Settings, worker: HypercornWorker | None, hold_instance: bo
     register_watch_events(sio, container.watch_service(), gate, counts)
     register_auth_events(sio, container.presence_service(), gate)
     gateway_app: GatewayApp
-    if settings.workers > 1:
+    if worker is not None and worker.workers > 1:
         gateway_app = WebSocketOnlyGatewayApp(sio, other_asgi_app=http)
-        gateway_app.refusal = PollingRefusal(settings.workers, gateway_app.engineio_path, origin_check(settings))
+        gateway_app.refusal = PollingRefusal(worker.workers, gateway_app.engineio_path, origin_check(settings))
     else:
         gateway_app = GatewayApp(sio, other_asgi_app=http)
     gateway_app.gateway = gateway
     app: Any = gateway_app
-    if settings.trusted_proxies:
-        app = TrustedForwarded(app, settings.trusted_proxies)
-    if settings.metrics_port is not None:
-        app = MetricsPort(app, settings.metrics_port, registry)
+    if settings.server.trusted_proxies:
+        app = TrustedForwarded(app, settings.server.trusted_proxies)
+    if settings.server.metrics_port is not None:
+        app = MetricsPort(app, settings.server.metrics_port, registry)
     return app

@@ -23,7 +23,7 @@ from ..domain.errors import Forbidden, InvalidPayload, LimitExceeded
 from ..domain.ports import AudiencePolicy, DurableStatuses, PresenceReads, WatchRooms
 from ..domain.presence import DurableStatus, UserState, own_status
 from ..domain.statuses import OFFLINE, StatusRegistry
-from ..domain.user_ids import MAX_USER_ID, user_id_problem
+from ..domain.user_ids import checked_user_id
 
 log = logging.getLogger(__name__)
 
@@ -61,14 +61,7 @@ def user_ids_of(value: object, max_ids: int) -> list[str]:
         raise LimitExceeded(f"at most {max_ids} user ids per call, got {len(value)}")
     ids: dict[str, None] = {}
     for item in value:
-        if isinstance(item, int) and not isinstance(item, bool):
-            item = str(item)
-        if not isinstance(item, str):
-            raise InvalidPayload(f"each user id must be a string of 1 to {MAX_USER_ID} characters")
-        problem = user_id_problem(item)
-        if problem is not None:
-            raise InvalidPayload(f"user id {item[:64]!r} is refused: {problem}")
-        ids[item] = None
+        ids[checked_user_id(item)] = None
     return list(ids)
 
 

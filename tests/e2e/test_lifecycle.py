@@ -117,7 +117,7 @@ def test_token_uses_the_secret_serve_generated_and_refuses_elsewhere(tmp_path: P
 
     from presence_gateway.adapters.jwt.verifier import JwtTokenVerifier
 
-    assert JwtTokenVerifier(secret).verify_now(token.stdout.strip()) == "7"
+    assert JwtTokenVerifier(secret).identify_now(token.stdout.strip()).user_id == "7"
     assert elsewhere.returncode == 2 and elsewhere.stdout == ""
     assert "JWT_SECRET_ACCESS is not set" in elsewhere.stderr and str(tmp_path / "data") in elsewhere.stderr
     assert not (tmp_path / "data").exists(), "a second secret was made"

@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from presence_gateway.entrypoints.wiring.containers import Container
+from presence_gateway.entrypoints.wiring.containers import build_container, layer_of
+from presence_gateway.entrypoints.wiring.core import Core
 from presence_gateway.entrypoints.wiring.settings import load_settings
 
 SECRET = "a-test-secret-that-is-long-enough-for-hs256"
@@ -15,10 +16,11 @@ SECRET = "a-test-secret-that-is-long-enough-for-hs256"
 NO_GRACE = {"PRESENCE_OFFLINE_GRACE": "0"}
 
 
-def gateway_container(env: Mapping[str, str] | None = None, **overrides: Any) -> Container:
-    """``env``: settings by their variable names; ``overrides``: provider name -> object."""
+def gateway_container(env: Mapping[str, str] | None = None, **overrides: Any) -> Core:
+    """``env``: settings by their variable names; ``overrides``: provider name (of the core
+    or of the deployment's shape) -> object."""
     settings = load_settings({"JWT_SECRET_ACCESS": SECRET, **(env or {})})
-    container = Container(settings=settings, jwt_secret=SECRET)
+    container = build_container(settings, jwt_secret=SECRET)
     for name, replacement in overrides.items():
-        getattr(container, name).override(replacement)
+        layer_of(container, name).override(replacement)
     return container

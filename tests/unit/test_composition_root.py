@@ -1,5 +1,5 @@
-"""The container is the one composition root: it alone reads the deployment mode, each
-mode gets its own start steps and background jobs, its resources open at start and close
+"""The wiring is the one composition root: it alone reads the deployment's shape, each
+shape gets its own start steps and background jobs, its resources open at start and close
 at stop in dependency order, and the tests' service is production's (same settings)."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pytest
 
 from presence_gateway.entrypoints.process.lifecycle import Gateway
 from presence_gateway.entrypoints.process.single_instance import claim_single_instance
-from presence_gateway.entrypoints.wiring.containers import Container
+from presence_gateway.entrypoints.wiring.containers import build_container
 from presence_gateway.entrypoints.wiring.settings import ConfigError, load_settings
 from tests.memory_status_repository import InMemoryStatusRepository
 from tests.support.gateway_container import NO_GRACE, SECRET, gateway_container
@@ -23,7 +23,9 @@ from tests.unit.conftest import build_world
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 REDIS = {"REDIS_URL": "redis://127.0.0.1:1/0"}  # never connected: nothing here is awaited on it
-MODE_READ = re.compile(r"\bpresence_kind\(|\.kind\(\)")
+# What tells the deployment's shape: read in entrypoints/wiring/ alone.
+SHAPE_READ = re.compile(r"\bshared_presence_url\b|\bshape_of\(|\bredis\.cluster\b")
+WIRING = SRC / "entrypoints" / "wiring"
 
 
 def named(job: Any) -> str:
@@ -32,14 +34,44 @@ def named(job: Any) -> str:
     return getattr(function, "__qualname__", repr(function))
 
 
-def test_the_mode_is_read_in_the_container_alone() -> None:
-    readers = [
-        str(path.relative_to(SRC))
-        for path in SRC.rglob("*.py")
-        if path.name != "containers.py" and MODE_READ.search(path.read_text())
-    ]
-    assert readers == []
-    assert MODE_READ.search("if c.kind() == 'redis':")  # the check sees what it forbids
+def shape_readers(root: Path) -> list[str]:
+    return sorted(
+        str(path.relative_to(root))
+        for path in root.rglob("*.py")
+        if WIRING not in path.parents and SHAPE_READ.search(path.read_text())
+    )
+
+
+def test_the_shape_is_read_in_the_wiring_alone() -> None:
+    assert shape_readers(SRC) == []
+
+
+def test_a_module_reading_the_shape_outside_the_wiring_is_found(tmp_path: Path) -> None:
+    (tmp_path / "page.py").write_text("if settings.redis.shared_presence_url:\n    store = RedisStore()\n")
+    (tmp_path / "other.py").write_text("cluster = settings.redis.cluster\n")
+    (tmp_path / "fine.py").write_text("url = settings.database.url\n")
+    assert shape_readers(tmp_path) == ["other.py", "page.py"]
+
+
+@pytest.mark.parametrize(
+    ("env", "store", "manager", "broadcaster", "leases"),
+    [
+        ({}, "InMemoryPresenceStore", "LocalManager", "SocketIOBroadcaster", "NoneType"),
+        (REDIS, "RecordingStore", "PooledRedisManager", "FanOutBroadcaster", "RedisPresenceStore"),
+        ({"REDIS_CLUSTER_NODES": "127.0.0.1:1"}, "RecordingStore", "ClusterRedisManager", "FanOutBroadcaster",
+         "RedisPresenceStore"),
+    ],
+    ids=["embedded", "redis", "cluster"],
+)
+def test_each_shape_serves_the_ports_with_its_adapters(
+    tmp_path: Path, env: dict[str, str], store: str, manager: str, broadcaster: str, leases: str
+) -> None:
+    container = gateway_container({"PRESENCE_DATA_DIR": str(tmp_path), **env})
+    service = container.presence_service()
+    assert type(service._sessions).__name__ == store
+    assert type(container.socket_server().manager).__name__ == manager
+    assert type(container.broadcaster()).__name__ == broadcaster
+    assert type(container.instance_leases()).__name__ == leases
 
 
 EVERY_MODE = ["DurableWriter.run", "run_sweeper", "warm_up", "SocketSweeper.run"]
@@ -134,13 +166,13 @@ async def test_with_redis_every_client_is_closed_at_stop_and_no_directory_is_hel
 def test_the_tests_service_is_built_with_production_s_settings() -> None:
     production = load_settings({})
     service = build_world().service
-    assert (service.offline_grace, service.session_ttl) == (production.offline_grace, production.session_ttl)
-    assert production.offline_grace > 0
+    assert (service.offline_grace, service.session_ttl) == (production.timing.offline_grace, production.timing.session_ttl)
+    assert production.timing.offline_grace > 0
     assert build_world(env=NO_GRACE).service.offline_grace == 0
 
 
 def test_the_gateway_gets_the_service_the_socket_handlers_get(tmp_path: Path) -> None:
-    container = Container(settings=load_settings({"PRESENCE_DATA_DIR": str(tmp_path)}), jwt_secret=SECRET)
+    container = build_container(load_settings({"PRESENCE_DATA_DIR": str(tmp_path)}), jwt_secret=SECRET)
     gateway = container.gateway()
     assert gateway._service is container.presence_service()
     assert gateway._writer is container.durable_writer()

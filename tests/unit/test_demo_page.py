@@ -12,6 +12,7 @@ import pytest
 
 from presence_gateway.adapters.jwt.verifier import JwtTokenVerifier
 from presence_gateway.domain.statuses import BUILTIN_STATUSES, Status, StatusRegistry
+from presence_gateway.domain.user_ids import user_id_problem
 from presence_gateway.entrypoints.asgi import create_app
 from presence_gateway.entrypoints.http.demo_page import demo_blueprint
 from presence_gateway.entrypoints.wiring.settings import Settings
@@ -97,8 +98,8 @@ async def test_a_development_token_signs_in_as_the_user_asked_for(tmp_path: Path
     numeric_status, numeric = await mint(client, {"userId": 42})
 
     assert (status, body["userId"]) == (200, "alice")
-    assert JwtTokenVerifier(SECRET).verify_now(body["token"]) == "alice"
-    assert (numeric_status, JwtTokenVerifier(SECRET).verify_now(numeric["token"])) == (200, "42")
+    assert JwtTokenVerifier(SECRET).identify_now(body["token"]).user_id == "alice"
+    assert (numeric_status, JwtTokenVerifier(SECRET).identify_now(numeric["token"]).user_id) == (200, "42")
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1:3000", "[::1]:3000", "localhost"])
@@ -129,6 +130,27 @@ async def test_a_bad_token_request_is_refused_with_its_reason(tmp_path: Path, bo
     answer_status, answer = await mint(http_app(tmp_path), body)
 
     assert (answer_status, answer["error"]["code"]) == (status, code)
+
+
+@pytest.mark.parametrize("user_id", ["a:b", "{b1}x", "sockets"])
+async def test_no_token_is_minted_for_an_id_the_gateway_refuses(tmp_path: Path, user_id: str) -> None:
+    """The page answers with the domain's own refusal: the id would never connect."""
+    answer_status, answer = await mint(http_app(tmp_path), {"userId": user_id})
+
+    assert answer_status == 400
+    assert answer["error"] == {"code": "invalid_payload", "message": f"user id {user_id!r} is refused: "
+                               + user_id_problem(user_id)}  # type: ignore[operator]
+
+
+def test_the_token_command_refuses_an_id_the_gateway_refuses(tmp_path: Path, monkeypatch, capsys) -> None:
+    from presence_gateway.entrypoints.process.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("JWT_SECRET_ACCESS", SECRET)
+    assert main(["token", "--user", "a:b"]) == 2
+    assert capsys.readouterr().err.strip() == "presence-gateway: user id 'a:b' is refused: contains ':', '{' or '}'"
+    assert main(["token", "--user", "a-b"]) == 0
+    assert JwtTokenVerifier(SECRET).identify_now(capsys.readouterr().out.strip()).user_id == "a-b"
 
 
 async def test_without_the_client_script_the_page_says_so_and_still_loads(tmp_path: Path) -> None:

@@ -96,9 +96,9 @@ def test_operator_settings_are_checked_at_start() -> None:
     settings = Settings.from_env(
         {"LOG_FORMAT": "JSON", "PRESENCE_METRICS_PORT": "9100", "PRESENCE_TRUSTED_PROXIES": "127.0.0.1, 10.0.0.0/8"}
     )
-    assert (settings.log_format, settings.metrics_port) == ("json", 9100)
-    assert settings.trusted_proxies == ("127.0.0.1/32", "10.0.0.0/8")
-    assert Settings.from_env({"PRESENCE_SID_COOKIE": "io"}).sid_cookie == "io"
+    assert (settings.server.log_format, settings.server.metrics_port) == ("json", 9100)
+    assert settings.server.trusted_proxies == ("127.0.0.1/32", "10.0.0.0/8")
+    assert Settings.from_env({"PRESENCE_SID_COOKIE": "io"}).server.sid_cookie == "io"
     for bad in (
         {"PRESENCE_SID_COOKIE": "io; Domain=evil"},
         {"LOG_FORMAT": "xml"},

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from presence_gateway.adapters.redis.sentinel import SentinelAddress, sentinel_address
-from presence_gateway.entrypoints.wiring.containers import redis_topology
+from presence_gateway.entrypoints.wiring.containers import shape_of
 from presence_gateway.entrypoints.wiring.settings import ConfigError, Settings
 
 
@@ -14,11 +14,11 @@ def test_sentinels_and_their_master_become_one_url_every_client_reads() -> None:
     settings = Settings.from_env(
         {"REDIS_SENTINELS": "10.0.0.1:26379, 10.0.0.2:26379", "REDIS_SENTINEL_MASTER": "presence", "CACHE_PASS": "p@ss"}
     )
-    assert settings.shared_presence_url == "redis+sentinel://:p%40ss@10.0.0.1:26379,10.0.0.2:26379/0/presence"
-    assert sentinel_address(settings.shared_presence_url) == SentinelAddress(
+    assert settings.redis.shared_presence_url == "redis+sentinel://:p%40ss@10.0.0.1:26379,10.0.0.2:26379/0/presence"
+    assert sentinel_address(settings.redis.shared_presence_url) == SentinelAddress(
         (("10.0.0.1", 26379), ("10.0.0.2", 26379)), "presence", 0, None, "p@ss"
     )
-    assert redis_topology(settings) == "single"
+    assert shape_of(settings) == "redis"
 
 
 def test_python_socketio_s_sentinel_url_is_read_as_it_is() -> None:
@@ -35,9 +35,9 @@ def test_a_sentinel_url_without_master_port_or_db_is_refused(url: str) -> None:
 
 
 def test_a_cluster_takes_the_sharded_channels_and_sentinel_or_one_redis_the_plain_ones() -> None:
-    assert redis_topology(Settings.from_env({"REDIS_CLUSTER_NODES": "10.0.0.1:7000,10.0.0.2:7000"})) == "cluster"
-    assert redis_topology(Settings.from_env({"REDIS_URL": "redis+cluster://10.0.0.1:7000"})) == "cluster"
-    assert redis_topology(Settings.from_env({"REDIS_URL": "redis://x:1/0"})) == "single"
+    assert shape_of(Settings.from_env({"REDIS_CLUSTER_NODES": "10.0.0.1:7000,10.0.0.2:7000"})) == "cluster"
+    assert shape_of(Settings.from_env({"REDIS_URL": "redis+cluster://10.0.0.1:7000"})) == "cluster"
+    assert shape_of(Settings.from_env({"REDIS_URL": "redis://x:1/0"})) == "redis"
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ import pytest
 from presence_gateway.adapters.memory.presence_store import InMemoryPresenceStore
 from presence_gateway.domain.errors import Unavailable
 from presence_gateway.domain.presence import Choice, UserState
+from presence_gateway.entrypoints.wiring.containers import layer_of
 from presence_gateway.service_layer.restore import RestoreRequests, SessionRestorer, keep_sessions_restored
 from tests.fakes import FakeClock, RecordingBroadcaster, TableTokenVerifier
 from tests.memory_status_repository import InMemoryStatusRepository
@@ -76,12 +77,12 @@ async def world() -> World:
         token_verifier=TableTokenVerifier(),
         presence_store=store,
     )
-    service, restorer = container.presence_service(), container.session_restorer()
+    service, restorer = container.presence_service(), layer_of(container, "session_restorer")()
     await restorer.mark()
     await service.seed_remembered_choices()  # as the warm-up does at start
     return World(
         service=service, store=store, repository=repository, writer=container.durable_writer(),
-        broadcaster=broadcaster, clock=clock, restorer=restorer, requests=container.restore_requests(),
+        broadcaster=broadcaster, clock=clock, restorer=restorer, requests=layer_of(container, "restore_requests")(),
     )
 
 

@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 
 from presence_gateway.entrypoints.wiring.secrets import resolve_jwt_secret
-from presence_gateway.entrypoints.wiring.settings import ConfigError, Settings, load_settings, parse_duration
+from presence_gateway.entrypoints.wiring.settings import (
+    ConfigError,
+    ServerSettings,
+    Settings,
+    load_settings,
+    parse_duration,
+)
 
 
 @pytest.mark.parametrize(("text", "seconds"), [("3600", 3600), ("45s", 45), ("30m", 1800), ("12h", 43200), ("7d", 604800)])
@@ -26,9 +32,9 @@ def test_the_guides_environment_names() -> None:
     settings = Settings.from_env(
         {"PORT": "4000", "JWT_SECRET_ACCESS": "s3cret", "JWT_EXPIRES_IN": "12h", "CORS_ORIGINS": "http://a.test, https://b.test"}
     )
-    assert (settings.port, settings.jwt_secret, settings.jwt_expires_in) == (4000, "s3cret", 43200)
-    assert settings.cors_origins == ["http://a.test", "https://b.test"]
-    assert settings.ws_deflate is False
+    assert (settings.server.port, settings.tokens.secret, settings.tokens.expires_in) == (4000, "s3cret", 43200)
+    assert settings.server.cors_origins == ["http://a.test", "https://b.test"]
+    assert settings.server.ws_deflate is False
 
 
 @pytest.mark.parametrize(
@@ -45,7 +51,7 @@ def test_a_bad_setting_is_named(env: dict[str, str], name: str) -> None:
 
 
 def test_development_generates_a_secret_once_and_keeps_it(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path / "data")
+    settings = Settings(server=ServerSettings(data_dir=tmp_path / "data"))
     first = resolve_jwt_secret(settings)
     assert len(first) >= 32
     assert resolve_jwt_secret(settings) == first
@@ -60,14 +66,15 @@ def test_production_refuses_to_start_without_a_secret(tmp_path: Path) -> None:
 
 
 def test_no_cors_origins_means_the_environments_default_policy() -> None:
-    assert Settings.from_env({"PRESENCE_ENV": "production"}).cors_origins is None
-    assert Settings.from_env({}).cors_origins is None
+    assert Settings.from_env({"PRESENCE_ENV": "production"}).server.cors_origins is None
+    assert Settings.from_env({}).server.cors_origins is None
 
 
 def test_hostile_client_bounds_and_their_defaults() -> None:
     defaults = Settings.from_env({})
-    assert (defaults.max_sockets_per_user, defaults.events_per_minute, defaults.handshake_timeout) == (20, 120, 10.0)
-    assert defaults.max_queued_packets == 1000
+    limits = defaults.limits
+    assert (limits.max_sockets_per_user, limits.events_per_minute, limits.handshake_timeout) == (20, 120, 10.0)
+    assert defaults.limits.max_queued_packets == 1000
     custom = Settings.from_env(
         {
             "PRESENCE_MAX_SOCKETS_PER_USER": "3",
@@ -78,9 +85,9 @@ def test_hostile_client_bounds_and_their_defaults() -> None:
             "JWT_AUDIENCE": "presence",
         }
     )
-    assert (custom.max_sockets_per_user, custom.events_per_minute, custom.handshake_timeout) == (3, 30, 2.5)
-    assert custom.jwt_previous_secrets == ("old-one", "older-one")
-    assert (custom.jwt_issuer, custom.jwt_audience) == ("https://id.example", "presence")
+    assert (custom.limits.max_sockets_per_user, custom.limits.events_per_minute, custom.limits.handshake_timeout) == (3, 30, 2.5)
+    assert custom.tokens.previous_secrets == ("old-one", "older-one")
+    assert (custom.tokens.issuer, custom.tokens.audience) == ("https://id.example", "presence")
 
 
 def test_jwks_algorithms_are_asymmetric_only() -> None:
@@ -88,17 +95,18 @@ def test_jwks_algorithms_are_asymmetric_only() -> None:
 
     from presence_gateway.entrypoints.wiring.settings import ConfigError
 
-    assert Settings.from_env({"JWT_JWKS_ALGORITHMS": "RS256, ES256"}).jwt_jwks_algorithms == ("RS256", "ES256")
+    assert Settings.from_env({"JWT_JWKS_ALGORITHMS": "RS256, ES256"}).tokens.jwks_algorithms == ("RS256", "ES256")
     with pytest.raises(ConfigError, match="JWT_JWKS_ALGORITHMS"):
         Settings.from_env({"JWT_JWKS_ALGORITHMS": "RS256,HS256"})
 
 
 def test_watching_settings_and_their_defaults() -> None:
-    assert (Settings.from_env({}).audience, Settings.from_env({}).watch_max_targets) == ("open", 1000)
+    assert (Settings.from_env({}).statuses.audience, Settings.from_env({}).limits.watch_max_targets) == ("open", 1000)
     settings = Settings.from_env(
         {"PRESENCE_AUDIENCE": "Contacts", "PRESENCE_WATCH_MAX_TARGETS": "250", "PRESENCE_MAX_IDS_PER_CALL": "50"}
     )
-    assert (settings.audience, settings.watch_max_targets, settings.max_ids_per_call) == ("contacts", 250, 50)
+    limits = settings.limits
+    assert (settings.statuses.audience, limits.watch_max_targets, limits.max_ids_per_call) == ("contacts", 250, 50)
 
 
 @pytest.mark.parametrize(
@@ -115,22 +123,20 @@ def test_a_bad_watching_setting_is_named(env: dict[str, str], name: str) -> None
 
 
 def test_redis_cluster_nodes_select_a_cluster_with_its_key_layout() -> None:
-    from presence_gateway.entrypoints.wiring.containers import redis_keys
 
     settings = Settings.from_env({"REDIS_CLUSTER_NODES": "10.0.0.1:7000, 10.0.0.2:7000", "CACHE_PASS": "s3cret"})
 
-    assert settings.shared_presence_url == "redis+cluster://:s3cret@10.0.0.1:7000,10.0.0.2:7000"
-    assert settings.redis_cluster
+    assert settings.redis.shared_presence_url == "redis+cluster://:s3cret@10.0.0.1:7000,10.0.0.2:7000"
+    assert settings.redis.cluster
     keys = redis_keys(settings)
     assert (keys.cluster, keys.buckets) == (True, 64)
     assert keys.sockets("42") == "presence:sockets:{b0}42"
 
 
 def test_a_redis_cluster_url_selects_a_cluster_and_a_plain_one_does_not() -> None:
-    assert Settings.from_env({"REDIS_URL": "redis+cluster://r1:7000/0", "PRESENCE_REDIS_BUCKETS": "16"}).redis_cluster
+    assert Settings.from_env({"REDIS_URL": "redis+cluster://r1:7000/0", "PRESENCE_REDIS_BUCKETS": "16"}).redis.cluster
     plain = Settings.from_env({"REDIS_URL": "redis://r1:6379/0"})
-    assert not plain.redis_cluster
-    from presence_gateway.entrypoints.wiring.containers import redis_keys
+    assert not plain.redis.cluster
 
     assert redis_keys(plain).sockets("42") == "presence:sockets:42"
 
@@ -152,6 +158,13 @@ def test_a_redis_cluster_url_selects_a_cluster_and_a_plain_one_does_not() -> Non
 def test_a_malformed_cluster_setting_names_itself(env: dict[str, str], named: str) -> None:
     with pytest.raises(ConfigError, match=named):
         Settings.from_env(env)
+
+
+def redis_keys(settings: Settings):
+    """The key layout the container gives this deployment's store."""
+    from presence_gateway.entrypoints.wiring.containers import build_container, layer_of
+
+    return layer_of(build_container(settings, jwt_secret="s" * 32), "keys")()
 
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -207,14 +220,20 @@ def test_each_variable_changes_its_setting_from_the_process_environment(monkeypa
             env.setenv(name, value)
             for companion, companion_value in COMPANIONS.get(name, {}).items():
                 env.setenv(companion, companion_value)
-            if getattr(load_settings(), attribute_of(name)) == getattr(defaults, attribute_of(name)):
+            if setting_of(load_settings(), name) == setting_of(defaults, name):
                 unchanged.append(name)
     assert not unchanged
 
 
-def attribute_of(name: str) -> str:
-    (attribute,) = [a for a in Settings.model_fields if Settings.environment_name(a) == name]
-    return attribute
+def setting_of(settings: Settings, name: str) -> object:
+    """The value the variable ``name`` sets, in whichever group declares it."""
+    (value,) = [
+        getattr(getattr(settings, group_name), attribute)
+        for group_name, group in Settings.groups().items()
+        for attribute in group.model_fields
+        if group.environment_name(attribute) == name
+    ]
+    return value
 
 
 def test_a_dotenv_file_completes_the_environment_and_never_overrides_it(monkeypatch, tmp_path: Path) -> None:
@@ -223,28 +242,44 @@ def test_a_dotenv_file_completes_the_environment_and_never_overrides_it(monkeypa
     monkeypatch.setenv("PORT", "4200")
     monkeypatch.delenv("PRESENCE_SESSION_TTL", raising=False)
     settings = load_settings()
-    assert (settings.port, settings.session_ttl) == (4200, 33.0)
+    assert (settings.server.port, settings.timing.session_ttl) == (4200, 33.0)
 
 
 def test_an_empty_variable_is_an_unset_one() -> None:
     settings = Settings.from_env({"PORT": "", "PRESENCE_SESSION_TTL": "", "LOG_FORMAT": ""})
-    assert (settings.port, settings.session_ttl, settings.log_format) == (3000, 90.0, "text")
+    assert (settings.server.port, settings.timing.session_ttl, settings.server.log_format) == (3000, 90.0, "text")
 
 
 def test_code_names_attributes_and_reads_no_environment(monkeypatch) -> None:
     monkeypatch.setenv("PORT", "4300")
     monkeypatch.setenv("port", "4400")
-    assert Settings(host="0.0.0.0").port == 3000
-    assert Settings(port=4500).port == 4500
+    monkeypatch.setenv("url", "redis://nobody:1/0")
+    assert Settings(server=ServerSettings(host="0.0.0.0")).server.port == 3000
+    assert Settings(server=ServerSettings(port=4500)).server.port == 4500
+    assert Settings().redis.url is None
     with pytest.raises(Exception, match="frozen"):
-        Settings().port = 1  # type: ignore[misc]
+        Settings().server.port = 1  # type: ignore[misc]
+    with pytest.raises(Exception, match="frozen"):
+        Settings().server = ServerSettings()  # type: ignore[misc]
+
+
+def test_the_environment_is_read_under_the_documented_names_only() -> None:
+    """Never under a field's attribute name: ``url`` or ``port`` is no variable of ours."""
+    settings = Settings.from_env({"port": "4400", "url": "redis://nobody:1/0", "secret": "x", "PORT": "4300"})
+    assert (settings.server.port, settings.redis.url, settings.tokens.secret) == (4300, None, None)
+
+
+def test_changed_replaces_settings_of_one_group() -> None:
+    settings = Settings.from_env({"PORT": "4300", "HOST": "0.0.0.0"})
+    moved = settings.changed("server", port=4301)
+    assert (moved.server.port, moved.server.host, settings.server.port) == (4301, "0.0.0.0", 4300)
 
 
 def test_the_demo_page_is_off_in_production_unless_asked_for() -> None:
-    assert Settings.from_env({}).demo is True
-    assert Settings.from_env({"PRESENCE_ENV": "production"}).demo is False
-    assert Settings.from_env({"PRESENCE_ENV": "production", "PRESENCE_DEMO": "on"}).demo is True
-    assert Settings.from_env({"PRESENCE_DEMO": "off"}).demo is False
+    assert Settings.from_env({}).server.demo is True
+    assert Settings.from_env({"PRESENCE_ENV": "production"}).server.demo is False
+    assert Settings.from_env({"PRESENCE_ENV": "production", "PRESENCE_DEMO": "on"}).server.demo is True
+    assert Settings.from_env({"PRESENCE_DEMO": "off"}).server.demo is False
 
 
 @pytest.mark.parametrize(

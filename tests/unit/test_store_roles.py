@@ -3,6 +3,7 @@ instance, so it holds no lease and pretends to hold none."""
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import pytest
@@ -35,7 +36,7 @@ def test_the_in_process_store_has_no_lease_operations() -> None:
 @pytest.mark.parametrize(("env", "leases"), [({}, type(None)), ({"CACHE_HOST": "127.0.0.1"}, RedisPresenceStore)])
 def test_the_container_gives_leases_only_to_a_shared_store(tmp_path: Path, env: dict[str, str], leases: type) -> None:
     settings = Settings.from_env({**env, "PRESENCE_DATA_DIR": str(tmp_path)})
-    container = build_container(settings, "s" * 32)
+    container = build_container(settings, jwt_secret="s" * 32)
     assert isinstance(container.instance_leases(), leases)
 
 
@@ -45,16 +46,61 @@ async def test_a_single_instance_releases_no_lease_and_renews_none(world: World)
         await world.service.renew_lease(10.0)
 
 
-def roles_each_adapter_plays(
-    memory: InMemoryPresenceStore, redis: RedisPresenceStore, recording: RecordingStore, writer: DurableWriter
-) -> None:
-    """For the type checker (never run): the roles of the table in docs/internals.md."""
-    recordable: list[RecordableStore] = [memory, redis]
-    sessions: list[SessionStore] = [memory, redis, recording]
-    sweeps: list[SessionSweeps] = [memory, redis, recording]
-    reads: list[PresenceReads] = [memory, redis]
-    seeding: list[ChoiceSeeding] = [memory, redis]
-    leases: list[InstanceLeases] = [redis]
-    recovery: list[SessionRecovery] = [memory, redis]
-    durable: DurableStatuses = writer
-    del recordable, sessions, sweeps, reads, seeding, leases, recovery, durable
+def methods_of(role: type) -> list[str]:
+    """The operations a port declares, its parents' included."""
+    names: dict[str, None] = {}
+    for cls in role.__mro__:
+        if cls.__module__.startswith("presence_gateway."):
+            names.update((n, None) for n, v in vars(cls).items() if callable(v) and not n.startswith("_"))
+    return list(names)
+
+
+def mismatches(adapter: type, role: type) -> list[str]:
+    """What ``adapter`` lacks of ``role``: a missing operation, one that is async where the
+    role's is not (or the other way), or parameters of other names or kinds."""
+    found = []
+    for name in methods_of(role):
+        wanted, given = getattr(role, name), getattr(adapter, name, None)
+        if given is None:
+            found.append(f"{name}: missing")
+            continue
+        if inspect.iscoroutinefunction(wanted) != inspect.iscoroutinefunction(given):
+            found.append(f"{name}: async differs")
+        shape = [(p.name, p.kind) for p in inspect.signature(wanted).parameters.values()]
+        if [(p.name, p.kind) for p in inspect.signature(given).parameters.values()] != shape:
+            found.append(f"{name}: parameters differ")
+    return found
+
+
+# The roles of the table in docs/internals.md, and who plays them.
+ROLES = [
+    (RecordableStore, [InMemoryPresenceStore, RedisPresenceStore]),
+    (SessionStore, [InMemoryPresenceStore, RedisPresenceStore, RecordingStore]),
+    (SessionSweeps, [InMemoryPresenceStore, RedisPresenceStore, RecordingStore]),
+    (PresenceReads, [InMemoryPresenceStore, RedisPresenceStore]),
+    (ChoiceSeeding, [InMemoryPresenceStore, RedisPresenceStore]),
+    (InstanceLeases, [RedisPresenceStore]),
+    (SessionRecovery, [InMemoryPresenceStore, RedisPresenceStore]),
+    (DurableStatuses, [DurableWriter]),
+]
+
+
+@pytest.mark.parametrize(
+    ("role", "adapter"),
+    [(role, adapter) for role, adapters in ROLES for adapter in adapters],
+    ids=lambda x: x.__name__,
+)
+def test_each_adapter_plays_its_roles_as_the_port_declares_them(role: type, adapter: type) -> None:
+    assert methods_of(role), f"{role.__name__} declares no operation"
+    assert mismatches(adapter, role) == []
+
+
+def test_a_role_played_wrongly_is_found() -> None:
+    class Half:
+        async def register(self, user_id: str) -> None: ...
+
+        def touch(self, *args: object) -> None: ...
+
+    found = mismatches(Half, SessionStore)
+    assert "register: parameters differ" in found and "touch: async differs" in found
+    assert any(line.endswith("missing") for line in found)

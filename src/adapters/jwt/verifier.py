@@ -89,9 +89,6 @@ class JwtTokenVerifier:
                 return self._identify(token, lambda t: _decode_quietly(t, keys, self._jwks_algorithms))
         return self.identify_now(token)
 
-    def verify_now(self, token: object) -> str:
-        return self.identify_now(token).user_id
-
     def _decode(self, token: str) -> dict[str, object]:
         for key in self._keys:
             try:

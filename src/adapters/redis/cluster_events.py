@@ -70,10 +70,6 @@ class ClusterPipelinedRedis:
         return await self._routed(slot, lambda n: n.evalsha(sha, source, keys, args),
                                   ("EVALSHA", sha, len(keys), *keys, *args))
 
-    async def execute_on(self, key: Any, *args: Any) -> Any:
-        """One command, sent to the primary of ``key``'s slot."""
-        return await self._routed(_slot(key), lambda n: n.execute(*args), args)
-
     async def _routed(self, slot: int, run: Callable[[PipelinedRedis], Awaitable[Any]], command: tuple[Any, ...]) -> Any:
         node = self._slots[slot]
         if node is None:

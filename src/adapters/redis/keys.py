@@ -18,11 +18,9 @@ from binascii import crc_hqx
 # 64 primaries (a few per primary balance them), and a sweep round reads 64 keys per index.
 DEFAULT_BUCKETS = 64
 MAX_BUCKETS = 16384  # as many as Redis Cluster has slots
+# Where every change others can see is published for backend services (the README's message).
+UPDATES_CHANNEL = "presence:updates"
 
-
-def bucket_of(user_id: str, buckets: int) -> int:
-    """CRC16-XMODEM (Redis Cluster's key hash) of the id's UTF-8 bytes, mod ``buckets``."""
-    return crc_hqx(user_id.encode(), 0) % buckets
 
 
 class RedisKeys:

@@ -12,13 +12,11 @@ import orjson
 
 from ...domain.presence import PresenceChanged
 from ..socketio.broadcaster import iso_timestamp
+from .keys import UPDATES_CHANNEL
 from .pipelined import PipelinedRedis
 from .shard_publisher import ShardPublisher
 
 log = logging.getLogger(__name__)
-
-UPDATES_CHANNEL = "presence:updates"
-
 
 class RedisUpdatesPublisher:
     def __init__(self, redis: PipelinedRedis | ShardPublisher, *, instance: str, channel: str = UPDATES_CHANNEL) -> None:

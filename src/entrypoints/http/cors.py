@@ -29,7 +29,7 @@ OriginCheck = Callable[[str | None], bool]
 
 
 def origin_check(settings: Settings) -> OriginCheck:
-    origins = settings.cors_origins
+    origins = settings.server.cors_origins
     if origins == "*":
         return lambda origin: True
     if origins:
@@ -44,7 +44,7 @@ def socket_origins(settings: Settings) -> Any:
     """What python-engineio's ``cors_allowed_origins`` takes for this policy. A page the
     gateway serves itself (the demo page) is same-origin, not cross-origin: allowed, as
     python-engineio allows it when given no policy."""
-    if settings.cors_origins == "*":
+    if settings.server.cors_origins == "*":
         return "*"
     allowed = origin_check(settings)
 

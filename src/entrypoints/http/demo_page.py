@@ -25,7 +25,7 @@ from quart import Blueprint, Response, request, send_file
 
 from ...domain.errors import Forbidden, InvalidPayload
 from ...domain.statuses import StatusRegistry
-from ...service_layer.watching import MAX_USER_ID
+from ...domain.user_ids import MAX_USER_ID, checked_user_id
 from .presence_api import error_response, json_body, json_response
 
 log = logging.getLogger(__name__)
@@ -85,12 +85,11 @@ def _addressed_to_loopback() -> bool:
 
 
 def _user_id_of(payload: object) -> str:
-    user_id = payload.get("userId") if isinstance(payload, dict) else None
-    if isinstance(user_id, int) and not isinstance(user_id, bool):
-        user_id = str(user_id)
-    if not isinstance(user_id, str) or not 0 < len(user_id) <= MAX_USER_ID or not user_id.isprintable():
-        raise InvalidPayload(f"userId must be 1 to {MAX_USER_ID} printable characters")
-    return user_id
+    """The gateway's own rule (``domain/user_ids.py``): a token it would then refuse is
+    never handed out."""
+    if not isinstance(payload, dict) or "userId" not in payload:
+        raise InvalidPayload('the body is {"userId": "..."}')
+    return checked_user_id(payload["userId"])
 
 
 def demo_blueprint(

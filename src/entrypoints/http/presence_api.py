@@ -15,8 +15,9 @@ import orjson
 from quart import Blueprint, Response, request
 
 from ...domain.errors import Forbidden, InvalidPayload, LimitExceeded, Refused, Unavailable
+from ...domain.user_ids import MAX_USER_ID
 from ...service_layer.use_cases import PresenceService
-from ...service_layer.watching import MAX_USER_ID, WatchService
+from ...service_layer.watching import WatchService
 from ..error_body import error_body
 from ..sockets.watch_events import seen_body, snapshot_body, user_ids_payload
 

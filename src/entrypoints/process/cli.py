@@ -9,7 +9,8 @@ import sys
 
 from ...adapters.jwt.minter import mint_token
 from ...adapters.sql.tls import InvalidTlsSettings
-from ...domain.errors import InvalidStatuses
+from ...domain.errors import InvalidPayload, InvalidStatuses
+from ...domain.user_ids import checked_user_id
 from ..wiring.secrets import existing_jwt_secret
 from ..wiring.settings import ConfigError, Settings, load_settings, parse_duration
 from .version import installed_version
@@ -80,24 +81,25 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings()
         if args.command == "serve":
             if args.host:
-                settings = settings.model_copy(update={"host": args.host})
+                settings = settings.changed("server", host=args.host)
             if args.port:
-                settings = settings.model_copy(update={"port": args.port})
+                settings = settings.changed("server", port=args.port)
             if args.workers < 1:
                 raise ConfigError(f"--workers {args.workers}: use 1 or more")
+            from ..wiring.containers import refuse_split_presence
             from .serve import run
-            from .single_instance import refuse_split_presence
 
-            refuse_split_presence(settings.model_copy(update={"workers": args.workers}))
+            refuse_split_presence(settings, args.workers)
             return run(settings, args.workers)
         if args.command == "db":
             return _db(settings, args.db_command, getattr(args, "revision", None))
         logging.basicConfig(level=logging.WARNING, format="%(message)s")
+        user_id = checked_user_id(args.user)  # a token the gateway would refuse is never minted
         secret = existing_jwt_secret(settings)
-        expires = parse_duration(args.expires_in, "--expires-in") if args.expires_in else settings.jwt_expires_in
-        print(mint_token(secret, args.user, expires))
+        expires = parse_duration(args.expires_in, "--expires-in") if args.expires_in else settings.tokens.expires_in
+        print(mint_token(secret, user_id, expires))
         return 0
-    except (ConfigError, InvalidStatuses, InvalidTlsSettings) as error:
+    except (ConfigError, InvalidStatuses, InvalidTlsSettings, InvalidPayload) as error:
         print(f"presence-gateway: {error}", file=sys.stderr)
         return 2
 

@@ -25,13 +25,13 @@ log = logging.getLogger(__name__)
 
 def database_url(settings: Settings) -> str:
     """``DATABASE_URL``, else the embedded SQLite file in the data directory."""
-    if settings.database_url:
-        return settings.database_url
-    return sqlite_url(settings.data_dir / "presence.sqlite3")
+    if settings.database.url:
+        return settings.database.url
+    return sqlite_url(settings.server.data_dir / "presence.sqlite3")
 
 
 def upgrades_on_start(settings: Settings) -> bool:
-    return not (settings.production and settings.database_url)
+    return not (settings.production and settings.database.url)
 
 
 async def prepare_database(engine: AsyncEngine, settings: Settings) -> None:

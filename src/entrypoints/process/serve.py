@@ -21,6 +21,7 @@ from hypercorn.asyncio.run import worker_serve
 from hypercorn.config import Config, Sockets
 from hypercorn.utils import wrap_app
 
+from ...adapters.addresses import bracketed
 from ..asgi import GatewayApp, create_app
 from ..limits import MAX_FRAME_BYTES
 from ..wiring.containers import database_engine
@@ -38,8 +39,8 @@ POLLING_READ_TIMEOUT = 60  # seconds (Engine.IO pings every 25 s); hypercorn wai
 
 def hypercorn_config(settings: Settings) -> Config:
     config = Config()
-    host = f"[{settings.host}]" if ":" in settings.host else settings.host
-    config.bind = [f"{host}:{settings.port}"]
+    host = bracketed(settings.server.host)
+    config.bind = [f"{host}:{settings.server.port}"]
     config.accesslog = None
     config.errorlog = logging.getLogger("hypercorn.error")
     # By the time hypercorn waits, every socket has been told to close; only clients that
@@ -146,18 +147,18 @@ def _run_workers(settings: Settings, config: Config, workers: int) -> int:
         config.worker_class = "uvloop"
     log.info(
         "presence-gateway serving on http://%s:%d with %d workers (WebSocket transport only)",
-        settings.host, settings.port, workers,
+        settings.server.host, settings.server.port, workers,
     )
     return run_workers(config)
 
 
 def run(settings: Settings, workers: int = 1) -> int:
-    configure_logging(settings.log_level, settings.log_format, known_secrets(settings))
+    configure_logging(settings.server.log_level, settings.server.log_format, known_secrets(settings))
     config = hypercorn_config(settings)
     what = "PORT"
-    if settings.metrics_port is not None:
+    if settings.server.metrics_port is not None:
         # One server on both ports; the app answers only /metrics on this one (metrics.py).
-        config.bind.append(config.bind[0].rsplit(":", 1)[0] + f":{settings.metrics_port}")
+        config.bind.append(config.bind[0].rsplit(":", 1)[0] + f":{settings.server.metrics_port}")
         what = "PORT and PRESENCE_METRICS_PORT"
     if workers > 1:
         return _run_workers(settings, config, workers)

@@ -8,7 +8,7 @@ import fcntl
 import os
 from pathlib import Path
 
-from ..wiring.settings import ConfigError, Settings
+from ..wiring.settings import ConfigError
 
 LOCK_FILE = "instance.lock"
 
@@ -35,14 +35,3 @@ def claim_single_instance(data_dir: Path) -> SingleInstanceLock:
             "process — run a single worker, or set CACHE_HOST (or REDIS_URL) so instances share presence"
         ) from None
     return SingleInstanceLock(fd)
-
-
-def refuse_split_presence(settings: Settings) -> None:
-    """Several workers on one port are several instances: without Redis each would know
-    only its own users. Refused at start, before any of them serves."""
-    if settings.workers > 1 and not settings.shared_presence_url:
-        raise ConfigError(
-            f"{settings.workers} workers would share this port, but without Redis presence lives in one "
-            "process and would be split between them: run one worker, or set CACHE_HOST (or REDIS_URL) "
-            "so the workers share presence"
-        )

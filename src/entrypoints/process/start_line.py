@@ -4,6 +4,7 @@ every password hidden."""
 
 from __future__ import annotations
 
+from ...adapters.addresses import bracketed
 from ...adapters.sql.engine import printable_url
 from ..wiring.settings import Settings
 from .database import database_url
@@ -11,22 +12,25 @@ from .logs import redact
 from .version import installed_version
 
 
-def describe_instance(settings: Settings, mode: str, version: str | None = None) -> tuple[str, dict[str, object]]:
+def describe_instance(
+    settings: Settings, shape: str, redis_url: str | None, version: str | None = None
+) -> tuple[str, dict[str, object]]:
+    """``shape``: the deployment's (``embedded``, ``redis``); ``redis_url``: where instances
+    share presence, None in the embedded default."""
     if version is None:
         version = installed_version()
-    shared = settings.shared_presence_url
-    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    host = bracketed(settings.server.host)
     fields: dict[str, object] = {
         "version": version,
-        "mode": "embedded" if mode == "memory" else mode,
-        "redis": redact(shared) if shared else None,
+        "mode": shape,
+        "redis": redact(redis_url) if redis_url else None,
         "database": printable_url(database_url(settings)),
-        "statuses_file": str(settings.statuses_file) if settings.statuses_file else "built-in",
-        "audience": settings.audience,
-        "environment": settings.environment,
-        "instance_id": settings.instance_id,
-        "listening": f"http://{host}:{settings.port}",
-        "metrics": f"http://{host}:{settings.metrics_port}/metrics" if settings.metrics_port else "/metrics",
+        "statuses_file": str(settings.statuses.statuses_file) if settings.statuses.statuses_file else "built-in",
+        "audience": settings.statuses.audience,
+        "environment": settings.server.environment,
+        "instance_id": settings.server.instance_id,
+        "listening": f"http://{host}:{settings.server.port}",
+        "metrics": f"http://{host}:{settings.server.metrics_port}/metrics" if settings.server.metrics_port else "/metrics",
     }
     shown = " ".join(f"{key}={value}" for key, value in fields.items() if value is not None and key != "version")
     message = f"presence-gateway {version} ready: {shown}"

@@ -6,12 +6,12 @@ Redis round trip, no log line per event.
 
 from __future__ import annotations
 
-from ...domain.errors import PresenceError, RateLimited, TokenExpired
+from ...domain.errors import PresenceError, RateLimited, SocketTokenExpired
 from ...domain.event_budget import EventBudget
 from ...domain.ports import Clock
 from ...domain.sockets_per_user import SocketsPerUser
 
-EXPIRED = TokenExpired()
+EXPIRED = SocketTokenExpired()
 RATE_LIMITED = RateLimited()
 
 

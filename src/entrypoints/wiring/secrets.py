@@ -20,18 +20,18 @@ SECRET_FILE = "jwt-secret"
 
 
 def resolve_jwt_secret(settings: Settings, *, announce: bool = True) -> str:
-    if settings.jwt_secret:
-        return settings.jwt_secret
+    if settings.tokens.secret:
+        return settings.tokens.secret
     if settings.production:
         raise ConfigError("JWT_SECRET_ACCESS is not set; PRESENCE_ENV=production refuses to start without it")
-    path = settings.data_dir / SECRET_FILE
+    path = settings.server.data_dir / SECRET_FILE
     if path.exists():
         secret = path.read_text().strip()
         if secret:
             if announce:
                 log.warning("JWT_SECRET_ACCESS is not set: using the development secret in %s", path)
             return secret
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.server.data_dir.mkdir(parents=True, exist_ok=True)
     secret = _secrets.token_urlsafe(48)
     _write_private(path, secret)
     if announce:
@@ -43,8 +43,8 @@ def known_secrets(settings: Settings, *more: str) -> list[str]:
     """Every secret the settings hold, for the log filter to hide (``logs.py``)."""
     from sqlalchemy.engine import make_url
 
-    found = [settings.jwt_secret or "", settings.cache_pass or "", *more]
-    for url in (settings.database_url, settings.redis_url):
+    found = [settings.tokens.secret or "", settings.redis.cache_pass or "", *more]
+    for url in (settings.database.url, settings.redis.url):
         if url:
             try:
                 found.append(make_url(url).password or "")
@@ -56,9 +56,9 @@ def known_secrets(settings: Settings, *more: str) -> list[str]:
 def existing_jwt_secret(settings: Settings) -> str:
     """The secret a gateway started with these settings uses, for ``token``. Never a new one:
     run from another folder, a new secret would mint tokens the running gateway refuses."""
-    if settings.jwt_secret:
-        return settings.jwt_secret
-    path = settings.data_dir / SECRET_FILE
+    if settings.tokens.secret:
+        return settings.tokens.secret
+    path = settings.server.data_dir / SECRET_FILE
     secret = path.read_text().strip() if path.is_file() else ""
     if not secret:
         raise ConfigError(

@@ -1,8 +1,9 @@
 """Settings from the environment (and a ``.env`` file), under the names the original
 deployment used: CACHE_HOST, JWT_SECRET_ACCESS, PORT, DATABASE_URL, CORS_ORIGINS …
 
-Each setting is declared once, below: its attribute, its environment name, its default
-and the rule its text must follow. A value the gateway cannot start with raises
+Each setting is declared once, below, in the group it belongs to (server, redis, database,
+tokens, limits, statuses, timing): its attribute, its environment name, its default and
+the rule its text must follow; pydantic-settings reads the variables. A value the gateway cannot start with raises
 ``ConfigError`` naming the variable, which ``serve`` prints as one line (exit code 2).
 """
 
@@ -15,15 +16,17 @@ import secrets
 import socket
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 from urllib.parse import quote
 
-from pydantic import BeforeValidator, Field, ValidationError, ValidationInfo, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, ValidationInfo, model_validator
+from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
+from ...adapters.addresses import bracketed
 from ...adapters.durations import parse_duration as _parse_duration
+from ...adapters.jwt.verifier import JWKS_ALGORITHMS
 from ...adapters.redis.cluster_url import is_cluster_url, parse_cluster_url, parse_nodes
-from ...adapters.redis.keys import DEFAULT_BUCKETS, MAX_BUCKETS
+from ...adapters.redis.keys import DEFAULT_BUCKETS, MAX_BUCKETS, UPDATES_CHANNEL
 from ...adapters.redis.sentinel import sentinel_url
 
 DEVELOPMENT = "development"
@@ -133,7 +136,7 @@ def _cookie_name(value: str, name: str) -> str | None:
 def _algorithms(value: str, name: str) -> tuple[str, ...]:
     """The provider's algorithms; never HS* (a public key is no secret)."""
     if value.strip() == "":
-        return ("RS256", "ES256", "Ed25519", "EdDSA")
+        return JWKS_ALGORITHMS
     chosen = tuple(a.strip() for a in value.split(",") if a.strip())
     wrong = [a for a in chosen if a not in _ASYMMETRIC]
     if wrong or not chosen:
@@ -169,7 +172,7 @@ def _cluster_nodes(value: str, name: str) -> str | None:
     if not value.strip():
         return None
     try:
-        return ",".join(f"[{h}]:{p}" if ":" in h else f"{h}:{p}" for h, p in parse_nodes(value))
+        return ",".join(f"{bracketed(h)}:{p}" for h, p in parse_nodes(value))
     except ValueError as error:
         raise ConfigError(f"{name}={value!r}: {error}") from None
 
@@ -207,9 +210,10 @@ def _read(parse: Callable[[str, str], Any]) -> BeforeValidator:
     def validate(value: Any, info: ValidationInfo) -> Any:
         if not isinstance(value, str):
             return value
-        assert info.field_name is not None
+        assert info.field_name is not None and info.config is not None
+        group = _GROUPS[info.config.get("title", "")]
         try:
-            return parse(value, Settings.environment_name(info.field_name))
+            return parse(value, group.environment_name(info.field_name))
         except ConfigError as error:
             raise ValueError(str(error)) from None
 
@@ -232,81 +236,23 @@ def _env(name: str, default: Any = None, **field: Any) -> Any:
 Flag = Annotated[bool, _read(_flag)]
 Port = Annotated[int, _read(_port)]
 Count = Annotated[int, _read(_count)]
+Seconds = Annotated[float, _read(_number())]
 
 
-class Settings(BaseSettings):
-    """The gateway's settings. ``Settings(port=4000)`` takes attribute names and reads no
-    environment; ``load_settings()`` and ``Settings.from_env`` read the variables."""
+class _Group(BaseSettings):
+    """Settings that belong together, each field read from the variable its alias names.
 
-    model_config = SettingsConfigDict(frozen=True, populate_by_name=True, extra="ignore")
+    pydantic-settings reads the variables (``EnvSettingsSource``, case-sensitive, an empty
+    variable taken as unset), and only under those names: a field is never read under its
+    attribute name (``url`` is no variable the gateway documents). Built by code
+    (``RedisSettings(url=...)``, tests, benchmarks), a group reads no environment at all.
+    """
 
-    environment: Annotated[str, _read(_environment)] = _env("PRESENCE_ENV", DEVELOPMENT)
-    host: str = _env("HOST", "127.0.0.1")
-    port: Port = _env("PORT", 3000)
-    data_dir: Path = _env("PRESENCE_DATA_DIR", Path("data"))
-    jwt_secret: str | None = _env("JWT_SECRET_ACCESS")
-    jwt_expires_in: Annotated[int | None, _read(parse_duration)] = _env("JWT_EXPIRES_IN", 7 * 86400)
-    database_url: str | None = _env("DATABASE_URL")
-    cache_host: str | None = _env("CACHE_HOST")
-    cache_port: Port = _env("CACHE_PORT", 6379)
-    cache_pass: str | None = _env("CACHE_PASS")
-    redis_url: Annotated[str | None, _read(_redis_url)] = _env("REDIS_URL")
-    socketio_channel: str = _env("PRESENCE_SOCKETIO_CHANNEL", "socketio")
-    updates_channel: str = _env("PRESENCE_UPDATES_CHANNEL", "presence:updates")
-    redis_cluster_keys: Flag = _env("PRESENCE_REDIS_CLUSTER_KEYS", False)
-    # A Redis Cluster's nodes (any will do as a seed), "host:port,...".
-    redis_cluster_nodes: Annotated[str | None, _read(_cluster_nodes)] = _env("REDIS_CLUSTER_NODES")
-    # Buckets of the cluster layout (keys.py, docs/redis.md): fixed for the data's life.
-    redis_buckets: Annotated[int, _read(_buckets)] = _env("PRESENCE_REDIS_BUCKETS", DEFAULT_BUCKETS)
-    # Redis behind Sentinel: the sentinels ("host:port,...") and the master's name.
-    redis_sentinels: Annotated[str | None, _read(_addresses)] = _env("REDIS_SENTINELS")
-    redis_sentinel_master: Annotated[str | None, _read(_master_name)] = _env("REDIS_SENTINEL_MASTER")
-    redis_pool_size: Annotated[int, _read(lambda v, n: int(_number(minimum=2)(v, n)))] = _env(
-        "PRESENCE_REDIS_POOL_SIZE", 64
-    )
-    instance_id: str = _env("PRESENCE_INSTANCE_ID", default_factory=default_instance_id)
-    statuses_file: Path | None = _env("PRESENCE_STATUSES_FILE")
-    # None: the environment's default (cors.py); "*" only when said explicitly.
-    cors_origins: Annotated[list[str] | str | None, _read(_origins)] = _env("CORS_ORIGINS")
-    session_ttl: Annotated[float, _read(_number(minimum=1.0))] = _env("PRESENCE_SESSION_TTL", 90.0)
-    offline_grace: Annotated[float, _read(_number())] = _env("PRESENCE_OFFLINE_GRACE", 5.0)
-    lease_ttl: Annotated[float, _read(_number(minimum=1.0))] = _env("PRESENCE_LEASE_TTL", 10.0)
-    lease_check_interval: Annotated[float, _read(_number(minimum=0.05))] = _env("PRESENCE_LEASE_CHECK_INTERVAL", 1.0)
-    sweep_interval: Annotated[float, _read(_number(minimum=0.01))] = _env("PRESENCE_SWEEP_INTERVAL", 5.0)
-    ws_deflate: Flag = _env("PRESENCE_WS_DEFLATE", False)
-    loop_monitor: Flag = _env("PRESENCE_LOOP_MONITOR", False)
-    log_level: Annotated[str, _read(_upper)] = _env("LOG_LEVEL", "INFO")
-    log_format: Annotated[str, _read(_choice(LOG_FORMATS))] = _env("LOG_FORMAT", LOG_FORMATS[0])
-    # Prometheus metrics on their own port (not the public one) when set.
-    metrics_port: Port | None = _env("PRESENCE_METRICS_PORT")
-    # Addresses (or networks) of the proxies whose X-Forwarded-For is believed.
-    trusted_proxies: Annotated[tuple[str, ...], _read(_networks)] = _env("PRESENCE_TRUSTED_PROXIES", ())
-    # Engine.IO's session cookie (python-engineio's ``cookie``), for a load balancer to
-    # stick a session to its instance; None sends none.
-    sid_cookie: Annotated[str | None, _read(_cookie_name)] = _env("PRESENCE_SID_COOKIE")
-    audience: Annotated[str, _read(_choice(AUDIENCES))] = _env("PRESENCE_AUDIENCE", AUDIENCES[0])
-    watch_max_targets: Count = _env("PRESENCE_WATCH_MAX_TARGETS", 1000)
-    max_ids_per_call: Count = _env("PRESENCE_MAX_IDS_PER_CALL", 1000)
-    # The demo page at / (and, outside production, its token endpoint); unset: on, except
-    # in production.
-    demo: Annotated[bool, _read(_flag), BeforeValidator(_demo_default)] = _env(
-        "PRESENCE_DEMO", None, validate_default=True
-    )
-    # Processes accepting on this port: told by the server (hypercorn's workers), not
-    # read from the environment.
-    workers: int = 1
-    # Hostile clients (docs/security.md): bounds per socket and per user.
-    max_sockets_per_user: Count = _env("PRESENCE_MAX_SOCKETS_PER_USER", 20)
-    events_per_minute: Count = _env("PRESENCE_EVENTS_PER_MINUTE", 120)
-    handshake_timeout: Annotated[float, _read(_number(minimum=0.05))] = _env("PRESENCE_HANDSHAKE_TIMEOUT", 10.0)
-    max_queued_packets: Count = _env("PRESENCE_MAX_QUEUED_PACKETS", 1000)
-    jwt_previous_secrets: Annotated[tuple[str, ...], _read(_list)] = _env("JWT_SECRETS_PREVIOUS", ())
-    jwt_issuer: str | None = _env("JWT_ISSUER")
-    jwt_audience: str | None = _env("JWT_AUDIENCE")
-    jwt_jwks_url: str | None = _env("JWT_JWKS_URL")
-    jwt_jwks_algorithms: Annotated[tuple[str, ...], _read(_algorithms)] = _env(
-        "JWT_JWKS_ALGORITHMS", ("RS256", "ES256", "Ed25519", "EdDSA")
-    )
+    model_config = SettingsConfigDict(frozen=True, validate_by_name=True, validate_by_alias=True, extra="ignore")
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _GROUPS[cls.__name__] = cls
 
     @classmethod
     def settings_customise_sources(
@@ -317,11 +263,16 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Only what the caller passes: a bare ``Settings(...)`` (tests, benchmarks) must
-        not pick up the shell's variables, and pydantic-settings' own environment source
-        would also read each setting under its attribute name (``port``), which is no name
-        the gateway documents. ``from_env`` reads the documented names."""
         return (init_settings,)
+
+    @classmethod
+    def read(cls, env: Mapping[str, str | None]) -> Self:
+        source = EnvSettingsSource(cls, case_sensitive=True)
+        # The documented names only: with validate_by_name the source would also read each
+        # field under its attribute name.
+        source.config = {**source.config, "validate_by_name": False, "populate_by_name": False}
+        source.env_vars = {name: value for name, value in env.items() if value}  # empty: unset
+        return cls(**source())
 
     @classmethod
     def environment_name(cls, attribute: str) -> str:
@@ -330,52 +281,186 @@ class Settings(BaseSettings):
 
     @classmethod
     def environment_names(cls) -> tuple[str, ...]:
-        """Every variable the gateway reads."""
         return tuple(
             field.validation_alias for field in cls.model_fields.values() if isinstance(field.validation_alias, str)
         )
 
-    @classmethod
-    def from_env(cls, env: Mapping[str, str | None]) -> Settings:
-        """The settings these variables say; an empty variable is an unset one."""
-        given = {name: value for name in cls.environment_names() if (value := env.get(name))}
-        try:
-            return cls.model_validate(given)
-        except ValidationError as invalid:
-            raise ConfigError(_first_problem(invalid)) from None
 
-    @model_validator(mode="after")
-    def _one_redis_topology(self) -> Settings:
-        if self.redis_sentinels and not self.redis_sentinel_master:
-            raise ValueError("REDIS_SENTINELS is set: REDIS_SENTINEL_MASTER must name the master")
-        if self.redis_sentinels and self.redis_cluster_nodes:
-            raise ValueError("REDIS_SENTINELS and REDIS_CLUSTER_NODES: set one of them")
-        return self
+_GROUPS: dict[str, type[_Group]] = {}
+
+
+class ServerSettings(_Group):
+    """The process: where it listens, what it is called, what it logs and serves beside the socket."""
+
+    environment: Annotated[str, _read(_environment)] = _env("PRESENCE_ENV", DEVELOPMENT)
+    host: str = _env("HOST", "127.0.0.1")
+    port: Port = _env("PORT", 3000)
+    data_dir: Path = _env("PRESENCE_DATA_DIR", Path("data"))
+    instance_id: str = _env("PRESENCE_INSTANCE_ID", default_factory=default_instance_id)
+    # None: the environment's default (cors.py); "*" only when said explicitly.
+    cors_origins: Annotated[list[str] | str | None, NoDecode, _read(_origins)] = _env("CORS_ORIGINS")
+    # Addresses (or networks) of the proxies whose X-Forwarded-For is believed.
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode, _read(_networks)] = _env("PRESENCE_TRUSTED_PROXIES", ())
+    # Engine.IO's session cookie (python-engineio's ``cookie``), for a load balancer to
+    # stick a session to its instance; None sends none.
+    sid_cookie: Annotated[str | None, _read(_cookie_name)] = _env("PRESENCE_SID_COOKIE")
+    ws_deflate: Flag = _env("PRESENCE_WS_DEFLATE", False)
+    # The demo page at / (and, outside production, its token endpoint); unset: on, except
+    # in production.
+    demo: Annotated[bool, _read(_flag), BeforeValidator(_demo_default)] = _env(
+        "PRESENCE_DEMO", None, validate_default=True
+    )
+    log_level: Annotated[str, _read(_upper)] = _env("LOG_LEVEL", "INFO")
+    log_format: Annotated[str, _read(_choice(LOG_FORMATS))] = _env("LOG_FORMAT", LOG_FORMATS[0])
+    # Prometheus metrics on their own port (not the public one) when set.
+    metrics_port: Port | None = _env("PRESENCE_METRICS_PORT")
+    loop_monitor: Flag = _env("PRESENCE_LOOP_MONITOR", False)
 
     @property
     def production(self) -> bool:
         return self.environment == PRODUCTION
 
+
+class RedisSettings(_Group):
+    """Where instances share presence: one Redis, a Cluster, or one behind Sentinel; none
+    for the embedded default."""
+
+    cache_host: str | None = _env("CACHE_HOST")
+    cache_port: Port = _env("CACHE_PORT", 6379)
+    cache_pass: str | None = _env("CACHE_PASS")
+    url: Annotated[str | None, _read(_redis_url)] = _env("REDIS_URL")
+    # A Redis Cluster's nodes (any will do as a seed), "host:port,...".
+    cluster_nodes: Annotated[str | None, _read(_cluster_nodes)] = _env("REDIS_CLUSTER_NODES")
+    cluster_keys: Flag = _env("PRESENCE_REDIS_CLUSTER_KEYS", False)
+    # Buckets of the cluster layout (keys.py, docs/redis.md): fixed for the data's life.
+    buckets: Annotated[int, _read(_buckets)] = _env("PRESENCE_REDIS_BUCKETS", DEFAULT_BUCKETS)
+    # Redis behind Sentinel: the sentinels ("host:port,...") and the master's name.
+    sentinels: Annotated[str | None, _read(_addresses)] = _env("REDIS_SENTINELS")
+    sentinel_master: Annotated[str | None, _read(_master_name)] = _env("REDIS_SENTINEL_MASTER")
+    pool_size: Annotated[int, _read(lambda v, n: int(_number(minimum=2)(v, n)))] = _env(
+        "PRESENCE_REDIS_POOL_SIZE", 64
+    )
+    socketio_channel: str = _env("PRESENCE_SOCKETIO_CHANNEL", "socketio")
+    updates_channel: str = _env("PRESENCE_UPDATES_CHANNEL", UPDATES_CHANNEL)
+
+    @model_validator(mode="after")
+    def _one_topology(self) -> RedisSettings:
+        if self.sentinels and not self.sentinel_master:
+            raise ValueError("REDIS_SENTINELS is set: REDIS_SENTINEL_MASTER must name the master")
+        if self.sentinels and self.cluster_nodes:
+            raise ValueError("REDIS_SENTINELS and REDIS_CLUSTER_NODES: set one of them")
+        return self
+
     @property
     def shared_presence_url(self) -> str | None:
         """The Redis instances share presence through — ``REDIS_URL``, else the guide's
         ``CACHE_HOST``/``CACHE_PORT``/``CACHE_PASS`` — or None for the embedded default."""
-        if self.redis_cluster_nodes:
-            auth = f":{quote(self.cache_pass, safe='')}@" if self.cache_pass else ""
-            return f"redis+cluster://{auth}{self.redis_cluster_nodes}"
-        if self.redis_sentinels and self.redis_sentinel_master:
-            return sentinel_url(self.redis_sentinels, self.redis_sentinel_master, password=self.cache_pass)
-        if self.redis_url:
-            return self.redis_url
+        auth = f":{quote(self.cache_pass, safe='')}@" if self.cache_pass else ""
+        if self.cluster_nodes:
+            return f"redis+cluster://{auth}{self.cluster_nodes}"
+        if self.sentinels and self.sentinel_master:
+            return sentinel_url(self.sentinels, self.sentinel_master, password=self.cache_pass)
+        if self.url:
+            return self.url
         if not self.cache_host:
             return None
-        auth = f":{quote(self.cache_pass, safe='')}@" if self.cache_pass else ""
-        return f"redis://{auth}{self.cache_host}:{self.cache_port}/0"
+        return f"redis://{auth}{bracketed(self.cache_host)}:{self.cache_port}/0"
 
     @property
-    def redis_cluster(self) -> bool:
+    def cluster(self) -> bool:
         """Presence on a Redis Cluster, which implies the cluster key layout."""
         return is_cluster_url(self.shared_presence_url)
+
+
+class DatabaseSettings(_Group):
+    """The durable record: PostgreSQL when named, else the embedded SQLite file."""
+
+    url: str | None = _env("DATABASE_URL")
+
+
+class TokenSettings(_Group):
+    """How a client's JWT is checked, and how development tokens are minted."""
+
+    secret: str | None = _env("JWT_SECRET_ACCESS")
+    expires_in: Annotated[int | None, _read(parse_duration)] = _env("JWT_EXPIRES_IN", 7 * 86400)
+    previous_secrets: Annotated[tuple[str, ...], NoDecode, _read(_list)] = _env("JWT_SECRETS_PREVIOUS", ())
+    issuer: str | None = _env("JWT_ISSUER")
+    audience: str | None = _env("JWT_AUDIENCE")
+    jwks_url: str | None = _env("JWT_JWKS_URL")
+    jwks_algorithms: Annotated[tuple[str, ...], NoDecode, _read(_algorithms)] = _env(
+        "JWT_JWKS_ALGORITHMS", JWKS_ALGORITHMS
+    )
+
+
+class LimitSettings(_Group):
+    """Hostile clients (docs/security.md): bounds per socket, per user and per call."""
+
+    max_sockets_per_user: Count = _env("PRESENCE_MAX_SOCKETS_PER_USER", 20)
+    events_per_minute: Count = _env("PRESENCE_EVENTS_PER_MINUTE", 120)
+    handshake_timeout: Annotated[float, _read(_number(minimum=0.05))] = _env("PRESENCE_HANDSHAKE_TIMEOUT", 10.0)
+    max_queued_packets: Count = _env("PRESENCE_MAX_QUEUED_PACKETS", 1000)
+    watch_max_targets: Count = _env("PRESENCE_WATCH_MAX_TARGETS", 1000)
+    max_ids_per_call: Count = _env("PRESENCE_MAX_IDS_PER_CALL", 1000)
+
+
+class StatusSettings(_Group):
+    """What a user may show, and who may watch whom."""
+
+    statuses_file: Path | None = _env("PRESENCE_STATUSES_FILE")
+    # Who may watch whom: anyone signed in, or the pairs of the presence_contacts table.
+    audience: Annotated[str, _read(_choice(AUDIENCES))] = _env("PRESENCE_AUDIENCE", AUDIENCES[0])
+
+
+class TimingSettings(_Group):
+    """How long a silent socket, a closed last tab and an instance's lease last."""
+
+    session_ttl: Annotated[float, _read(_number(minimum=1.0))] = _env("PRESENCE_SESSION_TTL", 90.0)
+    offline_grace: Seconds = _env("PRESENCE_OFFLINE_GRACE", 5.0)
+    lease_ttl: Annotated[float, _read(_number(minimum=1.0))] = _env("PRESENCE_LEASE_TTL", 10.0)
+    lease_check_interval: Annotated[float, _read(_number(minimum=0.05))] = _env("PRESENCE_LEASE_CHECK_INTERVAL", 1.0)
+    sweep_interval: Annotated[float, _read(_number(minimum=0.01))] = _env("PRESENCE_SWEEP_INTERVAL", 5.0)
+
+
+class Settings(BaseModel):
+    """The gateway's settings, by group. ``Settings(server=ServerSettings(port=4000))``
+    takes attribute names and reads no environment; ``load_settings()`` and
+    ``Settings.from_env`` read the variables."""
+
+    model_config = ConfigDict(frozen=True)
+
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    redis: RedisSettings = Field(default_factory=RedisSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    tokens: TokenSettings = Field(default_factory=TokenSettings)
+    limits: LimitSettings = Field(default_factory=LimitSettings)
+    statuses: StatusSettings = Field(default_factory=StatusSettings)
+    timing: TimingSettings = Field(default_factory=TimingSettings)
+
+    @classmethod
+    def groups(cls) -> dict[str, type[_Group]]:
+        return {name: field.annotation for name, field in cls.model_fields.items()}  # type: ignore[misc]
+
+    @classmethod
+    def environment_names(cls) -> tuple[str, ...]:
+        """Every variable the gateway reads."""
+        return tuple(name for group in cls.groups().values() for name in group.environment_names())
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str | None]) -> Settings:
+        """The settings these variables say; an empty variable is an unset one."""
+        try:
+            return cls(**{name: group.read(env) for name, group in cls.groups().items()})
+        except ValidationError as invalid:
+            raise ConfigError(_first_problem(invalid)) from None
+
+    def changed(self, group: str, **values: Any) -> Settings:
+        """A copy with some settings of one group replaced (``changed("server", port=4000)``)."""
+        current = getattr(self, group)
+        return self.model_copy(update={group: current.model_copy(update=values)})
+
+    @property
+    def production(self) -> bool:
+        return self.server.production
 
 
 def _first_problem(invalid: ValidationError) -> str:
