@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from presence_gateway.adapters.redis.client import create_redis  # noqa: E402
+from presence_gateway.adapters.redis.client import create_redis, create_redis_cluster  # noqa: E402
 from presence_gateway.adapters.redis.cluster_events import ClusterPipelinedRedis  # noqa: E402
 from presence_gateway.adapters.redis.keys import RedisKeys  # noqa: E402
 from presence_gateway.adapters.redis.pipelined import PipelinedRedis  # noqa: E402
@@ -43,7 +43,8 @@ META = SessionMeta(device="web", connected_at=0.0, ip="127.0.0.1")
 
 async def run(url: str, events_client: str, seconds: float, concurrency: int) -> float:
     cluster = url.startswith("redis+cluster://")
-    client = create_redis(url, pool_size=concurrency + 8)  # RedisCluster refuses past its pool
+    # RedisCluster refuses past its pool
+    client = (create_redis_cluster if cluster else create_redis)(url, pool_size=concurrency + 8)
     if events_client == "pipelined":
         events = ClusterPipelinedRedis(url) if cluster else PipelinedRedis(url)
     else:

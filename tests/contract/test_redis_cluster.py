@@ -12,7 +12,7 @@ import anyio
 import pytest
 import redis
 
-from presence_gateway.adapters.redis.client import create_redis
+from presence_gateway.adapters.redis.client import create_redis_cluster
 from presence_gateway.adapters.redis.cluster_events import ClusterPipelinedRedis
 from presence_gateway.adapters.redis.keys import RedisKeys
 from presence_gateway.adapters.redis.presence_store import BucketCountMismatch
@@ -97,7 +97,7 @@ async def test_two_instances_sweep_each_bucket_once(redis_cluster_url) -> None:
 
         # Every bucket is now held by one of them, for the claim's TTL: each sweeps only its own.
         keys = RedisKeys(True)
-        inspector = create_redis(redis_cluster_url)
+        inspector = create_redis_cluster(redis_cluster_url)
         try:
             holders = [await inspector.get(keys.sweep_claim("graces", bucket)) for bucket in range(keys.buckets)]
         finally:

@@ -57,7 +57,7 @@ class Instances:
     def __init__(self, url: str) -> None:
         self.channel = f"socketio-{uuid.uuid4().hex[:8]}"
         self.publishers = [ShardPublisher(url), ShardPublisher(url)]
-        self.clients = [pubsub_client(url, pool_size=4), pubsub_client(url, pool_size=4)]  # as the container
+        self.clients = [pubsub_client(url, pool_size=4, cluster=True), pubsub_client(url, pool_size=4, cluster=True)]
         self.a, self.b = (
             ClusterRedisManager(client, channel=self.channel, events=publisher)
             for client, publisher in zip(self.clients, self.publishers, strict=True)

@@ -10,12 +10,11 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from presence_gateway.adapters.redis.client import create_redis
 from presence_gateway.adapters.redis.cluster_url import is_cluster_url
 from presence_gateway.adapters.redis.keys import RedisKeys
 from presence_gateway.domain.ports import SessionMeta
 from presence_gateway.domain.presence import Transition
-from tests.support.redis_stores import redis_stores
+from tests.support.redis_stores import redis_client, redis_stores
 
 pytestmark = pytest.mark.anyio
 
@@ -53,7 +52,7 @@ async def test_concurrent_operations_from_two_instances_never_diverge_from_the_m
     model = Model()
     serial = 0
     operations = 0
-    inspector = create_redis(shared_redis_url)
+    inspector = redis_client(shared_redis_url)
     keys = RedisKeys(cluster=is_cluster_url(shared_redis_url))
     try:
         for batch in range(200):

@@ -5,12 +5,21 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
-from presence_gateway.adapters.redis.client import create_events, create_redis
+from presence_gateway.adapters.redis.client import create_redis, create_redis_cluster
+from presence_gateway.adapters.redis.cluster_events import ClusterPipelinedRedis
 from presence_gateway.adapters.redis.cluster_url import is_cluster_url
 from presence_gateway.adapters.redis.keys import RedisKeys
+from presence_gateway.adapters.redis.pipelined import PipelinedRedis
 from presence_gateway.adapters.redis.presence_store import RedisPresenceStore
 from presence_gateway.domain.statuses import default_registry
+
+
+def redis_client(url: str, **options: Any) -> Any:
+    """A client for the tests' Redis, a cluster's for a ``redis+cluster://`` URL (the tests
+    are handed either; the gateway's wiring knows which it has)."""
+    return create_redis_cluster(url, **options) if is_cluster_url(url) else create_redis(url, **options)
 
 
 @asynccontextmanager
@@ -26,7 +35,8 @@ async def redis_stores(
     stores = {}
     try:
         for instance in instances:
-            client, events = create_redis(url, pool_size=pool_size), create_events(url)
+            client = redis_client(url, pool_size=pool_size)
+            events = ClusterPipelinedRedis(url) if is_cluster_url(url) else PipelinedRedis(url)
             clients += [client, events]
             stores[instance] = RedisPresenceStore(
                 client, instance=instance, session_ttl=90.0, hidden_statuses=hidden, keys=keys, events=events

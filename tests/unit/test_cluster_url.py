@@ -34,3 +34,13 @@ def test_only_cluster_urls_are_cluster_urls() -> None:
 def test_a_node_list_names_every_node_as_host_and_port(text: str) -> None:
     with pytest.raises(ValueError):
         parse_nodes(text)
+
+
+def test_a_one_redis_client_is_never_guessed_into_a_cluster_one() -> None:
+    """The wiring says which topology it has; a cluster URL given for one Redis is refused."""
+    import pytest
+
+    from presence_gateway.adapters.redis.client import create_redis
+
+    with pytest.raises(ValueError, match="create_redis_cluster"):
+        create_redis("redis+cluster://r1:7000")

@@ -16,9 +16,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 
 from .circuit import CircuitBreakingPool, RedisCircuit
-from .cluster_events import ClusterPipelinedRedis
 from .cluster_url import is_cluster_url, parse_cluster_url
-from .pipelined import PipelinedRedis
 from .sentinel import MasterConnection, SentinelMaster, sentinel_address
 
 
@@ -36,13 +34,10 @@ def create_redis(
     rather than hanging (None for a pub/sub connection, which waits by design). With a
     ``circuit``, commands are refused at once while Redis is known to be down.
 
-    A ``redis+cluster://`` URL gives redis-py's ``RedisCluster`` (``pool_size`` connections
-    per node); the circuit is one Redis's, and is not used there."""
+    One Redis, or the primary Sentinel names; a Redis Cluster is ``create_redis_cluster``'s
+    (the wiring knows which it has: a cluster URL here is refused, not guessed at)."""
     if is_cluster_url(url):
-        return create_redis_cluster(
-            url, pool_size=pool_size, socket_timeout=socket_timeout, connect_timeout=connect_timeout,
-            decode_responses=decode_responses,
-        )
+        raise ValueError("a redis+cluster:// URL names a Redis Cluster: use create_redis_cluster")
     pool_class = BlockingConnectionPool if circuit is None else CircuitBreakingPool
     extra = {} if circuit is None else {"circuit": circuit}
     options: dict[str, Any] = dict(
@@ -76,6 +71,8 @@ def create_redis_cluster(
     connect_timeout: float = 2.0,
     decode_responses: bool = True,
 ) -> Any:
+    """redis-py's ``RedisCluster`` on the nodes of a ``redis+cluster://`` URL, ``pool_size``
+    connections per node."""
     address = parse_cluster_url(url)
     return RedisCluster(
         startup_nodes=[ClusterNode(host, port) for host, port in address.nodes],
@@ -87,10 +84,3 @@ def create_redis_cluster(
         socket_connect_timeout=connect_timeout,
         decode_responses=decode_responses,
     )
-
-
-def create_events(url: str, *, circuit: RedisCircuit | None = None) -> PipelinedRedis | ClusterPipelinedRedis:
-    """The socket events' connection (pipelined.py): one, or one per primary of a cluster."""
-    if is_cluster_url(url):
-        return ClusterPipelinedRedis(url)
-    return PipelinedRedis(url, circuit=circuit)

@@ -20,15 +20,17 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from .circuit import RedisCircuit
-from .client import create_redis
+from .client import create_redis, create_redis_cluster
 
 log = logging.getLogger(__name__)
 
 PROBE_TIMEOUT = 1.0
 
 
-def probe_client(url: str, timeout: float = PROBE_TIMEOUT) -> Redis:
+def probe_client(url: str, timeout: float = PROBE_TIMEOUT, *, cluster: bool = False) -> Any:
     """One connection, no circuit (the probe is what closes it), every wait bounded."""
+    if cluster:
+        return create_redis_cluster(url, pool_size=1, socket_timeout=timeout, connect_timeout=timeout)
     return create_redis(url, pool_size=1, pool_timeout=timeout, socket_timeout=timeout, connect_timeout=timeout)
 
 

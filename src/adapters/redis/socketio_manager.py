@@ -41,7 +41,7 @@ from socketio.async_pubsub_manager import AsyncPubSubManager
 from ...domain.outages import Backoff, Outage
 from ..socketio.lean_manager import LeanEmits, encode_event
 from .circuit import RedisCircuit
-from .client import create_redis
+from .client import create_redis, create_redis_cluster
 from .pipelined import PipelinedRedis
 
 log = logging.getLogger(__name__)
@@ -57,8 +57,10 @@ RESTART_DELAY = 1.0
 FIRST_SUBSCRIBE_WAIT = 5.0
 
 
-def pubsub_client(url: str, *, pool_size: int, circuit: RedisCircuit | None = None) -> Redis:
+def pubsub_client(url: str, *, pool_size: int, circuit: RedisCircuit | None = None, cluster: bool = False) -> Any:
     """The manager's client: bytes, as the manager compares channel names as bytes."""
+    if cluster:
+        return create_redis_cluster(url, pool_size=pool_size, decode_responses=False)
     return create_redis(url, pool_size=pool_size, decode_responses=False, circuit=circuit)
 
 

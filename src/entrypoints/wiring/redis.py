@@ -86,9 +86,9 @@ class RedisCluster(containers.DeclarativeContainer):
     )
     redis_events = providers.Singleton(ClusterPipelinedRedis, redis_settings.shared_presence_url)
     redis_pubsub = providers.Singleton(
-        pubsub_client, redis_settings.shared_presence_url, pool_size=redis_settings.pool_size, circuit=circuit
+        pubsub_client, redis_settings.shared_presence_url, pool_size=redis_settings.pool_size, cluster=True
     )
-    redis_probe = providers.Singleton(probe_client, redis_settings.shared_presence_url)
+    redis_probe = providers.Singleton(probe_client, redis_settings.shared_presence_url, cluster=True)
     keys = providers.Singleton(RedisKeys, True, redis_settings.buckets)
     # Emits and presence:updates through the shard owning each channel (shard_publisher.py).
     publisher = providers.Singleton(
