@@ -9,14 +9,25 @@ replaces did, with fewer objects, tasks or loop turns, or without the failure.
   timeout task; h11's header iteration; hypercorn's WebSocket message buffer (forgets a
   refused message) and its permessage-deflate (declined unless asked for). Applied once,
   in the worker process, by ``patch_hypercorn``.
+- ``hypercorn_worker``: what hypercorn's parent hands a worker (how many share the port,
+  the parent's shutdown event).
 - ``engineio_websocket``: python-engineio's ASGI WebSocket, reading an undecodable frame
   as the client closing.
+- ``lean_engineio``: python-engineio's socket, request translation and connect handler
+  without a task, queue or timer per message, and the slow-consumer bound.
+- ``lean_manager``: python-socketio's emits, encoded once, no task per recipient.
+- ``json_codec``: orjson as python-socketio's and engineio's JSON.
+- ``socketio_redis_manager`` and ``socketio_cluster_manager``: python-socketio's Redis
+  manager on the gateway's clients, a listener that cannot go deaf, sharded channels on a
+  cluster; Redis reaches them through the ports they declare (``Publishes``, ``Circuit``),
+  which ``adapters/redis`` implements.
 
-The gateway's own subclasses of upstream classes stay with the adapters they serve
-(``adapters/socketio/lean_engineio.py``, ``lean_manager.py``, ``server.py``,
-``adapters/redis/socketio_manager.py``).
+Each module's docstring opens with the upstream distribution, version and what it
+replaces. The one subclass that stays with its adapter is the gateway's Socket.IO server
+(``adapters/socketio/server.py``: the post-CONNECT hook, replies first, held packets),
+which also carries the gateway's own frame checks and refusal log.
 
-Every upstream function or class replaced, patched or overridden, here or in those
+Every upstream function or class replaced, patched or overridden, here or in that
 subclasses, is fingerprinted in ``tests/unit/test_framework_overrides.py``: a release
 that changes any of it fails the suite until someone has read the change. So the
 versions are pinned below the next minor release in ``pyproject.toml``:

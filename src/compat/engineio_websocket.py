@@ -1,4 +1,5 @@
-"""python-engineio's ASGI WebSocket, reading a text frame Engine.IO cannot decode (empty,
+"""Patches python-engineio 4.15.1's ``engineio.async_drivers.asgi.WebSocket.wait``: the ASGI
+WebSocket, reading a text frame Engine.IO cannot decode (empty,
 or not starting with a packet type) as the client closing. Upstream decodes it outside
 its receive loop's ``try``: the error escapes to hypercorn, which answers 1011, and the
 session lingers until its ping timeout. Read as a close, it ends at once.

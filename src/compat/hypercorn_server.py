@@ -1,4 +1,8 @@
-"""hypercorn's and h11's internals, replaced in the worker process (the app factory calls
+"""Replaces parts of hypercorn 0.18 (``hypercorn.asyncio.task_group.TaskGroup``,
+``worker_context.EventWrapper``, ``tcp_server.TCPServer._read_data``,
+``protocol.ws_stream.WebsocketBuffer`` and ``PerMessageDeflate``), h11 0.16's
+``Headers`` iteration and wsproto 1.2's ``PerMessageDeflate.accept``: hypercorn's and
+h11's internals, replaced in the worker process (the app factory calls
 ``patch_hypercorn``), each fingerprinted by ``tests/unit/test_framework_overrides.py``.
 
 Hot paths:

@@ -14,6 +14,7 @@ import socketio
 from quart import Quart
 
 from ..compat.hypercorn_server import patch_hypercorn
+from ..compat.hypercorn_worker import HypercornWorker, hypercorn_worker
 from ..domain.errors import InvalidStatuses
 from .http.cors import apply_http_cors, origin_check
 from .http.demo_page import announce_demo, demo_blueprint
@@ -23,7 +24,6 @@ from .http.metrics import MetricsPort, metrics_blueprint
 from .http.polling_guard import polling_post_refusal, send_refusal
 from .http.polling_refusal import PollingRefusal
 from .http.presence_api import presence_api_blueprint
-from .hypercorn_worker import HypercornWorker, hypercorn_worker
 from .limits import MAX_FRAME_BYTES
 from .process.lifecycle import Gateway
 from .process.log_escaping import escape_log_records, quiet_socket_libraries

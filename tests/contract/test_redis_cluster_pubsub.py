@@ -11,9 +11,9 @@ import anyio
 import pytest
 from redis.cluster import key_slot
 
-from presence_gateway.adapters.redis.cluster_socketio_manager import ClusterRedisManager
+from presence_gateway.adapters.redis.client import pubsub_client
 from presence_gateway.adapters.redis.shard_publisher import ShardPublisher
-from presence_gateway.adapters.redis.socketio_manager import pubsub_client
+from presence_gateway.compat.socketio_cluster_manager import ClusterRedisManager
 from tests.support.manager_hearing import Hearing, Sender, across, emit_message
 from tests.support.redis_cluster import SLOTS, RedisCluster, _wait
 

@@ -11,10 +11,10 @@ import pytest
 import redis
 
 from presence_gateway.adapters.redis.circuit import RedisCircuit
-from presence_gateway.adapters.redis.client import create_redis
+from presence_gateway.adapters.redis.client import create_redis, pubsub_client
 from presence_gateway.adapters.redis.health import RedisHealth, probe_client
 from presence_gateway.adapters.redis.pipelined import PipelinedRedis
-from presence_gateway.adapters.redis.socketio_manager import PooledRedisManager, pubsub_client
+from presence_gateway.compat.socketio_redis_manager import PooledRedisManager
 from presence_gateway.domain.ports import SessionMeta
 from tests.support.manager_hearing import Hearing, Sender, across
 from tests.support.redis_sentinel import RedisSentinel

@@ -4,12 +4,12 @@ or wsproto release that changes any of it fails here: read the new code, carry i
 into ours (or drop our version if upstream now does the same), then record the new
 fingerprint.
 
-Where ours lives: ``compat/`` (what patches upstream: hypercorn's and h11's internals,
-python-engineio's WebSocket), and the gateway's subclasses:
-``adapters/socketio/lean_engineio.py`` (the Engine.IO socket, the request translation,
-the connect handler), ``lean_manager.py`` (emits), ``adapters/redis/socketio_manager.py``
-(publish and listen), ``server.py`` (the post-CONNECT hook, replies first, held packets);
-``entrypoints/hypercorn_worker.py`` reads what hypercorn's parent hands its workers.
+Where ours lives: ``compat/`` (hypercorn's and h11's internals, python-engineio's
+WebSocket, socket, request translation and connect handler in ``lean_engineio.py``,
+python-socketio's emits in ``lean_manager.py``, its Redis manager's publish and listen in
+``socketio_redis_manager.py``, what hypercorn's parent hands a worker in
+``hypercorn_worker.py``) and the gateway's Socket.IO server, ``adapters/socketio/server.py``
+(the post-CONNECT hook, replies first, held packets).
 """
 
 from __future__ import annotations

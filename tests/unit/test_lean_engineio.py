@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from engineio import packet
 
-from presence_gateway.adapters.socketio.lean_engineio import LeanEngineIOServer, LeanSocket
+from presence_gateway.compat.lean_engineio import LeanEngineIOServer, LeanSocket
 
 pytestmark = pytest.mark.anyio
 

@@ -7,8 +7,8 @@ from types import SimpleNamespace
 
 import pytest
 
+from presence_gateway.compat.hypercorn_worker import hypercorn_worker
 from presence_gateway.entrypoints.http.polling_refusal import PollingRefusal
-from presence_gateway.entrypoints.hypercorn_worker import hypercorn_worker
 
 pytestmark = pytest.mark.anyio
 

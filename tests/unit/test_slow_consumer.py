@@ -9,8 +9,8 @@ import asyncio
 import pytest
 from engineio import packet
 
-from presence_gateway.adapters.socketio.lean_engineio import LeanSocket
 from presence_gateway.adapters.socketio.server import PresenceSocketServer
+from presence_gateway.compat.lean_engineio import LeanSocket
 
 pytestmark = pytest.mark.anyio
 

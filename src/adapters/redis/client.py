@@ -84,3 +84,9 @@ def create_redis_cluster(
         socket_connect_timeout=connect_timeout,
         decode_responses=decode_responses,
     )
+
+def pubsub_client(url: str, *, pool_size: int, circuit: RedisCircuit | None = None, cluster: bool = False) -> Any:
+    """The manager's client: bytes, as the manager compares channel names as bytes."""
+    if cluster:
+        return create_redis_cluster(url, pool_size=pool_size, decode_responses=False)
+    return create_redis(url, pool_size=pool_size, decode_responses=False, circuit=circuit)

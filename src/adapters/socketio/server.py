@@ -28,11 +28,11 @@ import socketio
 from engineio.exceptions import SocketIsClosedError
 from socketio import packet
 
+from ...compat import json_codec
 from ...compat.engineio_websocket import guard_engineio
+from ...compat.lean_engineio import LeanEngineIOServer, shrink_environ
 from ..refusal_log import RefusalLog
-from . import json_codec
 from .frame_guard import announces_binary, dispatchable
-from .lean_engineio import LeanEngineIOServer, shrink_environ
 
 # Exceptions python-socketio raises on a frame it cannot parse.
 _MALFORMED = (ValueError, TypeError, KeyError, IndexError, AttributeError)

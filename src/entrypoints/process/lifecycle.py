@@ -13,10 +13,10 @@ from typing import Any
 import anyio
 
 from ...adapters.socketio.server import PresenceSocketServer
+from ...compat.hypercorn_worker import HypercornWorker
 from ...domain.ports import Clock
 from ...service_layer.durable_writer import DurableWriter
 from ...service_layer.use_cases import PresenceService
-from ..hypercorn_worker import HypercornWorker
 from .background import Job, Supervisor
 from .runtime import freeze_start_up_objects
 from .worker_shutdown import ParentFollower

@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable
 
 import anyio
 
-from ..hypercorn_worker import HypercornWorker
+from ...compat.hypercorn_worker import HypercornWorker
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from typing import Any
 from dependency_injector import containers, providers
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ..hypercorn_worker import HypercornWorker
+from ...compat.hypercorn_worker import HypercornWorker
 from .core import Core
 from .embedded import Embedded
 from .redis import OneRedis, RedisCluster, Shared

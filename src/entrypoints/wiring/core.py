@@ -28,6 +28,7 @@ from ...adapters.sql.engine import create_engine
 from ...adapters.sql.status_repository import SqlStatusRepository
 from ...adapters.status_declarations import load_registry
 from ...adapters.timed_writes import TimedWrites
+from ...compat.hypercorn_worker import HypercornWorker
 from ...domain.event_budget import EventBudget
 from ...domain.sockets_per_user import SocketsPerUser
 from ...service_layer.durable_writer import DurableWriter
@@ -37,7 +38,6 @@ from ...service_layer.warm_up import warm_up
 from ...service_layer.watching import WatchService
 from ..http.cors import socket_origins
 from ..http.metrics import GatewayCollector, Latencies, metrics_registry
-from ..hypercorn_worker import HypercornWorker
 from ..limits import MAX_FRAME_BYTES
 from ..process.database import database_url, prepare_database
 from ..process.lifecycle import Gateway

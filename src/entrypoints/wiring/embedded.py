@@ -9,7 +9,7 @@ from functools import partial
 from dependency_injector import containers, providers
 
 from ...adapters.memory.presence_store import InMemoryPresenceStore
-from ...adapters.socketio.lean_manager import LocalManager
+from ...compat.lean_manager import LocalManager
 from ..process.start_steps import forget_previous_run
 from .resources import disposed_at_stop, held_data_dir
 

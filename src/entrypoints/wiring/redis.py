@@ -18,17 +18,17 @@ from dependency_injector import containers, providers
 
 from ...adapters.fanout import FanOutBroadcaster
 from ...adapters.redis.circuit import RedisCircuit
-from ...adapters.redis.client import create_redis, create_redis_cluster
+from ...adapters.redis.client import create_redis, create_redis_cluster, pubsub_client
 from ...adapters.redis.cluster_events import ClusterPipelinedRedis
-from ...adapters.redis.cluster_socketio_manager import ClusterRedisManager
 from ...adapters.redis.fleet import RedisFleet
 from ...adapters.redis.health import RedisHealth, probe_client
 from ...adapters.redis.keys import RedisKeys
 from ...adapters.redis.pipelined import PipelinedRedis
 from ...adapters.redis.presence_store import RedisPresenceStore
 from ...adapters.redis.shard_publisher import ShardPublisher
-from ...adapters.redis.socketio_manager import PooledRedisManager, pubsub_client
 from ...adapters.redis.updates_publisher import RedisUpdatesPublisher
+from ...compat.socketio_cluster_manager import ClusterRedisManager
+from ...compat.socketio_redis_manager import PooledRedisManager
 from ...service_layer.held_sessions import HeldSessions, RecordingStore
 from ...service_layer.instance_lease import keep_lease, watch_dead_instances
 from ...service_layer.restore import RestoreRequests, SessionRestorer, keep_sessions_restored

@@ -1,4 +1,5 @@
-"""Emits that cost one encoding and one write per recipient.
+"""Replaces python-socketio 5.18.1's ``socketio.async_manager.AsyncManager.emit``: emits
+that cost one encoding and one write per recipient.
 
 python-socketio 5.x's ``AsyncManager.emit`` scans the payload for binary parts twice,
 then creates an asyncio task per recipient and waits for all of them: a ``pong`` costs a

@@ -1,27 +1,34 @@
-"""python-socketio's Redis manager, on our pool, with a listener that cannot go deaf.
+"""Replaces parts of python-socketio 5.18.1's ``socketio.AsyncRedisManager`` (and of
+``AsyncPubSubManager``): the gateway's cross-instance emits on its own Redis client, with a
+listener that cannot go deaf.
 
-What ``AsyncRedisManager`` (python-socketio 5.x) does that we replace, and why:
+What upstream 5.18.1 does, and what is done here instead:
 
-- The client. Upstream builds one on redis-py's default pool (which raises once 100
-  connections are busy; the emit is then dropped) and builds another — leaving the old one
-  open — on every reconnect (python-socketio #1569). Here: one client for the manager's
-  lifetime, given to it (``pubsub_client``: the store's pool settings and circuit, bytes);
-  the pool reconnects by itself.
-- The listener's retries. Upstream waits 1, 2, 4 … 60 s between attempts, so after a long
-  outage cross-instance emits stay lost for up to a minute. Here: at most ``RETRY_MAX``,
-  and at once when the circuit sees Redis answer again; the broken pub/sub connection is
-  closed; a quiet connection is asked for a PING, and one that does not answer is
-  replaced (a connection dropped without a reset would otherwise be listened to forever).
-- Who runs the listener. Upstream starts it as a bare background task; if its loop ever
-  ends, the instance stays up and deaf, silently (python-socketio #1581: a day). Here it
-  runs under the gateway's supervisor (``run``): an end is logged and the loop restarted,
-  and ``subscribed`` tells ``/readyz``.
-- Emits. Upstream publishes every emit, even to one socket of this instance (``pong``,
-  ``error``, ``connected``), which no other instance could deliver and an outage must not
-  delay: those are delivered here only. The others are delivered here at once, encoded
-  once and without a task per recipient (``lean_manager.py``), then published without
-  awaiting Redis's reply; this instance drops its own emits when they come back, before
-  decoding them.
+- The client. ``_redis_connect`` builds a client with ``Redis.from_url`` (redis-py's
+  default pool, which raises once its 100 connections are busy; the emit is then dropped
+  after two tries) and builds a new one, without closing the old, each time the listener
+  or a publish reconnects. Here: one client for the manager's lifetime, given to it
+  (``adapters/redis/client.py`` ``pubsub_client``: the store's pool settings and circuit,
+  bytes); the pool reconnects by itself.
+- The listener's retries. ``_redis_listen_with_retries`` waits 1, 2, 4 … 60 s between
+  attempts, so after a long outage cross-instance emits stay lost for up to a minute, and
+  ``pubsub.listen()`` waits on a connection dropped without a reset for ever. Here: at most
+  ``RETRY_MAX``, at once when the circuit sees Redis answer again; the broken pub/sub
+  connection is closed; a quiet connection is asked for a PING and replaced if it does not
+  answer.
+- Who runs the listener. ``AsyncPubSubManager.initialize`` starts ``_thread`` with
+  ``start_background_task`` (a bare task); if its loop ever ends, the instance stays up and
+  deaf, silently. Here it runs under the gateway's supervisor (``run``): an end is logged
+  and the loop restarted, and ``subscribed`` tells ``/readyz``.
+- Emits. ``AsyncPubSubManager.emit`` publishes every emit, even to one socket of this
+  instance (``pong``, ``error``, ``connected``), which no other instance could deliver and
+  an outage must not delay: those are delivered here only. The others are delivered here
+  at once, encoded once and without a task per recipient (``lean_manager.py``), then
+  published without awaiting Redis's reply (``Publishes``: the adapters' pipelined
+  connection); this instance drops its own emits when they come back, before decoding.
+
+Redis reaches this module only through what it is given: the pub/sub client, a
+``Publishes`` and a ``Circuit`` (the ports below, implemented in ``adapters/redis``).
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 import socketio
@@ -38,13 +45,27 @@ from redis.asyncio.client import PubSub
 from redis.exceptions import ConnectionError
 from socketio.async_pubsub_manager import AsyncPubSubManager
 
-from ...domain.outages import Backoff, Outage
-from ..socketio.lean_manager import LeanEmits, encode_event
-from .circuit import RedisCircuit
-from .client import create_redis, create_redis_cluster
-from .pipelined import PipelinedRedis
+from ..domain.outages import Backoff, Outage
+from .lean_manager import LeanEmits, encode_event
 
 log = logging.getLogger(__name__)
+
+
+class Publishes(Protocol):
+    """Where emits leave without awaiting Redis's reply (the adapters' pipelined
+    connection, or on a cluster the shard publisher)."""
+
+    def publish_nowait(self, channel: str, message: bytes | str) -> None: ...
+
+
+class Circuit(Protocol):
+    """Whether Redis is known to be down, and a wait until it answers again (the adapters'
+    ``RedisCircuit``)."""
+
+    @property
+    def is_open(self) -> bool: ...
+
+    async def wait_closed(self, timeout: float) -> None: ...
 
 RETRY_INITIAL = 0.1
 RETRY_MAX = 2.0
@@ -57,11 +78,6 @@ RESTART_DELAY = 1.0
 FIRST_SUBSCRIBE_WAIT = 5.0
 
 
-def pubsub_client(url: str, *, pool_size: int, circuit: RedisCircuit | None = None, cluster: bool = False) -> Any:
-    """The manager's client: bytes, as the manager compares channel names as bytes."""
-    if cluster:
-        return create_redis_cluster(url, pool_size=pool_size, decode_responses=False)
-    return create_redis(url, pool_size=pool_size, decode_responses=False, circuit=circuit)
 
 
 class PooledRedisManager(socketio.AsyncRedisManager, LeanEmits):
@@ -72,8 +88,8 @@ class PooledRedisManager(socketio.AsyncRedisManager, LeanEmits):
         client: Redis,
         *,
         channel: str,
-        circuit: RedisCircuit | None = None,
-        events: PipelinedRedis | None = None,
+        circuit: Circuit | None = None,
+        events: Publishes | None = None,
     ) -> None:
         super().__init__(channel=channel)
         self._client = client

@@ -1,4 +1,6 @@
-"""python-socketio's cross-instance emits on a Redis Cluster, through a sharded channel.
+"""Extends ``socketio_redis_manager.PooledRedisManager`` (python-socketio 5.18.1's
+``AsyncRedisManager``, which has no cluster support) for a Redis Cluster, through a
+sharded channel.
 
 python-socketio has no cluster manager. On a cluster a plain ``PUBLISH`` is copied to
 every node over the cluster bus, so each message costs every primary and replica; a
@@ -17,13 +19,19 @@ all of a fleet's cross-instance emits, as one Redis does without a cluster.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 from redis.asyncio.cluster import RedisCluster
 
-from .shard_publisher import ShardPublisher
-from .socketio_manager import PooledRedisManager
+from .socketio_redis_manager import PooledRedisManager, Publishes
+
+
+class ShardPublishes(Publishes, Protocol):
+    """Publishes through the shard owning each channel, once it knows the owners
+    (the adapters' ``ShardPublisher``)."""
+
+    async def prepare(self) -> None: ...
 
 
 class ClusterRedisManager(PooledRedisManager):
@@ -33,7 +41,7 @@ class ClusterRedisManager(PooledRedisManager):
     MESSAGE = "smessage"
     UNSUBSCRIBED = "sunsubscribe"
 
-    def __init__(self, client: RedisCluster, *, channel: str, events: ShardPublisher) -> None:
+    def __init__(self, client: RedisCluster, *, channel: str, events: ShardPublishes) -> None:
         super().__init__(client, channel=channel, events=events)  # type: ignore[arg-type]
         self._shards = events
 

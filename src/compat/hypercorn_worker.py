@@ -1,4 +1,5 @@
-"""What a process learns about itself when hypercorn's parent runs it as a worker.
+"""Reads what hypercorn 0.18's ``hypercorn.run._populate`` hands each worker process: what
+a process learns about itself when hypercorn's parent runs it as a worker.
 
 ``hypercorn --workers N`` (and ``presence-gateway serve --workers N``, which runs the same
 code) binds the port in a parent and spawns N processes that all accept on it; the

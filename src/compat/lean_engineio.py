@@ -1,4 +1,6 @@
-"""Engine.IO's server socket without a task, a queue or a timer per message.
+"""Replaces python-engineio 4.15.1's ``engineio.async_socket.AsyncSocket`` (and hooks
+``engineio.async_server.AsyncServer`` and ``engineio.async_drivers.asgi.translate_request``):
+Engine.IO's server socket without a task, a queue or a timer per message.
 
 What python-engineio 4.x does per WebSocket connection, and what it costs here:
 
