@@ -7,8 +7,10 @@ everybody else sees, what must be written durably — is decided here, without I
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
+from .rich_presence import CustomStatus
 from .statuses import OFFLINE, ONLINE, StatusRegistry
 
 
@@ -48,7 +50,12 @@ class Transition:
 
 @dataclass(frozen=True, slots=True)
 class PresenceChanged:
-    """A change of what the user's own sockets see; ``public`` is what others see."""
+    """A change of what the user's own sockets see; ``public`` is what others see.
+
+    ``devices`` and ``custom_status`` are what others see of them (nothing of a user seen
+    as not online), ``previous_devices`` and ``previous_custom_status`` what they saw
+    before; ``seq`` is the user's version, which only grows (``rich_presence.next_seq``).
+    """
 
     user_id: str
     status: str
@@ -56,10 +63,20 @@ class PresenceChanged:
     previous: str
     previous_public: str
     at: float
+    seq: int = 0
+    devices: Mapping[str, str] = field(default_factory=dict)
+    custom_status: CustomStatus | None = None
+    previous_devices: Mapping[str, str] = field(default_factory=dict)
+    previous_custom_status: CustomStatus | None = None
 
     @property
     def public_changed(self) -> bool:
-        return self.public != self.previous_public
+        """Whether watchers are told: what others see changed (status, devices, custom)."""
+        return (
+            self.public != self.previous_public
+            or self.devices != self.previous_devices
+            or self.custom_status != self.previous_custom_status
+        )
 
 
 @dataclass(frozen=True, slots=True)
