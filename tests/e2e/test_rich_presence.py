@@ -8,6 +8,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+import socketio
 
 from .clients import Client, connected_client, token_for
 from .gateway_process import GatewayProcess
@@ -97,6 +98,6 @@ async def test_an_idle_tab_does_not_make_a_user_with_an_active_phone_idle(instan
 async def test_an_invalid_device_is_refused_at_connect(instances) -> None:
     one, _ = instances
     client = Client()
-    with pytest.raises(Exception):
+    with pytest.raises(socketio.exceptions.ConnectionError):
         await client.connect(one.url, {"token": token_for("bad-device"), "device": "Phone 1"})
     assert any("invalid device" in str(payload) for name, payload in client.events if name == "connect_error"), client.events
