@@ -71,3 +71,10 @@ async def test_seq_grows_with_every_operation_and_is_read_back(presence_store) -
     assert state.seq == seqs[-1]
     other = await presence_store.register("u2", "s1", WEB, expires_at=190.0)
     assert other.before.seq == 0 or other.before.seq < other.after.seq
+
+
+async def test_a_ping_moves_no_seq(presence_store) -> None:
+    registered = await presence_store.register("u1", "s1", WEB, expires_at=190.0)
+    touched = await presence_store.touch("u1", "s1", WEB, expires_at=200.0)
+
+    assert touched.after.seq == registered.after.seq

@@ -79,7 +79,10 @@ class InMemoryPresenceStore:
     async def register(self, user_id: str, session_id: str, meta: SessionMeta, expires_at: float) -> Transition:
         user = self._user(user_id)
         before = user.state()
+        renewal = session_id in user.sessions and user.leaving_at is None
         self._renew(user, user_id, session_id, meta, expires_at)
+        if renewal:  # a ping: nobody sees a difference, so seq stays
+            return Transition(before, user.state())
         return self._changed(user, before)
 
     async def touch(self, user_id: str, session_id: str, meta: SessionMeta, expires_at: float) -> Transition:

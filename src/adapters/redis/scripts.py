@@ -85,9 +85,11 @@ end
 -- Common session ARGV: 1 user, 2 session, 3 expiresAt ms, 4 session ttl ms, 5 user keys ttl ms,
 --                      6 device, 7 connectedAt, 8 ip, 9 instance, 10 hidden
 local function renew(keys, argv)
+  local new = 0
   if redis.call('SISMEMBER', keys[2], argv[2]) == 1 and redis.call('EXISTS', keys[1]) == 1 then
     redis.call('HSET', keys[1], 'expiresAt', argv[3])
   else
+    new = 1
     redis.call('HSET', keys[1], 'device', argv[6], 'connectedAt', argv[7], 'ip', argv[8],
       'instance', argv[9], 'expiresAt', argv[3])
     redis.call('SADD', keys[2], argv[2])
@@ -96,6 +98,7 @@ local function renew(keys, argv)
   redis.call('PEXPIRE', keys[1], argv[4])
   redis.call('PEXPIRE', keys[2], argv[5])
   redis.call('ZADD', keys[5], argv[3], argv[2] .. ':' .. argv[1])
+  return new
 end
 
 -- Registering a session while the user lingers (grace) cancels their going offline.
@@ -139,9 +142,14 @@ local c, r, known = read_choice(KEYS[4])
 if known == 0 then known = redis.call('EXISTS', KEYS[6]) end
 local sb = sockets_of(KEYS[10])
 local lingered = arrive(KEYS, ARGV[1], before)
-renew(KEYS, ARGV)
+local new = renew(KEYS, ARGV)
 local after = redis.call('SCARD', KEYS[2])
 set_flag(KEYS[3], after, c, ARGV[10], ARGV[5])
+if new == 0 and lingered == 0 then
+  -- A ping: nobody sees a difference, so the devices are as they were and seq stays.
+  redis.call('PEXPIRE', KEYS[10], ARGV[5])
+  return {before, after, c, r, c, r, known, 0, 0, sb, sb, redis.call('HGET', KEYS[10], '#') or '0'}
+end
 return {before, after, c, r, c, r, known, lingered, 0, sb, sockets_of(KEYS[10]), bump(KEYS[10], ARGV[5])}
 """
 
