@@ -34,7 +34,7 @@ async def measure(a: GatewayProcess, b: GatewayProcess, updates: int) -> list[fl
     receiver._cursor.clear()
     latencies = []
     for n in range(updates):
-        status = "IDLE" if n % 2 else "DND"
+        status = "ONLINE" if n % 2 else "DND"
         started = time.perf_counter()
         await sender.sio.emit("presence:update", {"status": status})
         update = await receiver.next("presence:updated")

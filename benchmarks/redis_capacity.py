@@ -259,7 +259,7 @@ async def measure_events(url: str, port: int, stats: RedisStats, users: int, sec
         work = {n: [(user_id(), session_id(), meta()) for _ in range(per)] for n in range(count)}
         ttl = instances[0].session_ttl
         grace = instances[0].offline_grace
-        flip = itertools.cycle(["DND", "IDLE"])
+        flip = itertools.cycle(["DND", "ONLINE"])
 
         async def connect(instance, item):
             await instance.store.register(item[0], item[1], item[2], time.time() + ttl)  # noqa: B023 (run within this iteration)

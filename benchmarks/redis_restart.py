@@ -74,7 +74,7 @@ async def one_run(redis_server: RedisServer, users: dict[str, list[Client]], sen
                 delivered = now - back
             else:
                 n += 1
-                await sender.sio.emit("presence:update", {"status": "IDLE" if n % 2 else "DND"})
+                await sender.sio.emit("presence:update", {"status": "ONLINE" if n % 2 else "DND"})
         await asyncio.sleep(0.02)
     return answered, restored, delivered
 

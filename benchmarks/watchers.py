@@ -169,7 +169,7 @@ async def changes(target, watchers: int, arrivals: list[float], done: asyncio.Ev
         arrivals.clear()
         done.clear()
         expected[0] = watchers
-        status = "DND" if n % 2 == 0 else "IDLE"
+        status = "DND" if n % 2 == 0 else "ONLINE"
         target.events.clear()
         target._cursor.clear()
         started = time.perf_counter()

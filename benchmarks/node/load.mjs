@@ -9,7 +9,8 @@
  *   warmup    a few clients connect, ping, update and leave (imports, caches)
  *   idle      --idle clients connect and upgrade; the caller samples RSS before/after
  *   ping      --pings `ping` -> `pong` round trips, one at a time, over the idle clients
- *   delivery  user X has two sockets: socket 1 emits presence:update (IDLE/DND in turn),
+ *   delivery  user X has two sockets: socket 1 emits presence:update (ONLINE/DND in turn:
+ *             IDLE is a socket's own state, so the other, active socket keeps the user ONLINE),
  *             time until socket 2 receives the matching presence:updated
  *   connect   --clients clients, --concurrency at a time, each counted when its
  *             `connected` greeting arrives; they stay connected until the end
@@ -110,7 +111,7 @@ async function deliveryPhase(opts) {
   await waitUpgraded(pair, 5_000);
   await sleep(300); // let the ONLINE announcements of the two arrivals pass
   const step = (i) => {
-    const status = i % 2 === 0 ? 'IDLE' : 'DND';
+    const status = i % 2 === 0 ? 'ONLINE' : 'DND';
     const matches = (p) => p?.userId === userId && p?.status === status;
     return timeUntil(pair[1], 'presence:updated', matches, () => pair[0].emit('presence:update', { status }));
   };

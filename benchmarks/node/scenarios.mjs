@@ -11,7 +11,7 @@
  *             then --pings round trips one at a time, then SAMPLE cpu_start, every
  *             socket pings once a second for --cpu-seconds, SAMPLE cpu_end
  *   cross     user X has socket A on --url and B on --url2; A emits presence:update
- *             (IDLE/DND in turn) open loop at --rate/s for --seconds; delivery to B and
+ *             (ONLINE/DND in turn) open loop at --rate/s for --seconds; delivery to B and
  *             to A itself
  *   fanout    --clients watchers of user X (--watch subscribe: presence:subscribe to X;
  *             room: they are X's own sockets, in room user:X); X changes status
@@ -194,7 +194,7 @@ async function cross(opts) {
   await sleep(500); // the ONLINE announcements of the two arrivals pass
   // warm the path: a few round trips one at a time
   for (let i = 0; i < 10; i++) {
-    const status = i % 2 === 0 ? 'IDLE' : 'DND';
+    const status = i % 2 === 0 ? 'ONLINE' : 'DND';
     await timeUntil(b, 'presence:updated', (p) => p?.status === status, () => a.emit('presence:update', { status }))
       .catch(() => undefined);
   }
@@ -212,7 +212,7 @@ async function cross(opts) {
   while (sends.length < total && performance.now() - t0 < opts.seconds * 1_000 + 5_000) {
     const due = Math.min(total, Math.floor(((performance.now() - t0) / 1000) * opts.rate));
     while (sends.length < due) {
-      const status = sends.length % 2 === 0 ? 'DND' : 'IDLE';
+      const status = sends.length % 2 === 0 ? 'DND' : 'ONLINE';
       sends.push({ status, at: performance.now() });
       a.emit('presence:update', { status });
     }
@@ -255,7 +255,7 @@ async function fanout(opts) {
   let complete = 0;
   const cpu0 = process.cpuUsage();
   for (let c = 0; c < opts.changes; c++) {
-    const status = c % 2 === 0 ? 'IDLE' : 'DND';
+    const status = c % 2 === 0 ? 'ONLINE' : 'DND';
     let got = 0;
     let first = null;
     let last = null;

@@ -13,6 +13,7 @@ file). Built-ins are declared with the same ``Status`` record; a file may give o
     online = true               # counts as online (default: as the status it is seen as)
     remembered = true           # kept across reconnects (default true)
     decay = { after = "1h", to = "AWAY" }   # optional
+    scope = "user"              # "user" (one choice for all sockets) or "socket" (default "user")
 
     [[decay]]                   # a decay for a built-in status
     status = "IDLE"
@@ -30,11 +31,11 @@ from pathlib import Path
 from typing import Any
 
 from ..domain.errors import InvalidStatuses
-from ..domain.statuses import BUILTIN_NAMES, BUILTIN_STATUSES, Decay, Status, StatusRegistry
+from ..domain.statuses import BUILTIN_NAMES, BUILTIN_STATUSES, SCOPES, USER_SCOPE, Decay, Status, StatusRegistry
 from .durations import parse_duration
 
 ENTRY_POINT_GROUP = "presence_gateway.statuses"
-_STATUS_KEYS = {"name", "choosable", "seen_as", "online", "remembered", "decay"}
+_STATUS_KEYS = {"name", "choosable", "seen_as", "online", "remembered", "decay", "scope"}
 _DECAY_KEYS = {"after", "to"}
 _BUILTIN_DECAY_KEYS = {"status", "after", "to"}
 
@@ -79,6 +80,9 @@ def _declared_status(table: Any, where: str) -> tuple[Status, bool]:
     seen_as = table.get("seen_as")
     if seen_as is not None and not isinstance(seen_as, str):
         raise InvalidStatuses(f"{where}: seen_as must name a status")
+    scope = table.get("scope", USER_SCOPE)
+    if scope not in SCOPES:
+        raise InvalidStatuses(f"{where}: scope must be one of {', '.join(repr(s) for s in SCOPES)}")
     status = Status(
         name=name,
         choosable=_flag(table, "choosable", True, where),
@@ -86,6 +90,7 @@ def _declared_status(table: Any, where: str) -> tuple[Status, bool]:
         online=_flag(table, "online", True, where),
         remembered=_flag(table, "remembered", True, where),
         decay=_decay(table["decay"], where) if "decay" in table else None,
+        scope=scope,
     )
     return status, "online" not in table
 

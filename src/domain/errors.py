@@ -4,7 +4,8 @@ PresenceError
 ├── Refused                 — a connection that must not be accepted
 │   ├── MissingToken        "missing token"
 │   ├── InvalidToken        "invalid token"
-│   └── ExpiredToken        "expired token"
+│   ├── ExpiredToken        "expired token"
+│   └── InvalidDevice       "invalid device"
 ├── InvalidPayload          — an event whose payload is not what the contract says
 ├── UnknownStatus           — a status name the registry does not hold
 ├── StatusNotChoosable      — a status that exists but a user may not pick
@@ -49,6 +50,12 @@ class InvalidToken(Refused):
 
 class ExpiredToken(Refused):
     default_message = "expired token"
+
+
+class InvalidDevice(Refused):
+    """``auth.device`` is not 1-32 characters of ``[a-z0-9_-]`` (after lower-casing)."""
+
+    default_message = "invalid device"
 
 
 class InvalidPayload(PresenceError):

@@ -88,12 +88,14 @@ class SessionStore(Protocol):
         user_id: str,
         session_id: str,
         meta: SessionMeta,
-        choice: Choice,
+        choice: Choice | None,
         expires_at: float,
         decays_at: float | None = None,
+        socket_state: str = "ONLINE",
     ) -> Transition:
-        """Record the user's choice (due to decay at ``decays_at``, if given) and renew
-        (or revive) the session that made it."""
+        """Record the user's choice (due to decay at ``decays_at``, if given; None keeps
+        the choice) and renew (or revive) the session that made it, in ``socket_state``
+        (ONLINE: active, or a socket-scoped status such as IDLE)."""
 
     async def adopt_choice(self, user_id: str, choice: Choice | None, decays_at: float | None = None) -> UserState:
         """Set the choice only while the store does not know one (after a cold start)."""

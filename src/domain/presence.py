@@ -7,8 +7,10 @@ everybody else sees, what must be written durably — is decided here, without I
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
+from .rich_presence import CustomStatus, device_states, devices_seen, shown_status
 from .statuses import OFFLINE, ONLINE, StatusRegistry
 
 
@@ -34,6 +36,11 @@ class UserState:
     choice: Choice | None = None
     choice_known: bool = True
     lingering: bool = False
+    # Each session's (device kind, state: ONLINE or a socket-scoped status), and the user's
+    # version. Left out of equality: a ping that renews a session changes neither what the
+    # user is nor what anyone sees, though the store may have moved ``seq`` on.
+    socket_states: tuple[tuple[str, str], ...] = field(default=(), compare=False)
+    seq: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +55,12 @@ class Transition:
 
 @dataclass(frozen=True, slots=True)
 class PresenceChanged:
-    """A change of what the user's own sockets see; ``public`` is what others see."""
+    """A change of what the user's own sockets see; ``public`` is what others see.
+
+    ``devices`` and ``custom_status`` are what others see of them (nothing of a user seen
+    as not online), ``previous_devices`` and ``previous_custom_status`` what they saw
+    before; ``seq`` is the user's version, which only grows (``rich_presence.next_seq``).
+    """
 
     user_id: str
     status: str
@@ -56,10 +68,20 @@ class PresenceChanged:
     previous: str
     previous_public: str
     at: float
+    seq: int = 0
+    devices: Mapping[str, str] = field(default_factory=dict)
+    custom_status: CustomStatus | None = None
+    previous_devices: Mapping[str, str] = field(default_factory=dict)
+    previous_custom_status: CustomStatus | None = None
 
     @property
     def public_changed(self) -> bool:
-        return self.public != self.previous_public
+        """Whether watchers are told: what others see changed (status, devices, custom)."""
+        return (
+            self.public != self.previous_public
+            or self.devices != self.previous_devices
+            or self.custom_status != self.previous_custom_status
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,12 +110,21 @@ class Outcome:
 NO_OUTCOME = Outcome(None, None)
 
 
-def own_status(state: UserState) -> str:
-    """The status the user's own sockets see."""
+def own_status(state: UserState, registry: StatusRegistry | None = None) -> str:
+    """The status the user's own sockets see; with the registry, socket states count
+    (``rich_presence.shown_status``)."""
     if state.sessions == 0 and not state.lingering:
         return OFFLINE
     choice = state.choice
-    return choice.status if choice is not None else ONLINE
+    if registry is None:
+        return choice.status if choice is not None else ONLINE
+    chosen = choice.status if choice is not None else None
+    return shown_status(registry, chosen, device_states(registry, state.socket_states))
+
+
+def seen_devices(registry: StatusRegistry, state: UserState, public: str) -> dict[str, str]:
+    """The devices others see of a user whose public status is ``public``."""
+    return devices_seen(registry, public, device_states(registry, state.socket_states))
 
 
 def remembered_choice(state: UserState) -> str | None:
@@ -101,16 +132,28 @@ def remembered_choice(state: UserState) -> str | None:
     return choice.status if choice is not None and choice.remember else None
 
 
+def _lingers(state: UserState) -> bool:
+    return state.sessions == 0 and state.lingering
+
+
 def decide(registry: StatusRegistry, user_id: str, transition: Transition, now: float) -> Outcome:
     before, after = transition.before, transition.after
-    previous = own_status(before)
-    current = own_status(after)
+    previous = own_status(before, registry)
+    current = own_status(after, registry)
     previous_public = registry.public_name(previous)
     public = registry.public_name(current)
+    previous_devices = seen_devices(registry, before, previous_public)
+    devices = seen_devices(registry, after, public)
 
+    # A lingering user has no socket left to tell their devices by, yet is seen as they
+    # were: their devices are not news until the grace settles (OFFLINE) or they return.
+    devices_moved = devices != previous_devices and not (_lingers(before) or _lingers(after))
     change = None
-    if current != previous:
-        change = PresenceChanged(user_id, current, public, previous, previous_public, now)
+    if current != previous or devices_moved:
+        change = PresenceChanged(
+            user_id, current, public, previous, previous_public, now, after.seq, devices,
+            previous_devices=previous_devices,
+        )
 
     durable = None
     chosen_after = remembered_choice(after)

@@ -16,6 +16,13 @@ INVISIBLE = "INVISIBLE"
 
 MAX_STATUS_NAME = 64
 
+# Where a status lives: "user" is one choice for all of a user's sockets (DND, INVISIBLE);
+# "socket" is a socket's own state (IDLE): the user is shown in it only while every one of
+# their sockets is in it, so one idle tab does not make an active phone user look away.
+USER_SCOPE = "user"
+SOCKET_SCOPE = "socket"
+SCOPES = (USER_SCOPE, SOCKET_SCOPE)
+
 
 @dataclass(frozen=True, slots=True)
 class Decay:
@@ -32,7 +39,8 @@ class Status:
 
     ``seen_as`` names the status other users see instead (INVISIBLE is seen as OFFLINE);
     ``remembered`` keeps a chosen status across reconnects, while a status that is not
-    remembered lasts only as long as the user stays connected.
+    remembered lasts only as long as the user stays connected. ``scope`` is
+    ``"socket"`` for a socket's own state (see ``SOCKET_SCOPE``), ``"user"`` otherwise.
     """
 
     name: str
@@ -41,6 +49,7 @@ class Status:
     online: bool = True
     remembered: bool = True
     decay: Decay | None = None
+    scope: str = USER_SCOPE
 
     @property
     def public_name(self) -> str:
@@ -52,7 +61,7 @@ BUILTIN_STATUSES: tuple[Status, ...] = (
     # OFFLINE may be chosen while connected ("appear offline" for this visit only); it is
     # what a user with no connection is, whatever they chose.
     Status(OFFLINE, choosable=True, online=False, remembered=False),
-    Status(IDLE, choosable=True, online=True, remembered=True),
+    Status(IDLE, choosable=True, online=True, remembered=True, scope=SOCKET_SCOPE),
     Status(DND, choosable=True, online=True, remembered=True),
     Status(INVISIBLE, choosable=True, seen_as=OFFLINE, online=False, remembered=True),
 )
@@ -82,6 +91,15 @@ def _validate(by_name: Mapping[str, Status]) -> None:
         if target.online != status.online and status.seen_as is not None:
             raise InvalidStatuses(
                 f"status {status.name} is seen as {target.name} but does not agree on counting as online"
+            )
+        if status.scope not in SCOPES:
+            raise InvalidStatuses(f"status {status.name} has scope {status.scope!r}; one of {', '.join(SCOPES)}")
+        if status.scope == SOCKET_SCOPE and (
+            status.name in (ONLINE, OFFLINE) or not status.online or status.seen_as is not None or not status.choosable
+        ):
+            raise InvalidStatuses(
+                f"status {status.name} has scope socket: a socket's own state must be choosable, "
+                "count as online and be seen as itself"
             )
         if status.decay is not None:
             if status.decay.to not in by_name:
@@ -142,6 +160,16 @@ class StatusRegistry(Mapping[str, Status]):
         """Statuses other users see as not online (INVISIBLE, OFFLINE): a store that flags
         users online for other services must not flag these."""
         return [name for name, s in self._by_name.items() if not self._by_name[s.public_name].online]
+
+    def socket_scoped(self, name: str) -> bool:
+        """A socket's own state rather than a choice for all of the user's sockets."""
+        status = self._by_name.get(name)
+        return status is not None and status.scope == SOCKET_SCOPE
+
+    def socket_states(self) -> list[str]:
+        """The socket-scoped statuses, most present first (declaration order): a device
+        whose sockets are in several of them is shown in the first."""
+        return [name for name, s in self._by_name.items() if s.scope == SOCKET_SCOPE]
 
     def decays_at(self, name: str, since: float) -> float | None:
         """When a status entered at ``since`` decays, or None if it never does."""

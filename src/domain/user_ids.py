@@ -27,7 +27,10 @@ MAX_USER_ID = 255
 # The second part of every key that is not a session key (see adapters/redis/keys.py;
 # a contract test checks that this set covers the layout).
 KEY_KIND_WORDS = frozenset(
-    {"sockets", "online", "status", "leaving", "restored", "instance", "instances", "decays", "epoch", "graces", "updates"}
+    {
+        "sockets", "online", "status", "leaving", "restored", "instance", "instances", "decays", "epoch", "graces",
+        "updates", "devices",
+    }
 )
 _SEPARATORS = frozenset(":{}")
 

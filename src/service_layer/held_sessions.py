@@ -229,13 +229,16 @@ class RecordingStore:
         user_id: str,
         session_id: str,
         meta: SessionMeta,
-        choice: Choice,
+        choice: Choice | None,
         expires_at: float,
         decays_at: float | None = None,
+        socket_state: str = "ONLINE",
     ) -> Transition:
         async with self._gate.call():
             self.held.renew(user_id, session_id, expires_at)
-            transition = await self._inner.choose(user_id, session_id, meta, choice, expires_at, decays_at)
+            transition = await self._inner.choose(
+                user_id, session_id, meta, choice, expires_at, decays_at, socket_state=socket_state
+            )
             self.held.hold(user_id, session_id, meta, expires_at)
             self._learn(user_id, transition.after, decays_at)
             return transition

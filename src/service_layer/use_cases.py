@@ -84,7 +84,7 @@ class PresenceService:
         now = self._clock.now()
         transition = await self._sessions.register(user_id, session_id, meta, now + self.session_ttl)
         transition = await self._apply(user_id, transition, now)
-        return own_status(transition.after)
+        return own_status(transition.after, self.registry)
 
     async def heartbeat(self, user_id: str, session_id: str, meta: SessionMeta) -> None:
         """A ping renews the session; one that had expired comes back (and says so)."""
@@ -100,14 +100,21 @@ class PresenceService:
             raise InvalidPayload(f"status is longer than {MAX_STATUS_NAME} characters")
         status = self.registry.choosable(status_name)
         now = self._clock.now()
-        transition = await self._sessions.choose(
-            user_id,
-            session_id,
-            meta,
-            Choice(status.name, status.remembered),
-            now + self.session_ttl,
-            self.registry.decays_at(status.name, now),
-        )
+        if self.registry.socket_scoped(status.name):
+            # A socket's own state (IDLE): the user-wide choice stands.
+            transition = await self._sessions.choose(
+                user_id, session_id, meta, None, now + self.session_ttl, socket_state=status.name
+            )
+        else:
+            # A user-wide choice, made by someone at this socket: it is active.
+            transition = await self._sessions.choose(
+                user_id,
+                session_id,
+                meta,
+                Choice(status.name, status.remembered),
+                now + self.session_ttl,
+                self.registry.decays_at(status.name, now),
+            )
         await self._apply(user_id, transition, now)
 
     async def disconnect(self, user_id: str, session_id: str) -> None:

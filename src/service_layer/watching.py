@@ -14,14 +14,15 @@ API; the rules both must keep live here:
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import anyio
 
 from ..domain.errors import Forbidden, InvalidPayload, LimitExceeded
 from ..domain.ports import AudiencePolicy, DurableStatuses, PresenceReads, WatchRooms
-from ..domain.presence import DurableStatus, UserState, own_status
+from ..domain.presence import DurableStatus, UserState, own_status, seen_devices
+from ..domain.rich_presence import CustomStatus
 from ..domain.statuses import OFFLINE, StatusRegistry
 from ..domain.user_ids import checked_user_id
 
@@ -41,6 +42,11 @@ class Seen:
     user_id: str
     status: str
     last_seen: float | None
+    # What others see of their devices and custom status, and the ``seq`` this is as new as
+    # (a version, not part of what is seen: left out of equality).
+    devices: Mapping[str, str] = field(default_factory=dict)
+    custom_status: CustomStatus | None = None
+    seq: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +73,7 @@ def user_ids_of(value: object, max_ids: int) -> list[str]:
 
 def public_status(registry: StatusRegistry, state: UserState) -> str:
     """What other users see of a user in ``state``."""
-    status = own_status(state)
+    status = own_status(state, registry)
     if status != OFFLINE and not state.choice_known:
         # The store lost what they chose (it may be INVISIBLE) and their connect is still
         # reading it back: offline until it is known, and the change is announced then.
@@ -186,11 +192,12 @@ class WatchService:
     def _seen(self, user_id: str, state: UserState, record: DurableStatus | None) -> Seen:
         registry = self.registry
         status = public_status(registry, state)
+        devices, seq = seen_devices(registry, state, status), state.seq
         if registry[status].online or record is None:
-            return Seen(user_id, status, None)
+            return Seen(user_id, status, None, devices, None, seq)
         recorded = registry.get(record.status)
         if recorded is not None and recorded.online:
             # The record still shows them online: their leaving is being written (on
             # whichever instance saw it), so the stored time is of their arrival.
-            return Seen(user_id, status, None)
-        return Seen(user_id, status, record.last_seen)
+            return Seen(user_id, status, None, devices, None, seq)
+        return Seen(user_id, status, record.last_seen, devices, None, seq)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import uuid
 from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import replace
 from datetime import datetime
 from itertools import count
 from typing import Protocol
@@ -31,6 +32,7 @@ from presence_gateway.adapters.socketio.broadcaster import SocketIOBroadcaster, 
 from presence_gateway.adapters.socketio.server import PresenceSocketServer
 from presence_gateway.domain.ports import Broadcaster
 from presence_gateway.domain.presence import PresenceChanged
+from presence_gateway.domain.rich_presence import CustomStatus
 from tests.e2e.clients import Client
 from tests.e2e.gateway_process import free_port
 from tests.fakes import RecordingBroadcaster
@@ -377,10 +379,17 @@ async def test_a_socket_receives_the_update_as_the_protocol_writes_it(socketio_b
     url, publisher = socketio_broadcaster
     tab = await Client().connect(url, {"user": "42"})
     try:
-        await publisher.publish(change("42", "DND", "DND"))
+        rich = replace(change("42", "DND", "DND"), seq=7, devices={"web": "IDLE", "mobile": "ONLINE"})
+        rich = replace(rich, custom_status=CustomStatus("lunch", "🍜", AT + 1800))
+        await publisher.publish(rich)
 
         payload = await tab.next("presence:updated")
-        assert payload == {"userId": "42", "status": "DND", "timestamp": "2027-01-15T08:00:00.500Z"}
+        assert payload == {
+            "userId": "42", "status": "DND", "timestamp": "2027-01-15T08:00:00.500Z",
+            "devices": {"web": "IDLE", "mobile": "ONLINE"},
+            "customStatus": {"text": "lunch", "emoji": "🍜", "expiresAt": "2027-01-15T08:30:00.500Z"},
+            "seq": 7,
+        }
         assert datetime.fromisoformat(payload["timestamp"].replace("Z", "+00:00")).timestamp() == AT
     finally:
         await tab.close()
@@ -392,13 +401,14 @@ async def test_the_channel_carries_the_message_the_readme_describes(channel_deli
     try:
         await pubsub.subscribe(channel_delivery.channel)
         await pubsub.get_message(timeout=5)  # subscribed
-        await channel_delivery.publish(change("42", "INVISIBLE", "OFFLINE"))
+        await channel_delivery.publish(replace(change("42", "INVISIBLE", "OFFLINE"), seq=9))
         with anyio.fail_after(5):
             while (message := await pubsub.get_message(ignore_subscribe_messages=True, timeout=5)) is None:
                 pass
         assert orjson.loads(message["data"]) == {
             "userId": "42", "status": "OFFLINE", "previous": "ONLINE",
             "timestamp": "2027-01-15T08:00:00.500Z", "instance": "contract",
+            "devices": {}, "customStatus": None, "seq": 9,
         }
         assert channel_delivery.broadcaster.published == 1
     finally:

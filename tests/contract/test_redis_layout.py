@@ -163,5 +163,5 @@ def test_a_user_sessions_keys_hashed_once_are_the_keys_named_one_by_one() -> Non
         for user in ("42", "alice@example.com", "漢", "user-7"):
             assert keys.user_session(user, "S") == (
                 keys.bucket(user), keys.session(user, "S"), keys.sockets(user), keys.online(user),
-                keys.choice(user), keys.leaving(user),
+                keys.choice(user), keys.leaving(user), keys.devices(user),
             )

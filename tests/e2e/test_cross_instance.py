@@ -141,14 +141,15 @@ async def test_a_user_on_two_instances_is_one_user(pair, shared_redis) -> None:
 async def test_a_second_socket_on_the_other_instance_learns_the_status(pair) -> None:
     a, b = pair
     on_a = await connected_client(a.url, "y")
-    await on_a.sio.emit("presence:update", {"status": "IDLE"})
+    await on_a.sio.emit("presence:update", {"status": "DND"})
     await on_a.next("presence:updated")
     await on_a.next("presence:updated")
 
     on_b = await connected_client(b.url, "y")
     try:
-        assert [e for e in on_b.events if e[0] == "connected"][0][1]["status"] == "IDLE"
+        assert [e for e in on_b.events if e[0] == "connected"][0][1]["status"] == "DND"
         await on_b.round_trip()
+        # A second web socket changes neither the status nor the devices others see.
         assert on_b.received("presence:updated") == []
     finally:
         await on_a.close()

@@ -62,8 +62,13 @@ async def api() -> Api:
 
 async def test_one_users_presence(api: Api) -> None:
     status, body, _ = await api.get("/api/v1/presence/friend")
+    seq = body.pop("seq")
 
-    assert (status, body) == (200, {"userId": "friend", "status": "ONLINE", "lastSeen": None})
+    assert (status, body) == (
+        200,
+        {"userId": "friend", "status": "ONLINE", "lastSeen": None, "devices": {"web": "ONLINE"}, "customStatus": None},
+    )
+    assert isinstance(seq, int) and seq > 0
 
 
 async def test_an_invisible_user_is_offline_with_the_last_seen_of_their_vanishing(api: Api) -> None:
@@ -75,12 +80,14 @@ async def test_an_invisible_user_is_offline_with_the_last_seen_of_their_vanishin
 
 async def test_a_query_answers_the_allowed_and_names_the_denied(api: Api) -> None:
     status, body = await api.query({"userIds": ["friend", "stranger", "busy"]})
+    for entry in body["presence"]:
+        assert entry.pop("seq") > 0
 
     assert status == 200
     assert body == {
         "presence": [
-            {"userId": "friend", "status": "ONLINE", "lastSeen": None},
-            {"userId": "busy", "status": "OFFLINE", "lastSeen": "2027-01-15T08:00:00.000Z"},
+            {"userId": "friend", "status": "ONLINE", "lastSeen": None, "devices": {"web": "ONLINE"}, "customStatus": None},
+            {"userId": "busy", "status": "OFFLINE", "lastSeen": "2027-01-15T08:00:00.000Z", "devices": {}, "customStatus": None},
         ],
         "denied": ["stranger"],
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from presence_gateway.domain.errors import InvalidPayload, StatusNotChoosable, UnknownStatus
+from presence_gateway.domain.ports import SessionMeta
 from presence_gateway.domain.statuses import BUILTIN_STATUSES, Status, StatusRegistry
 from tests.unit.conftest import META, World, build_world
 
@@ -85,7 +86,42 @@ async def test_repeating_the_same_status_emits_and_writes_nothing(world: World) 
     assert writes == 0
 
 
-@pytest.mark.parametrize("chosen", ["IDLE", "DND"])
+async def test_idle_is_a_sockets_state_so_a_new_socket_is_active(world: World) -> None:
+    await world.service.connect("u1", "s1", META)
+    await world.service.choose("u1", "s1", META, "IDLE")
+    await world.service.disconnect("u1", "s1")
+    world.broadcaster.changes.clear()
+
+    assert await world.service.connect("u1", "s2", META) == "ONLINE"
+
+
+async def test_one_idle_tab_does_not_make_a_user_with_an_active_phone_idle(world: World) -> None:
+    phone = SessionMeta(device="mobile", connected_at=0.0, ip="127.0.0.1")
+    await world.service.connect("u1", "tab", META)
+    await world.service.connect("u1", "phone", phone)
+    await world.service.choose("u1", "tab", META, "IDLE")
+    # The phone arriving and the tab going idle change the devices others see, not the status.
+    assert world.broadcaster.seen_by_others("u1") == ["ONLINE", "ONLINE", "ONLINE"]
+    assert world.broadcaster.changes[-1].devices == {"web": "IDLE", "mobile": "ONLINE"}
+
+    await world.service.choose("u1", "phone", phone, "IDLE")
+    assert world.broadcaster.seen_by_others("u1")[-1] == "IDLE"
+    await world.service.choose("u1", "tab", META, "DND")
+    assert world.broadcaster.changes[-1].status == "DND"
+    assert world.broadcaster.changes[-1].devices == {"web": "ONLINE", "mobile": "IDLE"}
+    seqs = [change.seq for change in world.broadcaster.changes]
+    assert seqs == sorted(set(seqs))
+
+
+async def test_a_second_active_tab_tells_nobody(world: World) -> None:
+    await world.service.connect("u1", "s1", META)
+    world.broadcaster.changes.clear()
+    await world.service.connect("u1", "s2", META)
+    await world.service.choose("u1", "s2", META, "ONLINE")
+    assert world.broadcaster.changes == []
+
+
+@pytest.mark.parametrize("chosen", ["DND"])
 async def test_a_chosen_status_is_remembered_across_reconnects(world: World, chosen: str) -> None:
     await world.service.connect("u1", "s1", META)
     await world.service.choose("u1", "s1", META, chosen)
@@ -242,7 +278,8 @@ async def test_a_ping_after_expiry_brings_the_user_back(world: World) -> None:
 
     await world.service.heartbeat("u1", "s1", META)
 
-    assert world.broadcaster.seen_by_self("u1") == ["ONLINE", "IDLE", "OFFLINE", "IDLE"]
+    # The session (and its idle state) was gone: it comes back active.
+    assert world.broadcaster.seen_by_self("u1") == ["ONLINE", "IDLE", "OFFLINE", "ONLINE"]
 
 
 async def test_sweep_expires_in_batches(world: World) -> None:

@@ -15,8 +15,10 @@ INVISIBLE = Choice("INVISIBLE", True)
 APPEAR_OFFLINE = Choice("OFFLINE", False)
 
 
-def state(sessions: int, choice: Choice | None = None) -> UserState:
-    return UserState(sessions, choice)
+def state(sessions: int, choice: Choice | None = None, idle: int = 0) -> UserState:
+    """``sessions`` web sockets, the first ``idle`` of them idle."""
+    sockets = tuple(("web", "IDLE" if n < idle else "ONLINE") for n in range(sessions))
+    return UserState(sessions, choice, socket_states=sockets)
 
 
 def lingering(choice: Choice | None = None) -> UserState:
@@ -30,8 +32,11 @@ CASES = [
     ("one of two closes", state(2), state(1), None, None, None),
     ("last closes", state(1), state(0), ("ONLINE", "OFFLINE"), ("ONLINE", "OFFLINE"), ("OFFLINE", None)),
     ("ping", state(1, DND), state(1, DND), None, None, None),
-    ("choose idle", state(1), state(1, IDLE), ("ONLINE", "IDLE"), ("ONLINE", "IDLE"), ("IDLE", "IDLE")),
-    ("idle to dnd", state(2, IDLE), state(2, DND), ("IDLE", "DND"), ("IDLE", "DND"), ("DND", "DND")),
+    ("socket goes idle", state(1), state(1, idle=1), ("ONLINE", "IDLE"), ("ONLINE", "IDLE"), ("IDLE", None)),
+    ("one of two idle", state(2), state(2, idle=1), None, None, None),
+    ("idle to dnd", state(2, idle=2), state(2, DND, idle=2), ("IDLE", "DND"), ("IDLE", "DND"), ("DND", "DND")),
+    ("remembered idle follows the sockets", state(0, IDLE), state(1, IDLE), ("OFFLINE", "ONLINE"), ("OFFLINE", "ONLINE"),
+     ("ONLINE", "IDLE")),
     ("reconnect dnd", state(0, DND), state(1, DND), ("OFFLINE", "DND"), ("OFFLINE", "DND"), ("DND", "DND")),
     ("last closes dnd", state(1, DND), state(0, DND), ("DND", "OFFLINE"), ("DND", "OFFLINE"), ("OFFLINE", "DND")),
     ("go invisible", state(1), state(1, INVISIBLE), ("ONLINE", "INVISIBLE"), ("ONLINE", "OFFLINE"), ("OFFLINE", "INVISIBLE")),
@@ -70,7 +75,7 @@ def test_decision(name, before, after, own, public, durable) -> None:
     [
         (state(0), state(1), True),  # comes online
         (state(1), state(0), True),  # leaves
-        (state(1), state(1, IDLE), True),  # active while online
+        (state(1), state(1, idle=1), True),  # active while online
         (state(1), state(1, INVISIBLE), True),  # last seen as they vanished
         (state(1, INVISIBLE), state(0, INVISIBLE), False),  # nothing moves while invisible
         (state(1, INVISIBLE), state(1, APPEAR_OFFLINE), False),

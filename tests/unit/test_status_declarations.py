@@ -71,11 +71,15 @@ def test_a_status_seen_as_another_counts_as_online_like_it_unless_told(tmp_path:
         ),
         ("[status]\nname = 'X'\n", "status must be a list of tables"),
         ("[[status]\n", "statuses.toml"),
+        ('[[status]]\nname = "X"\nscope = "device"\n', "scope must be one of 'user', 'socket'"),
+        ('[[status]]\nname = "X"\nscope = "socket"\nseen_as = "DND"\n', "a socket's own state must be"),
+        ('[[status]]\nname = "X"\nscope = "socket"\nonline = false\n', "a socket's own state must be"),
     ],
     ids=[
         "duplicate", "clash-with-builtin", "unknown-seen-as", "seen-as-chain", "online-disagrees", "unknown-decay-target",
         "decay-cycle", "offline-decays", "bad-duration", "unknown-key", "not-a-bool", "no-name", "long-name",
-        "decay-of-unknown", "double-decay", "not-a-list", "not-toml",
+        "decay-of-unknown", "double-decay", "not-a-list", "not-toml", "unknown-scope", "socket-seen-as-another",
+        "socket-not-online",
     ],
 )
 def test_a_bad_declaration_is_refused_with_a_message_naming_it(tmp_path: Path, text: str, message: str) -> None:
@@ -108,3 +112,11 @@ def test_a_plugin_and_the_file_may_not_declare_the_same_status(tmp_path: Path) -
 
 def plugin_statuses() -> dict:
     return {"status": [{"name": "LIVE"}], "decay": [{"status": "DND", "after": "1h", "to": "IDLE"}]}
+
+
+def test_idle_is_a_socket_state_and_a_team_may_declare_another(tmp_path: Path) -> None:
+    registry = registry_from(tmp_path, '[[status]]\nname = "AFK"\nscope = "socket"\n[[status]]\nname = "FOCUS"\n')
+    assert registry["IDLE"].scope == "socket"
+    assert registry["AFK"].scope == "socket"
+    assert registry["FOCUS"].scope == "user"
+    assert registry.socket_states() == ["IDLE", "AFK"]

@@ -118,6 +118,10 @@ def test_every_shipped_status_reaches_offline_when_the_last_session_ends(registr
 @pytest.mark.parametrize(("registry", "name"), shipped_statuses(lambda r, n: r[n].choosable))
 def test_a_shipped_choosable_status_is_what_its_user_then_sees(registry: StatusRegistry, name: str) -> None:
     status = registry[name]
-    outcome = decide(registry, "u", Transition(UserState(1), UserState(1, Choice(name, status.remembered))), 0.0)
+    if status.scope == "socket":  # a socket's own state, not a choice
+        after = UserState(1, socket_states=(("web", name),))
+    else:
+        after = UserState(1, Choice(name, status.remembered), socket_states=(("web", "ONLINE"),))
+    outcome = decide(registry, "u", Transition(UserState(1, socket_states=(("web", "ONLINE"),)), after), 0.0)
     own = outcome.change.status if outcome.change else "ONLINE"
     assert own == name

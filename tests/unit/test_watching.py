@@ -57,8 +57,8 @@ async def test_a_snapshot_shows_what_others_see(world: World) -> None:
     snapshot = await watching(world).query("viewer", ["on", "busy", "hidden", "gone", "never"])
 
     assert snapshot.seen == [
-        Seen("on", "ONLINE", None),
-        Seen("busy", "DND", None),
+        Seen("on", "ONLINE", None, {"web": "ONLINE"}),
+        Seen("busy", "DND", None, {"web": "ONLINE"}),
         Seen("hidden", "OFFLINE", went_invisible),
         Seen("gone", "OFFLINE", left),
         Seen("never", "OFFLINE", None),
@@ -142,7 +142,7 @@ async def test_a_database_down_or_stalled_costs_last_seen_not_the_snapshot(repos
     with anyio.fail_after(5):
         snapshot, held = await subscribe(watch, world, "w", ["on", "off"])
 
-    assert snapshot.seen == [Seen("on", "ONLINE", None), Seen("off", "OFFLINE", None)]
+    assert snapshot.seen == [Seen("on", "ONLINE", None, {"web": "ONLINE"}), Seen("off", "OFFLINE", None)]
     assert held == {"on", "off"}
     assert "last-seen times not" in caplog.text
 
@@ -159,7 +159,7 @@ async def test_the_contacts_policy_names_the_denied_and_watches_only_the_allowed
     await choose(world, "stranger", "DND")
     await choose(world, "friend", "IDLE")
 
-    assert snapshot.seen == [Seen("friend", "ONLINE", None)]
+    assert snapshot.seen == [Seen("friend", "ONLINE", None, {"web": "ONLINE"})]
     assert snapshot.denied == ["stranger"]
     assert held == {"friend"}
     assert world.broadcaster.inboxes["w"] == [("friend", "IDLE")]

@@ -10,25 +10,31 @@ from __future__ import annotations
 import heapq
 from collections.abc import AsyncIterable, Sequence
 
-from ...domain.ports import DueDecay, Expired, HeldSession, SessionMeta, UserTransition
+from ...domain.ports import Clock, DueDecay, Expired, HeldSession, SessionMeta, UserTransition
 from ...domain.presence import Choice, Transition, UserState
+from ...domain.rich_presence import next_seq
+from ...domain.statuses import ONLINE
+from ..clock import SystemClock
 
 
 class _User:
     """One user's sessions and choice; ``known`` is False until the choice is settled
     (chosen here, or adopted from the durable record after a cold start)."""
 
-    __slots__ = ("sessions", "choice", "known", "decays_at", "leaving_at")
+    __slots__ = ("sessions", "choice", "known", "decays_at", "leaving_at", "seq")
 
     def __init__(self, known: bool) -> None:
-        self.sessions: dict[str, tuple[float, SessionMeta]] = {}
+        # session id → (expires at, meta, state: ONLINE or a socket-scoped status)
+        self.sessions: dict[str, tuple[float, SessionMeta, str]] = {}
+        self.seq = 0
         self.choice: Choice | None = None
         self.known = known
         self.decays_at: float | None = None
         self.leaving_at: float | None = None  # within the offline grace until then
 
     def state(self) -> UserState:
-        return UserState(len(self.sessions), self.choice, self.known, self.leaving_at is not None)
+        sockets = tuple((meta.device, state) for _, meta, state in self.sessions.values())
+        return UserState(len(self.sessions), self.choice, self.known, self.leaving_at is not None, sockets, self.seq)
 
 
 class InMemoryPresenceStore:
@@ -36,7 +42,9 @@ class InMemoryPresenceStore:
     instance. It never loses its sessions either; ``SessionRecovery`` is implemented as
     the Redis store implements it, for the contract suite and the restore rules' tests."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock | None = None) -> None:
+        # seq never falls below the clock in ms, so a restarted process still goes forward.
+        self._clock = clock or SystemClock()
         self._users: dict[str, _User] = {}
         self._expiries: list[tuple[float, str, str]] = []
         self._decays: list[tuple[float, str, str]] = []
@@ -53,16 +61,29 @@ class InMemoryPresenceStore:
             user = self._users[user_id] = _User(self._seeded)
         return user
 
-    def _renew(self, user: _User, user_id: str, session_id: str, meta: SessionMeta, expires_at: float) -> None:
+    def _renew(
+        self, user: _User, user_id: str, session_id: str, meta: SessionMeta, expires_at: float, state: str | None = None
+    ) -> None:
+        """``state`` None keeps a live session's state (a new one is active)."""
         user.leaving_at = None  # a new session cancels going offline
-        user.sessions[session_id] = (expires_at, meta)
+        known = user.sessions.get(session_id)
+        if state is None:
+            state = known[2] if known is not None else ONLINE
+        user.sessions[session_id] = (expires_at, meta, state)
         heapq.heappush(self._expiries, (expires_at, user_id, session_id))
+
+    def _changed(self, user: _User, before: UserState) -> Transition:
+        user.seq = next_seq(user.seq, self._clock.now())
+        return Transition(before, user.state())
 
     async def register(self, user_id: str, session_id: str, meta: SessionMeta, expires_at: float) -> Transition:
         user = self._user(user_id)
         before = user.state()
+        renewal = session_id in user.sessions and user.leaving_at is None
         self._renew(user, user_id, session_id, meta, expires_at)
-        return Transition(before, user.state())
+        if renewal:  # a ping: nobody sees a difference, so seq stays
+            return Transition(before, user.state())
+        return self._changed(user, before)
 
     async def touch(self, user_id: str, session_id: str, meta: SessionMeta, expires_at: float) -> Transition:
         return await self.register(user_id, session_id, meta, expires_at)
@@ -79,20 +100,23 @@ class InMemoryPresenceStore:
         user_id: str,
         session_id: str,
         meta: SessionMeta,
-        choice: Choice,
+        choice: Choice | None,
         expires_at: float,
         decays_at: float | None = None,
+        socket_state: str = ONLINE,
     ) -> Transition:
         user = self._user(user_id)
         before = user.state()
-        self._renew(user, user_id, session_id, meta, expires_at)
-        self._set_choice(user, user_id, choice, decays_at)
-        return Transition(before, user.state())
+        self._renew(user, user_id, session_id, meta, expires_at, socket_state)
+        if choice is not None:
+            self._set_choice(user, user_id, choice, decays_at)
+        return self._changed(user, before)
 
     async def adopt_choice(self, user_id: str, choice: Choice | None, decays_at: float | None = None) -> UserState:
         user = self._user(user_id)
         if not user.known:
             self._set_choice(user, user_id, choice, decays_at)
+            user.seq = next_seq(user.seq, self._clock.now())
         return user.state()
 
     def _decay_still_due(self, due: DueDecay) -> _User | None:
@@ -117,7 +141,7 @@ class InMemoryPresenceStore:
             return None
         before = user.state()
         self._set_choice(user, due.user_id, to, decays_at)
-        return Transition(before, user.state())
+        return self._changed(user, before)
 
     async def end(self, user_id: str, session_id: str, grace_until: float | None = None) -> Transition:
         user = self._users.get(user_id)
@@ -126,7 +150,7 @@ class InMemoryPresenceStore:
             return Transition(nobody, nobody)
         before = user.state()
         self._drop(user, user_id, session_id, grace_until)
-        return Transition(before, user.state())
+        return self._changed(user, before)
 
     def _drop(self, user: _User, user_id: str, session_id: str, grace_until: float | None = None) -> None:
         if user.sessions.pop(session_id, None) is None or user.sessions:
@@ -153,7 +177,7 @@ class InMemoryPresenceStore:
             before = user.state()
             user.leaving_at = None
             self._gone(user)
-            settled.append(UserTransition(user_id, Transition(before, user.state())))
+            settled.append(UserTransition(user_id, self._changed(user, before)))
         return settled
 
     async def end_instance_sessions(self, instance: str | None, limit: int) -> list[Expired]:
@@ -165,7 +189,7 @@ class InMemoryPresenceStore:
                     return ended
                 before = user.state()
                 self._drop(user, user_id, session_id)
-                ended.append(Expired(user_id, session_id, Transition(before, user.state())))
+                ended.append(Expired(user_id, session_id, self._changed(user, before)))
         return ended
 
     async def expire_due(self, now: float, limit: int) -> list[Expired]:
@@ -181,7 +205,7 @@ class InMemoryPresenceStore:
                 continue  # ended or renewed since this entry was pushed
             before = user.state()
             self._drop(user, user_id, session_id)
-            expired.append(Expired(user_id, session_id, Transition(before, user.state())))
+            expired.append(Expired(user_id, session_id, self._changed(user, before)))
         return expired
 
     async def needs_seeding(self) -> bool:
@@ -209,8 +233,8 @@ class InMemoryPresenceStore:
         for held in sessions:
             user = self._user(held.user_id)
             known = user.sessions.get(held.session_id)
-            meta = known[1] if known is not None else held.meta
-            user.sessions[held.session_id] = (held.expires_at, meta)
+            meta, state = (known[1], known[2]) if known is not None else (held.meta, ONLINE)
+            user.sessions[held.session_id] = (held.expires_at, meta, state)
             heapq.heappush(self._expiries, (held.expires_at, held.user_id, held.session_id))
             if held.choice_known:
                 chosen = held.choice.status if held.choice is not None else ""

@@ -54,17 +54,21 @@ class RedisKeys:
     def leaving(self, user_id: str) -> str:
         return f"presence:leaving:{self._user(user_id)}"
 
+    def devices(self, user_id: str) -> str:
+        """Each session's device kind and state, and the user's ``seq`` (field ``#``)."""
+        return f"presence:devices:{self._user(user_id)}"
+
     def restored_choice(self, user_id: str) -> str:
         return f"presence:restored:{self._user(user_id)}"
 
-    def user_session(self, user_id: str, session_id: str) -> tuple[int, str, str, str, str, str]:
-        """The bucket, then session, sockets, online, choice and leaving keys, the bucket
-        hashed once (a socket event needs them all)."""
+    def user_session(self, user_id: str, session_id: str) -> tuple[int, str, str, str, str, str, str]:
+        """The bucket, then session, sockets, online, choice, leaving and devices keys, the
+        bucket hashed once (a socket event needs them all)."""
         bucket = crc_hqx(user_id.encode(), 0) % self.buckets if self.cluster else 0
         user = self._tags[bucket] + user_id
         return (
             bucket, f"presence:{user}:{session_id}", f"presence:sockets:{user}", f"presence:online:{user}",
-            f"presence:status:{user}", f"presence:leaving:{user}",
+            f"presence:status:{user}", f"presence:leaving:{user}", f"presence:devices:{user}",
         )
 
     # ---------------------------------------------------------------- one Redis's names

@@ -27,6 +27,7 @@ from redis.exceptions import NoScriptError, RedisError
 
 from ...domain.ports import DueDecay, Expired, HeldSession, SessionMeta, UserTransition
 from ...domain.presence import Choice, Transition, UserState
+from ...domain.statuses import ONLINE
 from . import scripts
 from .keys import RedisKeys, split_member
 from .unavailable import translates_redis_errors, unavailable
@@ -87,13 +88,29 @@ def _partial(answered: list[tuple[int, Any]], failed: dict[int, BaseException]) 
     return answered
 
 
+def _sockets(packed: str | bytes) -> tuple[tuple[str, str], ...]:
+    """'device US state' joined by RS (scripts.py) as (device, state) pairs."""
+    if isinstance(packed, bytes):
+        packed = packed.decode()
+    pairs = (item.split("\x1f", 1) for item in packed.split("\x1e") if item)
+    return tuple((pair[0], pair[1]) for pair in pairs if len(pair) == 2)
+
+
 def _transition(reply: list[Any]) -> Transition:
-    before, after, c1, r1, c2, r2, known, lingering_before, lingering_after = reply
+    before, after, c1, r1, c2, r2, known, lingering_before, lingering_after, sockets_before, sockets_after, seq = reply
     known_flag = bool(int(known))
+    seq_after = int(seq)
     return Transition(
-        UserState(int(before), _choice(c1, r1), known_flag, bool(int(lingering_before))),
-        UserState(int(after), _choice(c2, r2), known_flag, bool(int(lingering_after))),
+        UserState(int(before), _choice(c1, r1), known_flag, bool(int(lingering_before)), _sockets(sockets_before)),
+        UserState(
+            int(after), _choice(c2, r2), known_flag, bool(int(lingering_after)), _sockets(sockets_after), seq_after
+        ),
     )
+
+
+def _state_line(line: str) -> UserState:
+    count, chosen, remembered, known, lingering, seq, sockets = line.split("\t")
+    return UserState(int(count), _choice(chosen, remembered), known == "1", lingering == "1", _sockets(sockets), int(seq))
 
 
 class RedisPresenceStore:
@@ -203,14 +220,14 @@ class RedisPresenceStore:
         index = self._index if instance is None else k.instance_sessions(instance)
         return [
             k.session(user_id, session_id), k.sockets(user_id), k.online(user_id), k.choice(user_id),
-            index, self._epoch, self._decays, k.leaving(user_id), self._graces,
+            index, self._epoch, self._decays, k.leaving(user_id), self._graces, k.devices(user_id),
         ]
 
     def _bucket_session_keys(self, user_id: str, session_id: str, instance: str | None = None) -> list[str]:
-        bucket, session, sockets, online, choice, leaving = self._keys.user_session(user_id, session_id)
+        bucket, session, sockets, online, choice, leaving, devices = self._keys.user_session(user_id, session_id)
         own, epoch, decays, graces = self._per_bucket[bucket]
         index = own if instance is None else self._keys.bucket_instance_sessions(instance, bucket)
-        return [session, sockets, online, choice, index, epoch, decays, leaving, graces]
+        return [session, sockets, online, choice, index, epoch, decays, leaving, graces, devices]
 
     def _decays_of(self, user_id: str) -> str:
         return self._per_bucket[self._keys.bucket(user_id)][2] if self._bucketed else self._decays
@@ -241,12 +258,14 @@ class RedisPresenceStore:
         user_id: str,
         session_id: str,
         meta: SessionMeta,
-        choice: Choice,
+        choice: Choice | None,
         expires_at: float,
         decays_at: float | None = None,
+        socket_state: str = ONLINE,
     ) -> Transition:
         args = self._session_args(user_id, session_id, meta, expires_at)
-        args += [choice.status, _flag(choice.remember), self._choice_ttl, _ms_or_blank(decays_at)]
+        chosen, remembered = (choice.status, _flag(choice.remember)) if choice is not None else ("", "0")
+        args += [chosen, remembered, self._choice_ttl, _ms_or_blank(decays_at), socket_state]
         return _transition(await self._call("CHOOSE", self._session_keys(user_id, session_id), args))
 
     async def end(self, user_id: str, session_id: str, grace_until: float | None = None) -> Transition:
@@ -255,7 +274,8 @@ class RedisPresenceStore:
         return _transition(await self._call("END", self._session_keys(user_id, session_id), args))
 
     async def adopt_choice(self, user_id: str, choice: Choice | None, decays_at: float | None = None) -> UserState:
-        keys = [self._keys.sockets(user_id), self._keys.choice(user_id), self._keys.online(user_id), self._decays_of(user_id)]
+        k = self._keys
+        keys = [k.sockets(user_id), k.choice(user_id), k.online(user_id), self._decays_of(user_id), k.devices(user_id)]
         chosen, remembered = (choice.status, _flag(choice.remember)) if choice else ("", "0")
         args = [chosen, remembered, self._hidden, self._user_ttl, self._choice_ttl, _ms_or_blank(decays_at), user_id]
         return _transition(await self._call("ADOPT", keys, args)).after
@@ -274,14 +294,9 @@ class RedisPresenceStore:
         for start in range(0, len(user_ids), STATES_BATCH):
             keys = [self._epoch]
             for user_id in user_ids[start : start + STATES_BATCH]:
-                keys += (k.sockets(user_id), k.choice(user_id), k.leaving(user_id))
+                keys += (k.sockets(user_id), k.choice(user_id), k.leaving(user_id), k.devices(user_id))
             calls.append((keys, []))
-        states = []
-        for reply in await self._pipelined("STATES", calls):
-            for line in reply.split("\n"):
-                count, chosen, remembered, known, lingering = line.split("\t")
-                states.append(UserState(int(count), _choice(chosen, remembered), known == "1", lingering == "1"))
-        return states
+        return [_state_line(line) for reply in await self._pipelined("STATES", calls) for line in reply.split("\n")]
 
     async def _bucket_states(self, user_ids: Sequence[str]) -> list[UserState]:
         """STATES per bucket (a script touches one slot), all in one pipeline: one round
@@ -297,14 +312,13 @@ class RedisPresenceStore:
                 keys = [self._per_bucket[bucket][1]]
                 for position in positions[start : start + STATES_BATCH]:
                     user_id = user_ids[position]
-                    keys += (k.sockets(user_id), k.choice(user_id), k.leaving(user_id))
+                    keys += (k.sockets(user_id), k.choice(user_id), k.leaving(user_id), k.devices(user_id))
                     order.append(position)
                 calls.append((keys, []))
         states: list[UserState | None] = [None] * len(user_ids)
         lines = (line for reply in await self._pipelined("STATES", calls) for line in reply.split("\n"))
         for position, line in zip(order, lines, strict=False):
-            count, chosen, remembered, known, lingering = line.split("\t")
-            states[position] = UserState(int(count), _choice(chosen, remembered), known == "1", lingering == "1")
+            states[position] = _state_line(line)
         return states  # type: ignore[return-value]
 
     # ---------------------------------------------------------------- buckets
@@ -404,7 +418,10 @@ class RedisPresenceStore:
         k = self._keys
         calls = [
             (
-                [k.sockets(user_id), k.online(user_id), k.choice(user_id), k.leaving(user_id), self._graces_of(user_id)],
+                [
+                    k.sockets(user_id), k.online(user_id), k.choice(user_id), k.leaving(user_id),
+                    self._graces_of(user_id), k.devices(user_id),
+                ],
                 [user_id, due, self._hidden, self._user_ttl, self._choice_ttl],
             )
             for user_id, due in claimed
@@ -433,7 +450,10 @@ class RedisPresenceStore:
 
     async def decay(self, due: DueDecay, to: Choice, decays_at: float | None) -> Transition | None:
         k = self._keys
-        keys = [k.choice(due.user_id), k.sockets(due.user_id), k.online(due.user_id), self._decays_of(due.user_id)]
+        keys = [
+            k.choice(due.user_id), k.sockets(due.user_id), k.online(due.user_id), self._decays_of(due.user_id),
+            k.devices(due.user_id),
+        ]
         args = [
             due.user_id, due.status, _ms(due.due), to.status, _flag(to.remember), _ms_or_blank(decays_at),
             self._hidden, self._user_ttl, self._choice_ttl,

@@ -7,14 +7,39 @@ Keys of a session operation (REGISTER, CHOOSE, END, EXPIRE), in order:
   3 the online flag             7 the decay index (sorted set by due time)
   4 the user's choice hash      8 the user's leaving marker (offline grace)
                                 9 the grace index (sorted set by due time)
+                               10 the user's devices hash (socket -> device and state; '#': seq)
 Replies: {before count, after count, chosen before, remembered before, chosen after,
-remembered after, choice known, lingering before, lingering after}. A choice of '' means
-none; 'remembered' is '1' or '0'.
+remembered after, choice known, lingering before, lingering after, sockets before,
+sockets after, seq}. A choice of '' means none; 'remembered' is '1' or '0'. Sockets are
+'device US state' joined by RS (US, RS: the ASCII unit and record separators, which no
+device kind or status name holds); a state is ONLINE (active) or a socket-scoped status.
 """
 
 from __future__ import annotations
 
 _PRELUDE = """
+local function sockets_of(key)
+  local all = redis.call('HGETALL', key)
+  local parts = {}
+  for i = 1, #all, 2 do
+    if all[i] ~= '#' then parts[#parts + 1] = all[i + 1] end
+  end
+  return table.concat(parts, '\\30')
+end
+
+-- The user's next version: above the last, never below Redis's clock in ms (one clock
+-- for every instance), so a Redis that lost the last one still goes forward.
+local function bump(key, ttl)
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local s = tonumber(redis.call('HGET', key, '#') or '0') + 1
+  if now > s then s = now end
+  s = string.format('%d', s)
+  redis.call('HSET', key, '#', s)
+  redis.call('PEXPIRE', key, ttl)
+  return s
+end
+
 local function read_choice(key)
   local v = redis.call('HMGET', key, 'c', 'r')
   if not v[1] then return '', '0', 0 end
@@ -60,16 +85,20 @@ end
 -- Common session ARGV: 1 user, 2 session, 3 expiresAt ms, 4 session ttl ms, 5 user keys ttl ms,
 --                      6 device, 7 connectedAt, 8 ip, 9 instance, 10 hidden
 local function renew(keys, argv)
+  local new = 0
   if redis.call('SISMEMBER', keys[2], argv[2]) == 1 and redis.call('EXISTS', keys[1]) == 1 then
     redis.call('HSET', keys[1], 'expiresAt', argv[3])
   else
+    new = 1
     redis.call('HSET', keys[1], 'device', argv[6], 'connectedAt', argv[7], 'ip', argv[8],
       'instance', argv[9], 'expiresAt', argv[3])
     redis.call('SADD', keys[2], argv[2])
+    redis.call('HSET', keys[10], argv[2], argv[6] .. '\\31' .. 'ONLINE')
   end
   redis.call('PEXPIRE', keys[1], argv[4])
   redis.call('PEXPIRE', keys[2], argv[5])
   redis.call('ZADD', keys[5], argv[3], argv[2] .. ':' .. argv[1])
+  return new
 end
 
 -- Registering a session while the user lingers (grace) cancels their going offline.
@@ -87,8 +116,10 @@ end
 local function finish(keys, argv, grace_due, grace_ttl)
   local before = redis.call('SCARD', keys[2])
   local c, r, known = read_choice(keys[4])
+  local sb = sockets_of(keys[10])
   local removed = redis.call('SREM', keys[2], argv[2])
   redis.call('DEL', keys[1])
+  redis.call('HDEL', keys[10], argv[2])
   redis.call('ZREM', keys[5], argv[2] .. ':' .. argv[1])
   local after = redis.call('SCARD', keys[2])
   local c2 = c
@@ -101,7 +132,7 @@ local function finish(keys, argv, grace_due, grace_ttl)
     if after == 0 then c2 = forget_unremembered(keys[4], c, r, known, argv[5]) end
     set_flag(keys[3], after, c2, argv[4], argv[3])
   end
-  return {before, after, c, r, c2, r, known, 0, lingering}
+  return {before, after, c, r, c2, r, known, 0, lingering, sb, sockets_of(keys[10]), bump(keys[10], argv[3])}
 end
 """
 
@@ -109,25 +140,40 @@ REGISTER = _PRELUDE + """
 local before = redis.call('SCARD', KEYS[2])
 local c, r, known = read_choice(KEYS[4])
 if known == 0 then known = redis.call('EXISTS', KEYS[6]) end
+local sb = sockets_of(KEYS[10])
 local lingered = arrive(KEYS, ARGV[1], before)
-renew(KEYS, ARGV)
+local new = renew(KEYS, ARGV)
 local after = redis.call('SCARD', KEYS[2])
 set_flag(KEYS[3], after, c, ARGV[10], ARGV[5])
-return {before, after, c, r, c, r, known, lingered, 0}
+if new == 0 and lingered == 0 then
+  -- A ping: nobody sees a difference, so the devices are as they were and seq stays.
+  redis.call('PEXPIRE', KEYS[10], ARGV[5])
+  return {before, after, c, r, c, r, known, 0, 0, sb, sb, redis.call('HGET', KEYS[10], '#') or '0'}
+end
+return {before, after, c, r, c, r, known, lingered, 0, sb, sockets_of(KEYS[10]), bump(KEYS[10], ARGV[5])}
 """
 
-# ARGV as REGISTER, then 11 chosen, 12 remembered, 13 choice ttl ms, 14 decays at ms or ''
+# ARGV as REGISTER, then 11 chosen ('' keeps the choice), 12 remembered, 13 choice ttl ms,
+# 14 decays at ms or '', 15 the socket's state
 CHOOSE = _PRELUDE + """
 local before = redis.call('SCARD', KEYS[2])
-local c, r = read_choice(KEYS[4])
+local c, r, known = read_choice(KEYS[4])
+local sb = sockets_of(KEYS[10])
 local lingered = arrive(KEYS, ARGV[1], before)
 renew(KEYS, ARGV)
-redis.call('HSET', KEYS[4], 'c', ARGV[11], 'r', ARGV[12])
-keep_choice(KEYS[4], ARGV[12], ARGV[13])
-schedule_decay(KEYS[4], KEYS[7], ARGV[1], ARGV[14])
+redis.call('HSET', KEYS[10], ARGV[2], ARGV[6] .. '\\31' .. ARGV[15])
+local c2, r2 = c, r
+if ARGV[11] ~= '' then
+  redis.call('HSET', KEYS[4], 'c', ARGV[11], 'r', ARGV[12])
+  keep_choice(KEYS[4], ARGV[12], ARGV[13])
+  schedule_decay(KEYS[4], KEYS[7], ARGV[1], ARGV[14])
+  c2, r2, known = ARGV[11], ARGV[12], 1
+elseif known == 0 then
+  known = redis.call('EXISTS', KEYS[6])
+end
 local after = redis.call('SCARD', KEYS[2])
-set_flag(KEYS[3], after, ARGV[11], ARGV[10], ARGV[5])
-return {before, after, c, r, ARGV[11], ARGV[12], 1, lingered, 0}
+set_flag(KEYS[3], after, c2, ARGV[10], ARGV[5])
+return {before, after, c, r, c2, r2, known, lingered, 0, sb, sockets_of(KEYS[10]), bump(KEYS[10], ARGV[5])}
 """
 
 # ARGV as finish, then 6 grace due ms or '', 7 grace marker ttl ms
@@ -143,7 +189,7 @@ if due and tonumber(due) > tonumber(ARGV[6]) then return false end
 return finish(KEYS, ARGV, '', 0)
 """
 
-# KEYS: sockets, online, choice, leaving marker, grace index.
+# KEYS: sockets, online, choice, leaving marker, grace index, devices.
 # ARGV: 1 user, 2 due ms, 3 hidden, 4 user keys ttl, 5 choice ttl.
 # The grace ran out with no new session: the user goes offline now.
 FINISH_GRACE = _PRELUDE + """
@@ -157,13 +203,16 @@ local count = redis.call('SCARD', KEYS[1])
 local c, r, known = read_choice(KEYS[3])
 local c2 = forget_unremembered(KEYS[3], c, r, known, ARGV[5])
 set_flag(KEYS[2], count, c2, ARGV[3], ARGV[4])
-return {count, count, c, r, c2, r, known, 1, 0}
+local sockets = sockets_of(KEYS[6])
+return {count, count, c, r, c2, r, known, 1, 0, sockets, sockets, bump(KEYS[6], ARGV[4])}
 """
 
-# KEYS: sockets, choice, online, decay index.
+# KEYS: sockets, choice, online, decay index, devices.
 # ARGV: 1 chosen, 2 remembered, 3 hidden, 4 user keys ttl, 5 choice ttl, 6 decays at or '', 7 user
 ADOPT = _PRELUDE + """
+local seq = redis.call('HGET', KEYS[5], '#') or '0'
 if redis.call('EXISTS', KEYS[2]) == 0 then
+  seq = bump(KEYS[5], ARGV[4])
   redis.call('HSET', KEYS[2], 'c', ARGV[1], 'r', ARGV[2])
   keep_choice(KEYS[2], ARGV[2], ARGV[5])
   if ARGV[1] ~= '' then schedule_decay(KEYS[2], KEYS[4], ARGV[7], ARGV[6]) end
@@ -171,23 +220,26 @@ end
 local c, r = read_choice(KEYS[2])
 local count = redis.call('SCARD', KEYS[1])
 if count > 0 then set_flag(KEYS[3], count, c, ARGV[3], ARGV[4]) end
-return {count, count, c, r, c, r, 1, 0, 0}
+local sockets = sockets_of(KEYS[5])
+return {count, count, c, r, c, r, 1, 0, 0, sockets, sockets, seq}
 """
 
-# KEYS: 1 the seeding epoch, then for each user: sockets, choice, leaving marker.
+# KEYS: 1 the seeding epoch, then for each user: sockets, choice, leaving marker, devices.
 # Each user's state, for many users in one call (a snapshot of the users a socket
 # watches), one line per user, tab-separated: count, chosen, remembered, choice known,
-# lingering (status names are printable: no tab, no newline).
+# lingering, seq, sockets (status names are printable: no tab, no newline).
 STATES = _PRELUDE + """
 local seeded = redis.call('EXISTS', KEYS[1])
 local lines = {}
-for i = 2, #KEYS, 3 do
+for i = 2, #KEYS, 4 do
   local count = redis.call('SCARD', KEYS[i])
   local c, r, known = read_choice(KEYS[i + 1])
   if known == 0 then known = seeded end
   local lingering = 0
   if count == 0 then lingering = redis.call('EXISTS', KEYS[i + 2]) end
+  local seq = redis.call('HGET', KEYS[i + 3], '#') or '0'
   lines[#lines + 1] = count .. '\\t' .. c .. '\\t' .. r .. '\\t' .. known .. '\\t' .. lingering
+    .. '\\t' .. seq .. '\\t' .. sockets_of(KEYS[i + 3])
 end
 return table.concat(lines, '\\n')
 """
@@ -212,7 +264,7 @@ for i = 1, #due, 2 do redis.call('ZREM', KEYS[2], due[i]) end
 return due
 """
 
-# KEYS: choice, sockets, online, decay index.
+# KEYS: choice, sockets, online, decay index, devices.
 # ARGV: 1 user, 2 status due, 3 due ms, 4 new status, 5 remembered, 6 next due ms or '',
 #       7 hidden, 8 user keys ttl, 9 choice ttl
 DECAY = _PRELUDE + """
@@ -223,7 +275,8 @@ redis.call('HSET', KEYS[1], 'c', ARGV[4], 'r', ARGV[5])
 keep_choice(KEYS[1], ARGV[5], ARGV[9])
 schedule_decay(KEYS[1], KEYS[4], ARGV[1], ARGV[6])
 if count > 0 then set_flag(KEYS[3], count, ARGV[4], ARGV[7], ARGV[8]) end
-return {count, count, c, r, ARGV[4], ARGV[5], 1, 0, 0}
+local sockets = sockets_of(KEYS[5])
+return {count, count, c, r, ARGV[4], ARGV[5], 1, 0, 0, sockets, sockets, bump(KEYS[5], ARGV[8])}
 """
 
 # KEYS: choice, decay index. ARGV: 1 chosen, 2 remembered, 3 decays at or '', 4 user, 5 choice ttl.
@@ -259,7 +312,7 @@ if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 return redis.call('ZREM', KEYS[2], ARGV[1])
 """
 
-# KEYS as a session operation (1-9), then 10 the user's restored-choice note.
+# KEYS as a session operation (1-10), then 11 the user's restored-choice note.
 # ARGV as REGISTER (1-10), then 11 choice known ('1'/'0'), 12 chosen, 13 remembered,
 #       14 as-of ms, 15 choice ttl ms, 16 decays at ms or '', 17 note ttl ms.
 # Puts back a session this instance holds after Redis lost it (restore.py). The hinted
@@ -267,15 +320,16 @@ return redis.call('ZREM', KEYS[2], ARGV[1])
 # choice hash with no note), or one restored from a later hint by another instance.
 RESTORE = _PRELUDE + """
 renew(KEYS, ARGV)
+redis.call('PEXPIRE', KEYS[10], ARGV[5])
 if ARGV[11] == '1' then
   local current = redis.call('HGET', KEYS[4], 'c')
-  local note = redis.call('HMGET', KEYS[10], 'at', 'c')
+  local note = redis.call('HMGET', KEYS[11], 'at', 'c')
   if not current or (note[1] and note[2] == current and tonumber(note[1]) < tonumber(ARGV[14])) then
     redis.call('HSET', KEYS[4], 'c', ARGV[12], 'r', ARGV[13])
     keep_choice(KEYS[4], ARGV[13], ARGV[15])
     schedule_decay(KEYS[4], KEYS[7], ARGV[1], ARGV[16])
-    redis.call('HSET', KEYS[10], 'at', ARGV[14], 'c', ARGV[12])
-    redis.call('PEXPIRE', KEYS[10], ARGV[17])
+    redis.call('HSET', KEYS[11], 'at', ARGV[14], 'c', ARGV[12])
+    redis.call('PEXPIRE', KEYS[11], ARGV[17])
   end
 end
 local c = read_choice(KEYS[4])

@@ -9,11 +9,10 @@ as another), one emit to both rooms serves them all.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import socketio
 
 from ...domain.presence import PresenceChanged
+from ..presence_payload import iso_timestamp, seen_fields
 
 UPDATED = "presence:updated"
 
@@ -26,11 +25,6 @@ def watchers_room(user_id: str) -> str:
     return f"watchers:{user_id}"
 
 
-def iso_timestamp(at: float) -> str:
-    """ISO-8601 UTC with milliseconds and ``Z``, as JavaScript's ``toISOString`` writes it."""
-    return datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
-
-
 class SocketIOBroadcaster:
     def __init__(self, server: socketio.AsyncServer) -> None:
         self._server = server
@@ -38,12 +32,13 @@ class SocketIOBroadcaster:
     async def publish(self, change: PresenceChanged) -> None:
         user_id = change.user_id
         timestamp = iso_timestamp(change.at)
-        own = {"userId": user_id, "status": change.status, "timestamp": timestamp}
+        seen = seen_fields(change)
+        own = {"userId": user_id, "status": change.status, "timestamp": timestamp, **seen}
         if not change.public_changed:
             await self._server.emit(UPDATED, own, room=user_room(user_id))
         elif change.status == change.public:
             await self._server.emit(UPDATED, own, room=[user_room(user_id), watchers_room(user_id)])
         else:
             await self._server.emit(UPDATED, own, room=user_room(user_id))
-            public = {"userId": user_id, "status": change.public, "timestamp": timestamp}
+            public = {"userId": user_id, "status": change.public, "timestamp": timestamp, **seen}
             await self._server.emit(UPDATED, public, room=watchers_room(user_id))

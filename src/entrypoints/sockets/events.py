@@ -8,6 +8,7 @@ from typing import Any
 import socketio
 
 from ...adapters.socketio.broadcaster import user_room
+from ...domain.devices import device_kind
 from ...domain.errors import ExpiredToken, InvalidPayload, PresenceError, Refused
 from ...domain.ports import Clock, SessionMeta
 from ...service_layer.use_cases import PresenceService
@@ -17,7 +18,6 @@ from .gate import SocketGate
 
 log = logging.getLogger(__name__)
 
-MAX_DEVICE = 32
 MAX_PAYLOAD_KEYS = 16
 
 
@@ -45,12 +45,11 @@ def _token(auth: Any, environ: dict[str, Any]) -> object:
 
 
 def _meta(auth: Any, environ: dict[str, Any], now: float) -> SessionMeta:
-    device = auth.get("device") if isinstance(auth, dict) else None
-    if not isinstance(device, str) or not device:
-        device = "web"
+    """The socket's record; ``InvalidDevice`` for an ``auth.device`` the rule refuses."""
+    device = device_kind(auth.get("device") if isinstance(auth, dict) else None)
     client = environ.get("asgi.scope", {}).get("client")
     ip = client[0] if client else environ.get("REMOTE_ADDR", "")
-    return SessionMeta(device=device[:MAX_DEVICE], connected_at=now, ip=ip)
+    return SessionMeta(device=device, connected_at=now, ip=ip)
 
 
 def _status_of(payload: Any) -> object:
@@ -100,9 +99,14 @@ def register_socket_events(
         now = clock.now()
         if identity.expires_at <= now:
             raise socketio.exceptions.ConnectionRefusedError(ExpiredToken.default_message)
+        try:
+            meta = _meta(auth, environ, now)
+        except Refused as refused:
+            counts.count_refusal(refused.default_message)
+            raise socketio.exceptions.ConnectionRefusedError(refused.message) from None
         if not gate.sockets.admit(identity.user_id):
             raise socketio.exceptions.ConnectionRefusedError("too many connections")
-        session = SocketSession(identity.user_id, _meta(auth, environ, now), identity.expires_at)
+        session = SocketSession(identity.user_id, meta, identity.expires_at)
         gate.budget.fill(session, now)
         await sio.save_session(sid, session)
 
@@ -132,17 +136,18 @@ def register_socket_events(
         except Exception as error:
             await reply_error(sio, sid, "ping", error, counts)
 
-    async def presence_update(sid: str, payload: Any = None, *_: Any) -> None:
+    async def presence_update(sid: str, payload: Any = None, *_: Any) -> dict[str, Any]:
+        """Answers an acknowledgement when the client asks for one, as the watch events do."""
         counts.updates += 1
         session: SocketSession = await sio.get_session(sid)
         refusal = gate.refusal(session)
         if refusal is not None:
-            await refuse_event(sio, sid, refusal)
-            return
+            return await refuse_event(sio, sid, refusal)
         try:
             await service.choose(session.user_id, sid, session.meta, _status_of(payload))
         except Exception as error:
-            await reply_error(sio, sid, "presence:update", error, counts)
+            return await reply_error(sio, sid, "presence:update", error, counts)
+        return {"ok": True}
 
     async def disconnect(sid: str, *_: Any) -> None:
         session: SocketSession = await sio.get_session(sid)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...adapters.socketio.broadcaster import iso_timestamp
+from ...adapters.presence_payload import custom_status_body, iso_timestamp
 from ...adapters.socketio.server import PresenceSocketServer
 from ...adapters.socketio.watch_rooms import SocketWatchRooms
 from ...domain.errors import InvalidPayload
@@ -31,7 +31,14 @@ def user_ids_payload(payload: Any, event: str) -> object:
 
 def seen_body(seen: Seen) -> dict[str, Any]:
     last_seen = None if seen.last_seen is None else iso_timestamp(seen.last_seen)
-    return {"userId": seen.user_id, "status": seen.status, "lastSeen": last_seen}
+    return {
+        "userId": seen.user_id,
+        "status": seen.status,
+        "lastSeen": last_seen,
+        "devices": dict(seen.devices),
+        "customStatus": custom_status_body(seen.custom_status),
+        "seq": seen.seq,
+    }
 
 
 def snapshot_body(snapshot: Snapshot) -> dict[str, Any]:

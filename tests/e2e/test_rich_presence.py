@@ -1,0 +1,103 @@
+"""Rich presence over real sockets: a user's web tab goes idle while their phone stays
+active, and a watcher (on the other instance) sees the devices change, not the user go
+away, until the phone goes idle too; every update carries a growing seq."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+import socketio
+
+from .clients import Client, connected_client, token_for
+from .gateway_process import GatewayProcess
+
+pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
+
+
+async def device_client(url: str, user_id: str, device: str) -> Client:
+    client = await Client().connect(url, {"token": token_for(user_id), "device": device})
+    await client.next("connected")
+    return client
+
+
+@pytest.fixture(params=["two-instances", "embedded"])
+def instances(request: pytest.FixtureRequest, tmp_path: Path):
+    if request.param == "embedded":
+        gateway = GatewayProcess(tmp_path / "one").start()
+        started = [gateway]
+        yield gateway, gateway
+    else:
+        redis_url = request.getfixturevalue("redis_url")
+        env = {"REDIS_URL": redis_url, "PRESENCE_SOCKETIO_CHANNEL": f"socketio-{uuid.uuid4().hex[:8]}"}
+        env["PRESENCE_DATA_DIR"] = str(tmp_path / "shared-data")
+        started = [GatewayProcess(tmp_path / "a", **env).start(), GatewayProcess(tmp_path / "b", **env).start()]
+        yield started[0], started[1]
+    for gateway in started:
+        gateway.stop()
+        assert "Traceback" not in gateway.log(), gateway.log()
+
+
+async def test_an_idle_tab_does_not_make_a_user_with_an_active_phone_idle(instances) -> None:
+    one, two = instances
+    user = f"rich-{uuid.uuid4().hex[:6]}"
+    web = await device_client(one.url, user, "web")
+    mobile = await device_client(two.url, user, "mobile")
+    watcher = await connected_client(two.url, f"{user}-watcher")
+    seqs: list[int] = []
+    try:
+        reply = await watcher.call("presence:subscribe", {"userIds": [user]})
+        (entry,) = reply["presence"]
+        assert (entry["status"], entry["devices"], entry["customStatus"]) == (
+            "ONLINE", {"web": "ONLINE", "mobile": "ONLINE"}, None,
+        )
+        seqs.append(entry["seq"])
+
+        async def seen() -> dict:
+            update = await watcher.next("presence:updated")
+            while update["userId"] != user:  # the watcher's own, as a socket of its user
+                update = await watcher.next("presence:updated")
+            seqs.append(update["seq"])
+            return update
+
+        assert await web.call("presence:update", {"status": "IDLE"}) == {"ok": True}
+        update = await seen()
+        assert (update["status"], update["devices"]) == ("ONLINE", {"web": "IDLE", "mobile": "ONLINE"})
+
+        await mobile.call("presence:update", {"status": "IDLE"})
+        update = await seen()
+        assert (update["status"], update["devices"]) == ("IDLE", {"web": "IDLE", "mobile": "IDLE"})
+
+        await mobile.call("presence:update", {"status": "DND"})
+        update = await seen()
+        assert (update["status"], update["devices"]) == ("DND", {"web": "IDLE", "mobile": "ONLINE"})
+        await web.call("presence:update", {"status": "ONLINE"})  # from the other socket: DND no more
+        update = await seen()
+        assert (update["status"], update["devices"]) == ("ONLINE", {"web": "ONLINE", "mobile": "ONLINE"})
+        await web.call("presence:update", {"status": "DND"})
+        update = await seen()
+        assert (update["status"], update["devices"]) == ("DND", {"web": "ONLINE", "mobile": "ONLINE"})
+
+        await mobile.call("presence:update", {"status": "INVISIBLE"})
+        update = await seen()
+        assert (update["status"], update["devices"], update["customStatus"]) == ("OFFLINE", {}, None)
+
+        # A second socket of a user others see as offline tells the watcher nothing.
+        extra = await device_client(one.url, user, "web")
+        await extra.close()
+        await watcher.round_trip()
+        about_user = [u for u in watcher.received("presence:updated") if u["userId"] == user]
+        assert len(about_user) == len(seqs) - 1
+        assert all(later > earlier for earlier, later in zip(seqs, seqs[1:], strict=False)), seqs
+    finally:
+        for client in (web, mobile, watcher):
+            await client.close()
+
+
+async def test_an_invalid_device_is_refused_at_connect(instances) -> None:
+    one, _ = instances
+    client = Client()
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await client.connect(one.url, {"token": token_for("bad-device"), "device": "Phone 1"})
+    assert any("invalid device" in str(payload) for name, payload in client.events if name == "connect_error"), client.events
