@@ -6,6 +6,7 @@ PresenceError
 │   ├── InvalidToken        "invalid token"
 │   └── ExpiredToken        "expired token"
 ├── InvalidPayload          — an event whose payload is not what the contract says
+│   └── InvalidDevice       "invalid device": ``auth.device`` outside ``[a-z0-9_-]{1,32}``
 ├── UnknownStatus           — a status name the registry does not hold
 ├── StatusNotChoosable      — a status that exists but a user may not pick
 ├── LimitExceeded           — more ids in one call, or watched by one socket, than allowed
@@ -54,6 +55,10 @@ class ExpiredToken(Refused):
 class InvalidPayload(PresenceError):
     code = "invalid_payload"
     default_message = "invalid payload"
+
+
+class InvalidDevice(InvalidPayload):
+    default_message = "invalid device"
 
 
 class UnknownStatus(PresenceError):

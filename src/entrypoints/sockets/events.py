@@ -8,7 +8,8 @@ from typing import Any
 import socketio
 
 from ...adapters.socketio.broadcaster import user_room
-from ...domain.errors import ExpiredToken, InvalidPayload, PresenceError, Refused
+from ...domain.devices import device_kind
+from ...domain.errors import ExpiredToken, InvalidDevice, InvalidPayload, PresenceError, Refused
 from ...domain.ports import Clock, SessionMeta
 from ...service_layer.use_cases import PresenceService
 from ..error_body import error_body
@@ -17,7 +18,6 @@ from .gate import SocketGate
 
 log = logging.getLogger(__name__)
 
-MAX_DEVICE = 32
 MAX_PAYLOAD_KEYS = 16
 
 
@@ -45,12 +45,10 @@ def _token(auth: Any, environ: dict[str, Any]) -> object:
 
 
 def _meta(auth: Any, environ: dict[str, Any], now: float) -> SessionMeta:
-    device = auth.get("device") if isinstance(auth, dict) else None
-    if not isinstance(device, str) or not device:
-        device = "web"
+    device = device_kind(auth.get("device") if isinstance(auth, dict) else None)
     client = environ.get("asgi.scope", {}).get("client")
     ip = client[0] if client else environ.get("REMOTE_ADDR", "")
-    return SessionMeta(device=device[:MAX_DEVICE], connected_at=now, ip=ip)
+    return SessionMeta(device=device, connected_at=now, ip=ip)
 
 
 def _status_of(payload: Any) -> object:
@@ -100,9 +98,14 @@ def register_socket_events(
         now = clock.now()
         if identity.expires_at <= now:
             raise socketio.exceptions.ConnectionRefusedError(ExpiredToken.default_message)
+        try:
+            meta = _meta(auth, environ, now)
+        except InvalidDevice as invalid:
+            counts.count_refusal(invalid.default_message)
+            raise socketio.exceptions.ConnectionRefusedError(invalid.message) from None
         if not gate.sockets.admit(identity.user_id):
             raise socketio.exceptions.ConnectionRefusedError("too many connections")
-        session = SocketSession(identity.user_id, _meta(auth, environ, now), identity.expires_at)
+        session = SocketSession(identity.user_id, meta, identity.expires_at)
         gate.budget.fill(session, now)
         await sio.save_session(sid, session)
 
