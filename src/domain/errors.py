@@ -5,7 +5,7 @@ PresenceError
 │   ├── MissingToken        "missing token"
 │   ├── InvalidToken        "invalid token"
 │   ├── ExpiredToken        "expired token"
-│   └── InvalidDevice       "invalid device"
+│   └── InvalidDevice       "invalid device": ``auth.device`` outside ``[a-z0-9_-]{1,32}``
 ├── InvalidPayload          — an event whose payload is not what the contract says
 ├── UnknownStatus           — a status name the registry does not hold
 ├── StatusNotChoosable      — a status that exists but a user may not pick
@@ -61,6 +61,7 @@ class InvalidDevice(Refused):
 class InvalidPayload(PresenceError):
     code = "invalid_payload"
     default_message = "invalid payload"
+
 
 
 class UnknownStatus(PresenceError):

@@ -1,9 +1,14 @@
-"""How many events one socket may send: a token bucket (Discord's gateway allows 120 per
-60 s). It refills continuously, so a client that keeps under the rate is never refused,
-and a burst up to the whole minute's budget passes.
+"""How much a client may make the gateway do: token buckets (Discord's gateway allows 120
+events per 60 s), refilled continuously, so a client that keeps under the rate is never
+refused, and a burst up to the whole minute's budget passes.
 
-The bucket is two floats kept on the socket's own session object (no table, no task, no
-allocation per event); ``spend`` is a few float operations.
+The same bucket serves every scope the gate counts (one socket, one user across all their
+sockets, connection attempts per claimed user and per address); the caller keeps the
+bucket and passes ``now``. An event costs what it makes the gateway do: a ping one, an
+event naming ids one more per ``IDS_PER_UNIT`` ids, so a subscribe of 100 ids costs 11.
+
+A bucket is two floats on an object the caller owns (a socket's session, a table's row):
+no allocation per event; ``spend`` is a few float operations.
 """
 
 from __future__ import annotations
@@ -11,11 +16,20 @@ from __future__ import annotations
 from typing import Protocol
 
 DEFAULT_EVENTS_PER_MINUTE = 120
+IDS_PER_UNIT = 10
+# Refused events in a row after which the socket is closed: a client that reads its
+# ``rate_limited`` errors slows down; one that keeps sending is not answered forever.
+REFUSALS_BEFORE_CLOSE = 10
 
 
 class Bucket(Protocol):
     tokens: float
     stamp: float
+
+
+def event_cost(ids: int = 0) -> float:
+    """What an event naming ``ids`` user ids costs (a ping or an update names none)."""
+    return 1.0 + ids / IDS_PER_UNIT
 
 
 class EventBudget:
@@ -26,18 +40,24 @@ class EventBudget:
         self.rate = events_per_minute / 60.0  # tokens per second
 
     def fill(self, bucket: Bucket, now: float) -> None:
-        """A new socket starts with a full minute's budget."""
+        """A new bucket starts with a full minute's budget."""
         bucket.tokens = self.capacity
         bucket.stamp = now
 
-    def spend(self, bucket: Bucket, now: float) -> bool:
-        """Take one event from the bucket; False (and nothing taken) when it is empty."""
-        tokens = bucket.tokens + (now - bucket.stamp) * self.rate
-        if tokens > self.capacity:
-            tokens = self.capacity
+    def level(self, bucket: Bucket, now: float) -> float:
+        """The tokens in ``bucket`` at ``now`` (refilled, never beyond the capacity)."""
+        return min(self.capacity, bucket.tokens + (now - bucket.stamp) * self.rate)
+
+    def affords(self, bucket: Bucket, now: float, cost: float = 1.0) -> bool:
+        return self.level(bucket, now) >= min(cost, self.capacity)
+
+    def spend(self, bucket: Bucket, now: float, cost: float = 1.0) -> bool:
+        """Take ``cost`` from the bucket; False (and nothing taken) when it holds less."""
+        cost = min(cost, self.capacity)  # the largest event a budget allows is always affordable
+        tokens = self.level(bucket, now)
         bucket.stamp = now
-        if tokens < 1.0:
+        if tokens < cost:
             bucket.tokens = tokens
             return False
-        bucket.tokens = tokens - 1.0
+        bucket.tokens = tokens - cost
         return True

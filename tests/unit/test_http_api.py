@@ -105,8 +105,9 @@ async def test_a_user_the_policy_hides_is_forbidden(api: Api) -> None:
         ({}, "missing token"),
         ({"Authorization": "Bearer nope"}, "invalid token"),
         ({"Authorization": "Basic dXNlcg=="}, "invalid token"),
+        ({"Authorization": "token-viewer"}, "invalid token"),  # a valid token, but no scheme
     ],
-    ids=["none", "bad", "not-bearer"],
+    ids=["none", "bad", "not-bearer", "no-scheme"],
 )
 async def test_no_valid_bearer_token_is_401(api: Api, headers, message: str) -> None:
     status, body, response_headers = await api.get("/api/v1/presence/friend", headers=headers)

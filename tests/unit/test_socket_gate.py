@@ -1,13 +1,14 @@
-"""The per-event gate (token expiry, event budget) and the per-user socket cap, through
-the Clock port."""
+"""The per-event gate (token expiry, the socket's and the user's budgets, costs), the
+connection attempts and the per-user socket cap, through the Clock port."""
 
 from __future__ import annotations
 
 from presence_gateway.domain.event_budget import EventBudget
 from presence_gateway.domain.ports import SessionMeta
 from presence_gateway.domain.sockets_per_user import SocketsPerUser
+from presence_gateway.entrypoints.sockets.budgets import BucketTable
 from presence_gateway.entrypoints.sockets.events import SocketSession
-from presence_gateway.entrypoints.sockets.gate import SocketGate
+from presence_gateway.entrypoints.sockets.gate import OVER_BUDGET, SocketGate
 from tests.fakes import FakeClock
 
 META = SessionMeta(device="web", connected_at=0.0, ip="127.0.0.1")
@@ -16,7 +17,7 @@ META = SessionMeta(device="web", connected_at=0.0, ip="127.0.0.1")
 def gate_and_session(clock: FakeClock, per_minute: int = 120, expires_in: float = 3600.0):
     gate = SocketGate(clock, EventBudget(per_minute), SocketsPerUser(3))
     session = SocketSession("u1", META, clock.now() + expires_in)
-    gate.budget.fill(session, clock.now())
+    assert gate.admit(session, clock.now())
     return gate, session
 
 
@@ -66,3 +67,48 @@ def test_sockets_per_user_are_capped_and_released() -> None:
     for _ in range(5):
         sockets.release("u2")
     assert sockets.count("u2") == 0 and sockets.admit("u2")
+
+
+def test_a_users_sockets_share_one_budget_and_an_event_costs_what_it_names() -> None:
+    clock = FakeClock()
+    gate = SocketGate(clock, EventBudget(120), SocketsPerUser(5), user_budget=EventBudget(200))
+    sockets = [SocketSession("u1", META, float("inf")) for _ in range(3)]
+    for session in sockets:
+        assert gate.admit(session, clock.now())
+    # 3 sockets × 120 would be 360 alone; together they get the user's 200.
+    passed = [gate.refusal(sockets[i % 3]) is None for i in range(300)].count(True)
+    assert passed == 200
+    other = SocketSession("u2", META, float("inf"))
+    assert gate.admit(other, clock.now())
+    assert [gate.refusal(other, 11.0) is None for _ in range(11)].count(True) == 10  # 110 of 120
+
+
+def test_a_socket_refused_ten_times_in_a_row_is_told_it_is_closed() -> None:
+    clock = FakeClock()
+    gate, session = gate_and_session(clock, per_minute=5)
+    assert codes(gate, session, 5) == [None] * 5
+    refusals = [gate.refusal(session) for _ in range(10)]
+    assert [r.code for r in refusals] == ["rate_limited"] * 10
+    assert refusals[-1] is OVER_BUDGET and all(r is not OVER_BUDGET for r in refusals[:-1])
+
+
+def test_connection_attempts_are_counted_per_claimed_user_and_per_address_before_any_token_check() -> None:
+    clock = FakeClock()
+    gate = SocketGate(
+        clock, EventBudget(), SocketsPerUser(), connects_per_user=EventBudget(3), connects_per_address=EventBudget(5)
+    )
+    now = clock.now()
+    assert [gate.attempt("10.0.0.1", "storm", now) for _ in range(4)] == [True, True, True, False]
+    assert gate.attempt("10.0.0.1", "bystander", now)  # the same address, another user
+    assert not gate.attempt("10.0.0.1", "someone", now)  # the address's 5 are spent
+    assert gate.attempt("10.0.0.2", "someone", now)
+    clock.advance(20.0)  # 3 per minute: one more every 20 s
+    assert gate.attempt("10.0.0.2", "storm", clock.now())
+
+
+def test_a_flood_of_distinct_keys_never_grows_a_table_past_its_bound() -> None:
+    table = BucketTable(EventBudget(3), max_rows=100)
+    for i in range(10_000):
+        table.spend(f"user-{i}", 0.0)
+        assert len(table) <= 100
+    assert [table.spend("held", 0.0) for _ in range(4)] == [True, True, True, False]

@@ -37,6 +37,11 @@ from .frame_guard import announces_binary, dispatchable
 # Exceptions python-socketio raises on a frame it cannot parse.
 _MALFORMED = (ValueError, TypeError, KeyError, IndexError, AttributeError)
 
+# A socket's re-sent CONNECTs, counted in its environ (dropped with the session).
+_RESENT_CONNECTS = "presence.resent_connects"
+CONNECT_REPEATS_CLOSED = 2  # the second re-sent CONNECT closes the connection
+ALREADY_CONNECTED = {"message": "already connected"}
+
 OnConnected = Callable[[str], Awaitable[None]]
 
 
@@ -65,8 +70,11 @@ class PresenceSocketServer(socketio.AsyncServer):
         self._reply_first.add(event)
 
     async def _handle_connect(self, eio_sid: str, namespace: str | None, data: Any) -> None:
-        await super()._handle_connect(eio_sid, namespace, data)
         namespace = namespace or "/"
+        if self.manager.sid_from_eio_sid(eio_sid, namespace) is not None:
+            await self._refuse_connect_again(eio_sid, namespace)
+            return
+        await super()._handle_connect(eio_sid, namespace, data)
         sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
         if sid is None or not self.manager.is_connected(sid, namespace):
             return
@@ -75,6 +83,23 @@ class PresenceSocketServer(socketio.AsyncServer):
             shrink_environ(environ)
         if self.on_connected is not None:
             await self.on_connected(sid)
+
+    async def _refuse_connect_again(self, eio_sid: str, namespace: str) -> None:
+        """A CONNECT on a namespace the socket already joined (or is joining) runs no
+        connect work: upstream would answer ``44"Unable to connect"`` and our hook would
+        register the socket again. The first is refused; the next closes the connection."""
+        environ = self.environ.get(eio_sid)
+        repeats = environ.get(_RESENT_CONNECTS, 0) + 1 if environ is not None else CONNECT_REPEATS_CLOSED
+        if environ is not None:
+            environ[_RESENT_CONNECTS] = repeats
+        self.refusals.note("CONNECT on a connected socket", eio_sid)
+        socket = self.eio.sockets.get(eio_sid)
+        if repeats >= CONNECT_REPEATS_CLOSED and socket is not None:
+            # Closed now: a polling session's close would wait for a poll, and this runs
+            # inside the POST that carried the CONNECT.
+            await self.close_engineio_socket(eio_sid, socket)
+            return
+        await self._send_packet(eio_sid, self.packet_class(packet.CONNECT_ERROR, data=ALREADY_CONNECTED, namespace=namespace))
 
     async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
         if announces_binary(data):

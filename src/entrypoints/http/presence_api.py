@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 from quart import Blueprint, Response, request
 
-from ...domain.errors import Forbidden, InvalidPayload, LimitExceeded, Refused, Unavailable
+from ...domain.errors import Forbidden, InvalidPayload, InvalidToken, LimitExceeded, Refused, Unavailable
 from ...domain.user_ids import MAX_USER_ID
 from ...service_layer.use_cases import PresenceService
 from ...service_layer.watching import WatchService
@@ -37,11 +37,15 @@ def error_response(error: Exception) -> Response:
 
 
 def _bearer() -> str | None:
+    """The token of ``Authorization: Bearer <token>``; a header in any other form (no
+    scheme, ``Basic``) is refused as it stands, whatever it holds."""
     header = request.headers.get("Authorization")
     if header is None:
         return None
     scheme, _, token = header.partition(" ")
-    return token.strip() if scheme.lower() == "bearer" else header
+    if scheme.lower() != "bearer":
+        raise InvalidToken()
+    return token.strip()
 
 
 async def json_body(limit: int, shape: str) -> Any:

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import socketio
-
 from ...adapters.socketio.broadcaster import iso_timestamp
+from ...adapters.socketio.server import PresenceSocketServer
 from ...domain.errors import InvalidToken, PresenceError
 from ...service_layer.use_cases import PresenceService
 from ..error_body import error_body
@@ -20,7 +19,7 @@ from .events import SocketSession, refuse_event
 from .gate import SocketGate
 
 
-def register_auth_events(sio: socketio.AsyncServer, service: PresenceService, gate: SocketGate) -> None:
+def register_auth_events(sio: PresenceSocketServer, service: PresenceService, gate: SocketGate) -> None:
     async def refresh(sid: str, payload: Any = None, *_: Any) -> dict[str, Any]:
         session: SocketSession = await sio.get_session(sid)
         refusal = gate.refusal(session)

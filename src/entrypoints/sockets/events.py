@@ -7,32 +7,38 @@ from typing import Any
 
 import socketio
 
+from ...adapters.jwt.claims import claimed_subject
 from ...adapters.socketio.broadcaster import user_room
+from ...adapters.socketio.server import PresenceSocketServer
 from ...domain.devices import device_kind
-from ...domain.errors import ExpiredToken, InvalidPayload, PresenceError, Refused
+from ...domain.errors import ExpiredToken, InvalidDevice, InvalidPayload, PresenceError, Refused
 from ...domain.ports import Clock, SessionMeta
 from ...service_layer.use_cases import PresenceService
 from ..error_body import error_body
+from .budgets import Row
 from .counts import SocketCounts
-from .gate import SocketGate
+from .gate import EXPIRED, OVER_BUDGET, SocketGate
 
 log = logging.getLogger(__name__)
 
 MAX_PAYLOAD_KEYS = 16
+TOO_MANY_ATTEMPTS = "too many connection attempts"
 
 
 class SocketSession:
     """What the gateway keeps per socket, in python-socketio's session (not on a namespace)."""
 
-    __slots__ = ("user_id", "meta", "watching", "expires_at", "tokens", "stamp")
+    __slots__ = ("user_id", "meta", "watching", "expires_at", "tokens", "stamp", "user_bucket", "refused")
 
     def __init__(self, user_id: str, meta: SessionMeta, expires_at: float = float("inf")) -> None:
         self.user_id = user_id
         self.meta = meta
         self.watching: set[str] = set()  # the users whose changes this socket hears
         self.expires_at = expires_at  # the token's exp: the socket lives no longer
-        self.tokens = 0.0  # the event budget's bucket (domain/event_budget.py)
+        self.tokens = 0.0  # the socket's event budget (domain/event_budget.py)
         self.stamp = 0.0
+        self.user_bucket: Row = Row()  # the user's, shared by their sockets (set by the gate)
+        self.refused = 0  # events refused in a row
 
 
 def _token(auth: Any, environ: dict[str, Any]) -> object:
@@ -44,11 +50,14 @@ def _token(auth: Any, environ: dict[str, Any]) -> object:
     return None
 
 
-def _meta(auth: Any, environ: dict[str, Any], now: float) -> SessionMeta:
-    """The socket's record; ``InvalidDevice`` for an ``auth.device`` the rule refuses."""
-    device = device_kind(auth.get("device") if isinstance(auth, dict) else None)
+def _address(environ: dict[str, Any]) -> str:
+    """The client's address (behind a trusted proxy, the one it forwarded: http/forwarded.py)."""
     client = environ.get("asgi.scope", {}).get("client")
-    ip = client[0] if client else environ.get("REMOTE_ADDR", "")
+    return client[0] if client else environ.get("REMOTE_ADDR", "")
+
+
+def _meta(auth: Any, ip: str, now: float) -> SessionMeta:
+    device = device_kind(auth.get("device") if isinstance(auth, dict) else None)
     return SessionMeta(device=device, connected_at=now, ip=ip)
 
 
@@ -63,7 +72,7 @@ def _status_of(payload: Any) -> object:
 
 
 async def reply_error(
-    sio: socketio.AsyncServer, sid: str, event: str, error: Exception, counts: SocketCounts
+    sio: PresenceSocketServer, sid: str, event: str, error: Exception, counts: SocketCounts
 ) -> dict[str, Any]:
     """Answer an event that failed: an ``error`` event, and the acknowledgement's body."""
     counts.count_error(event)
@@ -72,17 +81,23 @@ async def reply_error(
     return {"error": body}
 
 
-async def refuse_event(sio: socketio.AsyncServer, sid: str, refusal: PresenceError) -> dict[str, Any]:
-    """Answer an event the gate refused; a socket whose token expired is then closed."""
+async def refuse_event(sio: PresenceSocketServer, sid: str, refusal: PresenceError) -> dict[str, Any]:
+    """Answer an event the gate refused. A socket whose token expired is then disconnected;
+    one that keeps sending past its budget loses its connection (it is not reading)."""
     body = error_body(refusal)
     await sio.emit("error", body, to=sid)
-    if refusal.code == "token_expired":
+    if refusal is EXPIRED:
         await sio.disconnect(sid)
+    elif refusal is OVER_BUDGET:
+        eio_sid = sio.manager.eio_sid_from_sid(sid, "/")
+        socket = sio.eio.sockets.get(eio_sid)
+        if socket is not None:
+            await sio.close_engineio_socket(eio_sid, socket)
     return {"error": body}
 
 
 def register_socket_events(
-    sio: socketio.AsyncServer,
+    sio: PresenceSocketServer,
     service: PresenceService,
     clock: Clock,
     gate: SocketGate,
@@ -91,8 +106,13 @@ def register_socket_events(
     counts = counts if counts is not None else SocketCounts()
 
     async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        token = _token(auth, environ)
+        ip = _address(environ)
+        if not gate.attempt(ip, claimed_subject(token), clock.now()):
+            counts.count_refusal(TOO_MANY_ATTEMPTS)
+            raise socketio.exceptions.ConnectionRefusedError(TOO_MANY_ATTEMPTS)
         try:
-            identity = await service.identify(_token(auth, environ))
+            identity = await service.identify(token)
         except Refused as refused:
             counts.count_refusal(refused.default_message)
             raise socketio.exceptions.ConnectionRefusedError(refused.message) from None
@@ -100,14 +120,13 @@ def register_socket_events(
         if identity.expires_at <= now:
             raise socketio.exceptions.ConnectionRefusedError(ExpiredToken.default_message)
         try:
-            meta = _meta(auth, environ, now)
-        except Refused as refused:
-            counts.count_refusal(refused.default_message)
-            raise socketio.exceptions.ConnectionRefusedError(refused.message) from None
-        if not gate.sockets.admit(identity.user_id):
-            raise socketio.exceptions.ConnectionRefusedError("too many connections")
+            meta = _meta(auth, ip, now)
+        except InvalidDevice as invalid:
+            counts.count_refusal(invalid.default_message)
+            raise socketio.exceptions.ConnectionRefusedError(invalid.message) from None
         session = SocketSession(identity.user_id, meta, identity.expires_at)
-        gate.budget.fill(session, now)
+        if not gate.admit(session, now):
+            raise socketio.exceptions.ConnectionRefusedError("too many connections")
         await sio.save_session(sid, session)
 
     async def connected(sid: str) -> None:
@@ -151,7 +170,7 @@ def register_socket_events(
 
     async def disconnect(sid: str, *_: Any) -> None:
         session: SocketSession = await sio.get_session(sid)
-        gate.sockets.release(session.user_id)
+        gate.release(session.user_id)
         try:
             await service.disconnect(session.user_id, sid)
         except PresenceError as error:  # nothing to answer: the socket is gone; its TTL will expire it

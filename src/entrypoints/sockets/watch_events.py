@@ -13,6 +13,7 @@ from ...adapters.presence_payload import custom_status_body, iso_timestamp
 from ...adapters.socketio.server import PresenceSocketServer
 from ...adapters.socketio.watch_rooms import SocketWatchRooms
 from ...domain.errors import InvalidPayload
+from ...domain.event_budget import event_cost
 from ...service_layer.watching import Seen, Snapshot, WatchService
 from .counts import SocketCounts
 from .events import MAX_PAYLOAD_KEYS, SocketSession, refuse_event, reply_error
@@ -27,6 +28,12 @@ def user_ids_payload(payload: Any, event: str) -> object:
     if "userIds" not in payload:
         raise InvalidPayload(f"{event} needs userIds")
     return payload["userIds"]
+
+
+def ids_cost(payload: Any) -> float:
+    """What an event naming ``userIds`` costs, read before it is validated (a list's length)."""
+    ids = payload.get("userIds") if isinstance(payload, dict) else None
+    return event_cost(len(ids) if isinstance(ids, list) else 0)
 
 
 def seen_body(seen: Seen) -> dict[str, Any]:
@@ -55,7 +62,7 @@ def register_watch_events(
     async def subscribe(sid: str, payload: Any = None, *_: Any) -> dict[str, Any]:
         counts.subscribes += 1
         session: SocketSession = await sio.get_session(sid)
-        refusal = gate.refusal(session)
+        refusal = gate.refusal(session, ids_cost(payload))
         if refusal is not None:
             return await refuse_event(sio, sid, refusal)
         try:
@@ -68,7 +75,7 @@ def register_watch_events(
     async def unsubscribe(sid: str, payload: Any = None, *_: Any) -> dict[str, Any]:
         counts.unsubscribes += 1
         session: SocketSession = await sio.get_session(sid)
-        refusal = gate.refusal(session)
+        refusal = gate.refusal(session, ids_cost(payload))
         if refusal is not None:
             return await refuse_event(sio, sid, refusal)
         try:

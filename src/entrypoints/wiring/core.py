@@ -129,6 +129,9 @@ class Core(containers.DeclarativeContainer):
         clock,
         providers.Singleton(EventBudget, settings.provided.limits.events_per_minute),
         providers.Singleton(SocketsPerUser, settings.provided.limits.max_sockets_per_user),
+        providers.Singleton(EventBudget, settings.provided.limits.user_events_per_minute),
+        providers.Singleton(EventBudget, settings.provided.limits.connects_per_user),
+        providers.Singleton(EventBudget, settings.provided.limits.connects_per_address),
     )
     socket_sweeper = providers.Singleton(
         SocketSweeper, socket_server, clock, settings.provided.limits.handshake_timeout
