@@ -19,10 +19,9 @@ name = "STREAMING"
 name = "AWAY"
 choosable = false
 
-[[decay]]
-status = "IDLE"
-after = "1s"
-to = "AWAY"
+[[status]]
+name = "BRB"
+decay = { after = "1s", to = "AWAY" }
 """
 
 
@@ -49,12 +48,12 @@ async def test_a_declared_status_is_chosen_and_seen_by_the_users_other_socket(ga
         await tab2.close()
 
 
-async def test_idle_decays_to_away_after_the_declared_time(gateway) -> None:
+async def test_a_status_decays_to_away_after_the_declared_time(gateway) -> None:
     client = await connected_client(gateway.url, "sleepy")
     try:
-        await client.sio.emit("presence:update", {"status": "IDLE"})
+        await client.sio.emit("presence:update", {"status": "BRB"})
         statuses = [(await client.next("presence:updated"))["status"] for _ in range(3)]
-        assert statuses == ["ONLINE", "IDLE", "AWAY"]
+        assert statuses == ["ONLINE", "BRB", "AWAY"]
     finally:
         await client.close()
 

@@ -70,16 +70,16 @@ async def test_a_status_update_reaches_the_users_other_socket_and_nobody_else(ga
     tab2 = await connected_client(gateway.url, user)
     stranger = await connected_client(gateway.url, user + "-stranger")
     try:
-        await tab1.sio.emit("presence:update", {"status": "IDLE"})
+        await tab1.sio.emit("presence:update", {"status": "DND"})
 
         update = await tab2.next("presence:updated")
-        assert (update["userId"], update["status"]) == (user, "IDLE")
+        assert (update["userId"], update["status"]) == (user, "DND")
         assert update["timestamp"].endswith("Z") and "T" in update["timestamp"]
         for tab in (tab1, tab2, stranger):
             await tab.round_trip()
         # The first tab heard its own arrival (before ``connected``), the second only the change.
-        assert [u["status"] for u in tab1.received("presence:updated")] == ["ONLINE", "IDLE"]
-        assert [u["status"] for u in tab2.received("presence:updated")] == ["IDLE"]
+        assert [u["status"] for u in tab1.received("presence:updated")] == ["ONLINE", "DND"]
+        assert [u["status"] for u in tab2.received("presence:updated")] == ["DND"]
         assert [u["userId"] for u in stranger.received("presence:updated")] == [user + "-stranger"]
     finally:
         for client in (tab1, tab2, stranger):

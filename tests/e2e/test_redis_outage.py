@@ -143,8 +143,8 @@ async def test_a_redis_restarted_empty_gets_every_live_session_back_without_reco
 
         with redis_sync.Redis.from_url(own_redis.url) as r:
             await eventually(lambda: r.pubsub_numsub("sio-outage")[0][1] == 2, "both listeners subscribed", 5)
-        await both_a.sio.emit("presence:update", {"status": "IDLE"})
-        assert (await both_b.next("presence:updated"))["status"] == "IDLE"  # across instances
+        await both_a.sio.emit("presence:update", {"status": "DND"})
+        assert (await both_b.next("presence:updated"))["status"] == "DND"  # across instances
         for gateway in (a, b):
             status, ready = http_get(gateway.url + "/readyz")
             assert (status, ready["presence"], ready["listener"]) == (200, "ok", "ok")
@@ -152,9 +152,9 @@ async def test_a_redis_restarted_empty_gets_every_live_session_back_without_reco
         for client in clients:
             await client.round_trip()
             assert client.sio.connected  # nobody reconnected: the same sockets throughout
-            # No flap: the restore told nobody anything; "both" heard its own IDLE only.
+            # No flap: the restore told nobody anything; "both" heard its own DND only.
             news = client.received("presence:updated")[told[id(client)]:]
-            assert [u["status"] for u in news] == (["IDLE"] if client in (both_a, both_b) else [])
+            assert [u["status"] for u in news] == (["DND"] if client in (both_a, both_b) else [])
         for client in clients:
             await client.close()
     finally:

@@ -71,7 +71,7 @@ async def test_two_instances_follow_a_failover(tmp_path: Path, sentinel: RedisSe
 
         new = await anyio.to_thread.run_sync(sentinel.failover)
 
-        assert (await update_seen(on_a, on_b, "IDLE", (a, b)))["userId"] == "x"
+        assert (await update_seen(on_a, on_b, "INVISIBLE", (a, b)))["userId"] == "x"
         assert (await update_seen(on_b, on_a, "ONLINE", (a, b)))["userId"] == "x"
         with redis.Redis(host="127.0.0.1", port=new.port, decode_responses=True) as direct:
             assert direct.scard("presence:sockets:x") == 2  # both sessions, on the new primary

@@ -51,8 +51,8 @@ async def test_a_watcher_sees_exactly_what_others_see_across_instances(pair) -> 
     reply = await watcher.call("presence:subscribe", {"userIds": ["w-friend", "w-marker"]})
     assert reply == {
         "presence": [
-            {"userId": "w-friend", "status": "OFFLINE", "lastSeen": None},
-            {"userId": "w-marker", "status": "OFFLINE", "lastSeen": None},
+            {"userId": "w-friend", "status": "OFFLINE", "lastSeen": None, "devices": {}, "customStatus": None, "seq": 0},
+            {"userId": "w-marker", "status": "OFFLINE", "lastSeen": None, "devices": {}, "customStatus": None, "seq": 0},
         ],
         "denied": [],
     }
@@ -72,10 +72,13 @@ async def test_a_watcher_sees_exactly_what_others_see_across_instances(pair) -> 
     await wait_for_durable(a, "w-friend", ("OFFLINE", "INVISIBLE"))
 
     # Their last seen is when they vanished, for a new subscription and over HTTP alike.
+    gone = {"userId": "w-friend", "status": "OFFLINE", "lastSeen": vanished, "devices": {}, "customStatus": None}
     again = await watcher.call("presence:subscribe", {"userIds": ["w-friend"]})
-    assert again["presence"] == [{"userId": "w-friend", "status": "OFFLINE", "lastSeen": vanished}]
+    assert again["presence"][0].pop("seq") > 0
+    assert again["presence"] == [gone]
     status, body = await http_get(b, "/api/v1/presence/w-friend", "w-viewer")
-    assert (status, body) == (200, {"userId": "w-friend", "status": "OFFLINE", "lastSeen": vanished})
+    assert body.pop("seq") > 0
+    assert (status, body) == (200, gone)
     for client in (watcher, marker):
         await client.close()
 
@@ -176,10 +179,11 @@ async def test_the_contacts_policy_names_whom_it_denies(contacts_gateway) -> Non
     await viewer.wait_until(lambda: updates_of(viewer, "c-friend-0") == ["IDLE"])
     await viewer.round_trip()
 
+    assert reply["presence"][0].pop("seq") > 0
     assert reply == {
         "presence": [
-            {"userId": "c-friend-0", "status": "ONLINE", "lastSeen": None},
-            {"userId": "c-friend-1", "status": "OFFLINE", "lastSeen": None},
+            {"userId": "c-friend-0", "status": "ONLINE", "lastSeen": None, "devices": {"web": "ONLINE"}, "customStatus": None},
+            {"userId": "c-friend-1", "status": "OFFLINE", "lastSeen": None, "devices": {}, "customStatus": None, "seq": 0},
         ],
         "denied": ["c-stranger"],
     }
