@@ -9,11 +9,8 @@ from tests.support.redis_cluster import RedisCluster
 from tests.support.redis_server import SHARED_REDIS_DATABASES, RedisServer, fresh_database
 
 
-class _FixturesOwnTheirProcesses:
-    """A plugin, not a conftest hook: a session fixture's setup goes through the hooks of
-    the root directory, which a conftest under it does not reach."""
-
-    def pytest_configure(config: pytest.Config) -> None:
+def pytest_configure(config: pytest.Config) -> None:
+    """Every process a test or fixture starts is stopped in its finalizer (tests/support/processes.py)."""
     if not config.pluginmanager.has_plugin("processes"):
         config.pluginmanager.register(processes.Finalizers(), "processes")
 
