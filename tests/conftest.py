@@ -4,8 +4,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import processes
 from tests.support.redis_cluster import RedisCluster
-from tests.support.redis_server import RedisServer
+from tests.support.redis_server import SHARED_REDIS_DATABASES, RedisServer, fresh_database
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Every process a test or fixture starts is stopped in its finalizer (tests/support/processes.py)."""
+    if not config.pluginmanager.has_plugin("processes"):
+        config.pluginmanager.register(processes.Finalizers(), "processes")
 
 
 @pytest.fixture(params=["asyncio", "trio"])
@@ -15,21 +22,16 @@ def anyio_backend(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory):
-    """One throwaway Redis for the session; tests that share it flush it first."""
-    server = RedisServer(Path(tmp_path_factory.mktemp("redis"))).start()
+    """One throwaway Redis for the session; tests that share it get a database each."""
+    server = RedisServer(Path(tmp_path_factory.mktemp("redis"))).start(10.0, "--databases", str(SHARED_REDIS_DATABASES))
     yield server
     server.stop()
 
 
 @pytest.fixture
 def redis_url(redis_server: RedisServer) -> str:
-    """The session's Redis, emptied and with fresh command statistics."""
-    import redis
-
-    with redis.Redis.from_url(redis_server.url) as client:
-        client.flushall()
-        client.config_resetstat()
-    return redis_server.url
+    """A database of the session's Redis of this test's own, empty, with fresh command statistics."""
+    return fresh_database(redis_server)
 
 
 @pytest.fixture(scope="session")

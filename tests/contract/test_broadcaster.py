@@ -326,7 +326,11 @@ async def test_followers_hear_each_change_once_in_the_order_published(to_followe
 
 
 async def test_a_user_nobody_follows_is_no_error(to_followers: Delivery) -> None:
-    await to_followers.publish(change("nobody", "OFFLINE", "OFFLINE"))
+    follower = await to_followers.follower("42")
+
+    await to_followers.publish(change("nobody", "OFFLINE", "OFFLINE"), change("42", "DND", "DND"))
+
+    assert await follower.heard() == [("42", "DND")]  # the change after it still arrives, alone
 
 
 # ---------------------------------------------------------------- the user's own sockets

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from presence_gateway.adapters.sql import migrate
 from presence_gateway.adapters.sql.engine import create_engine, sqlite_url
+from tests.support import processes as tracked
 
 PROCESSES = 3
 
@@ -38,6 +39,7 @@ def test_processes_migrating_one_fresh_sqlite_file_together_all_succeed(tmp_path
     ]
     for process in processes:
         process.start()
+        tracked.track(process.pid)
     outcomes = sorted(results.get(timeout=60) for _ in processes)
     for process in processes:
         process.join(10)

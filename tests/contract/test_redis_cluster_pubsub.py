@@ -140,3 +140,32 @@ async def test_the_manager_finds_the_channels_owners_before_the_gateway_serves(c
             tg.cancel_scope.cancel()
     finally:
         await instances.aclose()
+
+
+async def test_owners_not_found_by_the_first_lookup_at_start_are_found_before_the_gateway_serves(
+    cluster: RedisCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cluster too slow for the first lookup (its connect timeout, on a loaded machine)
+    must not leave the first emits held: held, they reached the user's tab that opened on
+    another instance after the change, as news of it."""
+    instances = Instances(cluster.url)
+    publisher = instances.publishers[0]
+    publisher._channels = (instances.channel, "presence:updates")
+    route, failed = publisher._route, []
+
+    async def slow_at_first(channels: set[str]) -> None:
+        if not failed:
+            failed.append(channels)
+            raise TimeoutError("Timeout connecting to server")
+        await route(channels)
+
+    monkeypatch.setattr(publisher, "_route", slow_at_first)
+    try:
+        async with anyio.create_task_group() as tg:
+            await tg.start(instances.a.run)
+            assert failed  # the first lookup did fail
+            await instances.a._publish(emit_message(instances.a, 0))
+            assert publisher.held == 0  # written at once: nothing left to arrive late
+            tg.cancel_scope.cancel()
+    finally:
+        await instances.aclose()

@@ -16,6 +16,8 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.support import processes
+
 SECRET = "e2e-secret-that-is-long-enough-for-hs256"
 APP_FACTORY = "presence_gateway.entrypoints.asgi:create_app()"
 
@@ -77,6 +79,7 @@ class GatewayProcess:
             self.command, cwd=self.workdir, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
         log.close()
+        processes.track(self.process, group=True)
         return self.process
 
     def start(self, timeout: float = 20.0) -> GatewayProcess:

@@ -26,6 +26,8 @@ from pathlib import Path
 import pytest
 
 from presence_gateway.domain.user_ids import KEY_KIND_WORDS, user_id_problem
+from tests.support import processes
+from tests.support.redis_server import fresh_database
 
 from .clients import token_for
 from .gateway_process import SECRET, GatewayProcess
@@ -131,11 +133,7 @@ class Generator:
 
 @pytest.fixture(scope="module")
 def fuzz_redis(redis_server) -> str:
-    import redis
-
-    with redis.Redis.from_url(redis_server.url) as client:
-        client.flushall()
-    return redis_server.url
+    return fresh_database(redis_server)
 
 
 @pytest.fixture(scope="module")
@@ -211,6 +209,7 @@ class Bystander:
             sys.executable, "-m", "tests.e2e.bystander", url, token_for("fz-bystander"),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
         )
+        processes.track(self.process.pid)
         assert (await asyncio.wait_for(self.process.stdout.readline(), 30)).strip() == b"ready"
         return self
 

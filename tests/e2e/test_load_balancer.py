@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import time
@@ -22,6 +21,7 @@ import anyio
 import pytest
 import redis
 
+from tests.support import outside_tools, processes
 from tests.support.postgres_server import ThrowawayPostgres
 
 from .clients import token_for
@@ -36,15 +36,19 @@ CLIENT_PACKAGE = ROOT / "examples" / "package.json"
 # HAProxy reaches the instances from this address; clients come from 127.0.0.1.
 PROXY_SOURCE = "127.0.0.2"
 # What an instance behind deploy/haproxy.cfg is given, beside its Redis and database
-# (compose.yaml gives the same: tests/unit/test_deploy_files.py).
+# (compose.yaml gives the same: tests/packaging/test_deploy_files.py).
 BEHIND_PROXY = {"PRESENCE_SID_COOKIE": "io", "PRESENCE_TRUSTED_PROXIES": PROXY_SOURCE}
 
 
-def _needs(binary: str, how: str) -> str:
-    found = shutil.which(binary) or (f"/usr/sbin/{binary}" if os.path.exists(f"/usr/sbin/{binary}") else None)
-    if found is None:
-        pytest.fail(f"{binary} is not installed: {how}")
-    return found
+def haproxy_binary() -> str:
+    return outside_tools.need(outside_tools.HAPROXY, "haproxy", "/usr/sbin/haproxy")
+
+
+def node_binary() -> str:
+    node = outside_tools.need(outside_tools.NODE, "node")
+    if not (ROOT / "examples" / "node_modules" / "socket.io-client").exists():
+        outside_tools.missing(outside_tools.EXAMPLE_CLIENT)
+    return node
 
 
 class HAProxy:
@@ -66,11 +70,12 @@ class HAProxy:
         }
 
     def start(self) -> HAProxy:
-        binary = _needs("haproxy", "apt-get install haproxy (.ci/run does)")
+        binary = haproxy_binary()
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
                 [binary, "-db", "-f", str(HAPROXY_CONFIG)], env=self.env, stdout=log, stderr=subprocess.STDOUT
             )
+        processes.track(self.process)
         deadline = time.monotonic() + 10
         while True:  # ready once a request through it reaches an instance
             assert self.process.poll() is None, self.log_path.read_text()
@@ -136,11 +141,10 @@ class NodeClients:
 
 @asynccontextmanager
 async def node_clients() -> AsyncIterator[NodeClients]:
-    node = _needs("node", "install Node.js")
-    if not (ROOT / "examples" / "node_modules" / "socket.io-client").exists():
-        pytest.fail("socket.io-client is not installed: npm ci --prefix examples (make test does)")
+    node = node_binary()
     env = {**os.environ, "SOCKETIO_CLIENT_FROM": str(CLIENT_PACKAGE)}
     async with await anyio.open_process([node, str(AGENT)], env=env) as process:
+        processes.track(process.pid)
         clients = NodeClients(process)
         async with anyio.create_task_group() as tg:
             tg.start_soon(clients._read)
@@ -169,6 +173,7 @@ def postgres():
 async def test_stock_clients_through_haproxy_reach_every_instance_and_survive_one_stopping(
     tmp_path: Path, redis_url: str, postgres: ThrowawayPostgres
 ) -> None:
+    haproxy_binary(), node_binary()  # both tools before any instance starts
     shared = {
         "REDIS_URL": redis_url,
         "DATABASE_URL": postgres.url,
@@ -220,7 +225,7 @@ async def test_stock_clients_through_haproxy_reach_every_instance_and_survive_on
 
 
 def test_the_readme_node_example_works_twice_in_a_row(gateway_for_example: GatewayProcess) -> None:
-    node = _needs("node", "install Node.js")
+    node = node_binary()
     env = {**os.environ, "GATEWAY_URL": gateway_for_example.url, "TOKEN": token_for("node-example")}
     runs = [
         subprocess.run([node, str(ROOT / "examples" / "node-client.mjs")], env=env, capture_output=True, text=True,
@@ -234,8 +239,7 @@ def test_the_readme_node_example_works_twice_in_a_row(gateway_for_example: Gatew
 
 @pytest.fixture
 def gateway_for_example(tmp_path: Path):
-    if not (ROOT / "examples" / "node_modules" / "socket.io-client").exists():
-        pytest.fail("socket.io-client is not installed: npm ci --prefix examples (make test does)")
+    node_binary()
     gateway = GatewayProcess(tmp_path, PRESENCE_OFFLINE_GRACE="5").start()  # the default: runs meet within it
     yield gateway
     gateway.stop()

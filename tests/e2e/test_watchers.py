@@ -11,6 +11,8 @@ import aiohttp
 import anyio
 import pytest
 
+from tests.support.redis_server import fresh_database
+
 from .clients import Client, connected_client, token_for
 from .gateway_process import GatewayProcess
 from .test_guide_flow import wait_for_durable
@@ -23,7 +25,7 @@ def pair(tmp_path_factory: pytest.TempPathFactory, redis_server):
     """Two instances on one Redis (and one SQLite file, for the durable record)."""
     workdir = Path(tmp_path_factory.mktemp("watchers"))
     shared = {
-        "REDIS_URL": redis_server.url,
+        "REDIS_URL": fresh_database(redis_server),
         "PRESENCE_SOCKETIO_CHANNEL": f"socketio-{uuid.uuid4().hex[:8]}",
         "PRESENCE_DATA_DIR": str(workdir / "shared-data"),
     }

