@@ -145,6 +145,9 @@ def gateway(tmp_path_factory: pytest.TempPathFactory, fuzz_redis: str):
         # The budget is the subject of other tests; here payloads must reach the handlers.
         PRESENCE_EVENTS_PER_MINUTE="1000000",
         PRESENCE_MAX_SOCKETS_PER_USER="1000",
+        PRESENCE_USER_EVENTS_PER_MINUTE="1000000",
+        PRESENCE_CONNECTS_PER_MINUTE_PER_USER="1000000",
+        PRESENCE_CONNECTS_PER_MINUTE_PER_ADDRESS="1000000",
     ).start()
     yield process
     process.stop()
