@@ -200,3 +200,12 @@ async def test_a_status_name_cannot_break_out_of_the_page_config(tmp_path: Path)
     raw = html.split('id="demo-config">', 1)[1].split("</script>", 1)[0]
     assert not set("<>&") & set(raw)  # nothing an HTML parser could read inside the element
     assert hostile in [s["name"] for s in page_config(html)["statuses"]]
+
+
+def test_the_page_looks_for_its_client_where_the_makefile_installs_it() -> None:
+    """`make run` installs the script with `npm ci --prefix web` at the checkout's top; the
+    page must look there, wherever its own module sits in the source tree."""
+    from presence_gateway.entrypoints.http.demo_page import CLIENT_DIST
+
+    checkout = Path(__file__).resolve().parents[2]
+    assert CLIENT_DIST == checkout / "web" / "node_modules" / "socket.io-client" / "dist"

@@ -31,7 +31,7 @@ from .presence_api import error_response, json_body, json_response
 log = logging.getLogger(__name__)
 
 PAGE_FILES = Path(__file__).with_name("demo")
-CLIENT_DIST = Path(__file__).resolve().parents[2] / "web" / "node_modules" / "socket.io-client" / "dist"
+CLIENT_DIST = Path(__file__).resolve().parents[3] / "web" / "node_modules" / "socket.io-client" / "dist"
 CLIENT_SCRIPT = "socket.io.min.js"
 TOKEN_PATH = "/demo/token"
 _CONFIG_SLOT = "<!-- demo-config -->"
