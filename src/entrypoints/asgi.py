@@ -130,7 +130,7 @@ def _build(settings: Settings, worker: HypercornWorker | None, hold_instance: bo
     gate = container.socket_gate()
     register_socket_events(sio, container.presence_service(), container.clock(), gate, counts)
     register_watch_events(sio, container.watch_service(), gate, counts)
-    register_auth_events(sio, container.presence_service(), gate)
+    register_auth_events(sio, container.presence_service(), gate, counts)
     gateway_app: GatewayApp
     if worker is not None and worker.workers > 1:
         gateway_app = WebSocketOnlyGatewayApp(sio, other_asgi_app=http)

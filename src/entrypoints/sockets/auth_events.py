@@ -12,28 +12,24 @@ from typing import Any
 
 from ...adapters.socketio.broadcaster import iso_timestamp
 from ...adapters.socketio.server import PresenceSocketServer
-from ...domain.errors import InvalidToken, PresenceError
+from ...domain.errors import InvalidToken
 from ...service_layer.use_cases import PresenceService
-from ..error_body import error_body
-from .events import SocketSession, refuse_event
+from .counts import SocketCounts
+from .events import SocketSession, client_event
 from .gate import SocketGate
 
 
-def register_auth_events(sio: PresenceSocketServer, service: PresenceService, gate: SocketGate) -> None:
-    async def refresh(sid: str, payload: Any = None, *_: Any) -> dict[str, Any]:
-        session: SocketSession = await sio.get_session(sid)
-        refusal = gate.refusal(session)
-        if refusal is not None:
-            return await refuse_event(sio, sid, refusal)
+def register_auth_events(
+    sio: PresenceSocketServer, service: PresenceService, gate: SocketGate, counts: SocketCounts | None = None
+) -> None:
+    counts = counts if counts is not None else SocketCounts()
+
+    @client_event(sio, gate, counts, "auth:refresh")
+    async def refresh(sid: str, session: SocketSession, payload: Any) -> dict[str, Any]:
         token = payload.get("token") if isinstance(payload, dict) else None
-        try:
-            identity = await service.identify(token)
-            if identity.user_id != session.user_id:
-                raise InvalidToken("invalid token: it names another user")
-        except PresenceError as error:
-            body = error_body(error)
-            await sio.emit("error", body, to=sid)
-            return {"error": body}
+        identity = await service.identify(token)
+        if identity.user_id != session.user_id:
+            raise InvalidToken("invalid token: it names another user")
         session.expires_at = identity.expires_at
         expires = None if identity.expires_at == float("inf") else iso_timestamp(identity.expires_at)
         return {"expiresAt": expires}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import socketio
@@ -96,6 +97,46 @@ async def refuse_event(sio: PresenceSocketServer, sid: str, refusal: PresenceErr
     return {"error": body}
 
 
+SessionHandler = Callable[[str, SocketSession, Any], Awaitable[Any]]
+SocketHandler = Callable[..., Awaitable[Any]]
+
+
+def client_event(
+    sio: PresenceSocketServer,
+    gate: SocketGate,
+    counts: SocketCounts,
+    event: str,
+    *,
+    tally: str | None = None,
+    cost: Callable[[Any], float] | None = None,
+    acknowledged: bool = True,
+) -> Callable[[SessionHandler], SocketHandler]:
+    """What every client event goes through before and around its handler, written once:
+    counted (``tally``, a field of ``SocketCounts``), the socket's session read, the gate's
+    check charged ``cost(payload)`` and its refusal answered, then the handler given the
+    session; a failure answered as ``error`` and the ack's body. ``acknowledged=False``
+    for an event answered by an emit alone (its ack, if asked for, is empty)."""
+
+    def wrap(handler: SessionHandler) -> SocketHandler:
+        async def on_event(sid: str, payload: Any = None, *_: Any) -> Any:
+            if tally is not None:
+                setattr(counts, tally, getattr(counts, tally) + 1)
+            session: SocketSession = await sio.get_session(sid)
+            refusal = gate.refusal(session) if cost is None else gate.refusal(session, cost(payload))
+            if refusal is not None:
+                body = await refuse_event(sio, sid, refusal)
+            else:
+                try:
+                    return await handler(sid, session, payload)
+                except Exception as error:
+                    body = await reply_error(sio, sid, event, error, counts)
+            return body if acknowledged else None
+
+        return on_event
+
+    return wrap
+
+
 def register_socket_events(
     sio: PresenceSocketServer,
     service: PresenceService,
@@ -142,30 +183,15 @@ def register_socket_events(
         counts.connects += 1
         await sio.emit("connected", {"userId": session.user_id, "socketId": sid, "status": status}, to=sid)
 
-    async def ping(sid: str, *_: Any) -> None:
-        counts.pings += 1
-        session: SocketSession = await sio.get_session(sid)
-        refusal = gate.refusal(session)
-        if refusal is not None:
-            await refuse_event(sio, sid, refusal)
-            return
+    @client_event(sio, gate, counts, "ping", tally="pings", acknowledged=False)
+    async def ping(sid: str, session: SocketSession, _: Any) -> None:
         await sio.emit("pong", to=sid)
-        try:
-            await service.heartbeat(session.user_id, sid, session.meta)
-        except Exception as error:
-            await reply_error(sio, sid, "ping", error, counts)
+        await service.heartbeat(session.user_id, sid, session.meta)
 
-    async def presence_update(sid: str, payload: Any = None, *_: Any) -> dict[str, Any]:
+    @client_event(sio, gate, counts, "presence:update", tally="updates")
+    async def presence_update(sid: str, session: SocketSession, payload: Any) -> dict[str, Any]:
         """Answers an acknowledgement when the client asks for one, as the watch events do."""
-        counts.updates += 1
-        session: SocketSession = await sio.get_session(sid)
-        refusal = gate.refusal(session)
-        if refusal is not None:
-            return await refuse_event(sio, sid, refusal)
-        try:
-            await service.choose(session.user_id, sid, session.meta, _status_of(payload))
-        except Exception as error:
-            return await reply_error(sio, sid, "presence:update", error, counts)
+        await service.choose(session.user_id, sid, session.meta, _status_of(payload))
         return {"ok": True}
 
     async def disconnect(sid: str, *_: Any) -> None:

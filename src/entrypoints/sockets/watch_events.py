@@ -16,7 +16,7 @@ from ...domain.errors import InvalidPayload
 from ...domain.event_budget import event_cost
 from ...service_layer.watching import Seen, Snapshot, WatchService
 from .counts import SocketCounts
-from .events import MAX_PAYLOAD_KEYS, SocketSession, refuse_event, reply_error
+from .events import MAX_PAYLOAD_KEYS, SocketSession, client_event
 from .gate import SocketGate
 
 
@@ -59,30 +59,16 @@ def register_watch_events(
 ) -> None:
     counts = counts if counts is not None else SocketCounts()
 
-    async def subscribe(sid: str, payload: Any = None, *_: Any) -> dict[str, Any]:
-        counts.subscribes += 1
-        session: SocketSession = await sio.get_session(sid)
-        refusal = gate.refusal(session, ids_cost(payload))
-        if refusal is not None:
-            return await refuse_event(sio, sid, refusal)
-        try:
-            user_ids = user_ids_payload(payload, "presence:subscribe")
-            snapshot = await watch.subscribe(session.user_id, user_ids, session.watching, SocketWatchRooms(sio, sid))
-        except Exception as error:
-            return await reply_error(sio, sid, "presence:subscribe", error, counts)
+    @client_event(sio, gate, counts, "presence:subscribe", tally="subscribes", cost=ids_cost)
+    async def subscribe(sid: str, session: SocketSession, payload: Any) -> dict[str, Any]:
+        user_ids = user_ids_payload(payload, "presence:subscribe")
+        snapshot = await watch.subscribe(session.user_id, user_ids, session.watching, SocketWatchRooms(sio, sid))
         return snapshot_body(snapshot)
 
-    async def unsubscribe(sid: str, payload: Any = None, *_: Any) -> dict[str, Any]:
-        counts.unsubscribes += 1
-        session: SocketSession = await sio.get_session(sid)
-        refusal = gate.refusal(session, ids_cost(payload))
-        if refusal is not None:
-            return await refuse_event(sio, sid, refusal)
-        try:
-            user_ids = user_ids_payload(payload, "presence:unsubscribe")
-            await watch.unsubscribe(user_ids, session.watching, SocketWatchRooms(sio, sid))
-        except Exception as error:
-            return await reply_error(sio, sid, "presence:unsubscribe", error, counts)
+    @client_event(sio, gate, counts, "presence:unsubscribe", tally="unsubscribes", cost=ids_cost)
+    async def unsubscribe(sid: str, session: SocketSession, payload: Any) -> dict[str, Any]:
+        user_ids = user_ids_payload(payload, "presence:unsubscribe")
+        await watch.unsubscribe(user_ids, session.watching, SocketWatchRooms(sio, sid))
         return {"watching": len(session.watching)}
 
     sio.on("presence:subscribe", subscribe)
