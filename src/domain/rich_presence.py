@@ -132,5 +132,5 @@ def next_seq(previous: int, now: float) -> int:
     """The version of a user's next change: above the last one, and never below the
     clock in milliseconds, so a store that forgot the last one (an empty Redis restored)
     still goes forward — as long as no user changed more than a thousand times a second,
-    which the event budget forbids."""
+    which the budget forbids."""
     return max(previous + 1, int(now * 1000))

@@ -73,7 +73,7 @@ def test_no_cors_origins_means_the_environments_default_policy() -> None:
 def test_hostile_client_bounds_and_their_defaults() -> None:
     defaults = Settings.from_env({})
     limits = defaults.limits
-    assert (limits.max_sockets_per_user, limits.events_per_minute, limits.handshake_timeout) == (20, 120, 10.0)
+    assert (limits.max_sockets_per_user, limits.socket_budget, limits.handshake_timeout) == (20, 120, 10.0)
     assert defaults.limits.max_queued_packets == 1000
     custom = Settings.from_env(
         {
@@ -85,7 +85,7 @@ def test_hostile_client_bounds_and_their_defaults() -> None:
             "JWT_AUDIENCE": "presence",
         }
     )
-    assert (custom.limits.max_sockets_per_user, custom.limits.events_per_minute, custom.limits.handshake_timeout) == (3, 30, 2.5)
+    assert (custom.limits.max_sockets_per_user, custom.limits.socket_budget, custom.limits.handshake_timeout) == (3, 30, 2.5)
     assert custom.tokens.previous_secrets == ("old-one", "older-one")
     assert (custom.tokens.issuer, custom.tokens.audience) == ("https://id.example", "presence")
 

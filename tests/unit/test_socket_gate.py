@@ -3,7 +3,7 @@ connection attempts and the per-user socket cap, through the Clock port."""
 
 from __future__ import annotations
 
-from presence_gateway.domain.event_budget import EventBudget
+from presence_gateway.domain.budget import Budget
 from presence_gateway.domain.ports import SessionMeta
 from presence_gateway.domain.sockets_per_user import SocketsPerUser
 from presence_gateway.entrypoints.sockets.budgets import BucketTable
@@ -15,7 +15,7 @@ META = SessionMeta(device="web", connected_at=0.0, ip="127.0.0.1")
 
 
 def gate_and_session(clock: FakeClock, per_minute: int = 120, expires_in: float = 3600.0):
-    gate = SocketGate(clock, EventBudget(per_minute), SocketsPerUser(3))
+    gate = SocketGate(clock, Budget(per_minute), SocketsPerUser(3))
     session = SocketSession("u1", META, clock.now() + expires_in)
     assert gate.admit(session, clock.now())
     return gate, session
@@ -71,7 +71,7 @@ def test_sockets_per_user_are_capped_and_released() -> None:
 
 def test_a_users_sockets_share_one_budget_and_an_event_costs_what_it_names() -> None:
     clock = FakeClock()
-    gate = SocketGate(clock, EventBudget(120), SocketsPerUser(5), user_budget=EventBudget(200))
+    gate = SocketGate(clock, Budget(120), SocketsPerUser(5), user_budget=Budget(200))
     sockets = [SocketSession("u1", META, float("inf")) for _ in range(3)]
     for session in sockets:
         assert gate.admit(session, clock.now())
@@ -95,7 +95,7 @@ def test_a_socket_refused_ten_times_in_a_row_is_told_it_is_closed() -> None:
 def test_connection_attempts_are_counted_per_claimed_user_and_per_address_before_any_token_check() -> None:
     clock = FakeClock()
     gate = SocketGate(
-        clock, EventBudget(), SocketsPerUser(), connects_per_user=EventBudget(3), connects_per_address=EventBudget(5)
+        clock, Budget(), SocketsPerUser(), connects_per_user=Budget(3), connects_per_address=Budget(5)
     )
     now = clock.now()
     assert [gate.attempt("10.0.0.1", "storm", now) for _ in range(4)] == [True, True, True, False]
@@ -107,7 +107,7 @@ def test_connection_attempts_are_counted_per_claimed_user_and_per_address_before
 
 
 def test_a_flood_of_distinct_keys_never_grows_a_table_past_its_bound() -> None:
-    table = BucketTable(EventBudget(3), max_rows=100)
+    table = BucketTable(Budget(3), max_rows=100)
     for i in range(10_000):
         table.spend(f"user-{i}", 0.0)
         assert len(table) <= 100

@@ -70,7 +70,7 @@ class Gateway:
 
     async def start(self) -> None:
         await _awaited(self._open_resources())
-        for step in self._start_steps:  # the schema first, then what the mode needs
+        for step in self._start_steps:  # the schema first, then what the shape needs
             await step()
         self._supervisor = Supervisor(self._jobs)
         await self._supervisor.start()

@@ -9,7 +9,7 @@ user's attempts are also an address's).
 
 from __future__ import annotations
 
-from ...domain.event_budget import EventBudget
+from ...domain.budget import Budget
 
 DEFAULT_MAX_ROWS = 4096
 
@@ -25,7 +25,7 @@ class Row:
 class BucketTable:
     __slots__ = ("budget", "max_rows", "_rows")
 
-    def __init__(self, budget: EventBudget, max_rows: int = DEFAULT_MAX_ROWS) -> None:
+    def __init__(self, budget: Budget, max_rows: int = DEFAULT_MAX_ROWS) -> None:
         self.budget = budget
         self.max_rows = max_rows
         self._rows: dict[str, Row] = {}

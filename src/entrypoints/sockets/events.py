@@ -36,7 +36,7 @@ class SocketSession:
         self.meta = meta
         self.watching: set[str] = set()  # the users whose changes this socket hears
         self.expires_at = expires_at  # the token's exp: the socket lives no longer
-        self.tokens = 0.0  # the socket's event budget (domain/event_budget.py)
+        self.tokens = 0.0  # the socket's budget (domain/budget.py)
         self.stamp = 0.0
         self.user_bucket: Row = Row()  # the user's, shared by their sockets (set by the gate)
         self.refused = 0  # events refused in a row

@@ -15,8 +15,8 @@ here, so that map is bounded by the sockets the instance holds.
 
 from __future__ import annotations
 
+from ...domain.budget import REFUSALS_BEFORE_CLOSE, Budget
 from ...domain.errors import PresenceError, RateLimited, SocketTokenExpired
-from ...domain.event_budget import REFUSALS_BEFORE_CLOSE, EventBudget
 from ...domain.ports import Clock
 from ...domain.sockets_per_user import SocketsPerUser
 from .budgets import BucketTable, Row
@@ -25,7 +25,7 @@ EXPIRED = SocketTokenExpired()
 RATE_LIMITED = RateLimited()
 OVER_BUDGET = RateLimited("too many events refused in a row; the connection is closed")
 
-DEFAULT_USER_EVENTS_PER_MINUTE = 300
+DEFAULT_USER_BUDGET = 300
 DEFAULT_CONNECTS_PER_USER = 60
 DEFAULT_CONNECTS_PER_ADDRESS = 1200
 
@@ -36,19 +36,19 @@ class SocketGate:
     def __init__(
         self,
         clock: Clock,
-        budget: EventBudget,
+        budget: Budget,
         sockets: SocketsPerUser,
-        user_budget: EventBudget | None = None,
-        connects_per_user: EventBudget | None = None,
-        connects_per_address: EventBudget | None = None,
+        user_budget: Budget | None = None,
+        connects_per_user: Budget | None = None,
+        connects_per_address: Budget | None = None,
     ) -> None:
         self.clock = clock
         self.budget = budget
         self.sockets = sockets
-        self.user_budget = user_budget or EventBudget(DEFAULT_USER_EVENTS_PER_MINUTE)
+        self.user_budget = user_budget or Budget(DEFAULT_USER_BUDGET)
         self._users: dict[str, Row] = {}
-        self._claimed = BucketTable(connects_per_user or EventBudget(DEFAULT_CONNECTS_PER_USER))
-        self._addresses = BucketTable(connects_per_address or EventBudget(DEFAULT_CONNECTS_PER_ADDRESS))
+        self._claimed = BucketTable(connects_per_user or Budget(DEFAULT_CONNECTS_PER_USER))
+        self._addresses = BucketTable(connects_per_address or Budget(DEFAULT_CONNECTS_PER_ADDRESS))
 
     def attempt(self, address: str, claimed_user: str | None, now: float) -> bool:
         """Count a connection attempt; False when its address or claimed user is over budget."""

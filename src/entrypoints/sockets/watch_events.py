@@ -12,8 +12,8 @@ from typing import Any
 from ...adapters.presence_payload import custom_status_body, iso_timestamp
 from ...adapters.socketio.server import PresenceSocketServer
 from ...adapters.socketio.watch_rooms import SocketWatchRooms
+from ...domain.budget import event_cost
 from ...domain.errors import InvalidPayload
-from ...domain.event_budget import event_cost
 from ...service_layer.watching import Seen, Snapshot, WatchService
 from .counts import SocketCounts
 from .events import MAX_PAYLOAD_KEYS, SocketSession, client_event

@@ -29,7 +29,7 @@ from ...adapters.sql.status_repository import SqlStatusRepository
 from ...adapters.status_declarations import load_registry
 from ...adapters.timed_writes import TimedWrites
 from ...compat.hypercorn_worker import HypercornWorker
-from ...domain.event_budget import EventBudget
+from ...domain.budget import Budget
 from ...domain.sockets_per_user import SocketsPerUser
 from ...service_layer.durable_writer import DurableWriter
 from ...service_layer.sweeper import run_sweeper
@@ -127,11 +127,11 @@ class Core(containers.DeclarativeContainer):
     socket_gate = providers.Singleton(
         SocketGate,
         clock,
-        providers.Singleton(EventBudget, settings.provided.limits.events_per_minute),
+        providers.Singleton(Budget, settings.provided.limits.socket_budget),
         providers.Singleton(SocketsPerUser, settings.provided.limits.max_sockets_per_user),
-        providers.Singleton(EventBudget, settings.provided.limits.user_events_per_minute),
-        providers.Singleton(EventBudget, settings.provided.limits.connects_per_user),
-        providers.Singleton(EventBudget, settings.provided.limits.connects_per_address),
+        providers.Singleton(Budget, settings.provided.limits.user_budget),
+        providers.Singleton(Budget, settings.provided.limits.connects_per_user),
+        providers.Singleton(Budget, settings.provided.limits.connects_per_address),
     )
     socket_sweeper = providers.Singleton(
         SocketSweeper, socket_server, clock, settings.provided.limits.handshake_timeout

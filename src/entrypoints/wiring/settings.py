@@ -396,8 +396,8 @@ class LimitSettings(_Group):
     """Hostile clients (docs/security.md): bounds per socket, per user and per call."""
 
     max_sockets_per_user: Count = _env("PRESENCE_MAX_SOCKETS_PER_USER", 20)
-    events_per_minute: Count = _env("PRESENCE_EVENTS_PER_MINUTE", 120)
-    user_events_per_minute: Count = _env("PRESENCE_USER_EVENTS_PER_MINUTE", 300)
+    socket_budget: Count = _env("PRESENCE_EVENTS_PER_MINUTE", 120)
+    user_budget: Count = _env("PRESENCE_USER_EVENTS_PER_MINUTE", 300)
     connects_per_user: Count = _env("PRESENCE_CONNECTS_PER_MINUTE_PER_USER", 60)
     connects_per_address: Count = _env("PRESENCE_CONNECTS_PER_MINUTE_PER_ADDRESS", 1200)
     handshake_timeout: Annotated[float, _read(_number(minimum=0.05))] = _env("PRESENCE_HANDSHAKE_TIMEOUT", 10.0)

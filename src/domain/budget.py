@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-DEFAULT_EVENTS_PER_MINUTE = 120
+DEFAULT_PER_MINUTE = 120
 IDS_PER_UNIT = 10
 # Refused events in a row after which the socket is closed: a client that reads its
 # ``rate_limited`` errors slows down; one that keeps sending is not answered forever.
@@ -32,12 +32,12 @@ def event_cost(ids: int = 0) -> float:
     return 1.0 + ids / IDS_PER_UNIT
 
 
-class EventBudget:
+class Budget:
     __slots__ = ("capacity", "rate")
 
-    def __init__(self, events_per_minute: int = DEFAULT_EVENTS_PER_MINUTE) -> None:
-        self.capacity = float(events_per_minute)
-        self.rate = events_per_minute / 60.0  # tokens per second
+    def __init__(self, per_minute: int = DEFAULT_PER_MINUTE) -> None:
+        self.capacity = float(per_minute)
+        self.rate = per_minute / 60.0  # tokens per second
 
     def fill(self, bucket: Bucket, now: float) -> None:
         """A new bucket starts with a full minute's budget."""
