@@ -1,5 +1,6 @@
-// A real gateway for the tests: `presence-gateway serve` in a process group of its own, on
-// a free port, with a development secret; stopped by its id. Nothing here sleeps on the
+// A real gateway for the tests: `presence-gateway serve` on a free port, with a development
+// secret; stopped by its id. It stays in the test runner's process group, so whatever stops
+// the runner's group (the pytest wrapper, a terminal's Ctrl-C) stops the gateways too. Nothing here sleeps on the
 // clock: readiness is the gateway answering /healthz, events are awaited with a deadline.
 import { spawn } from "node:child_process";
 import { createHmac } from "node:crypto";
@@ -18,7 +19,7 @@ const running = new Set();
 process.on("exit", () => {
   for (const child of running) {
     try {
-      process.kill(-child.pid, "SIGKILL");
+      child.kill("SIGKILL");
     } catch {
       // already gone
     }
@@ -87,7 +88,6 @@ export class Gateway {
         ...this.env,
       },
       stdio: ["ignore", log, log],
-      detached: true, // a process group of its own: stopped with everything it started
     });
     closeSync(log);
     this.child = child;
@@ -110,14 +110,14 @@ export class Gateway {
     }
   }
 
-  /** SIGTERM to its process group, SIGKILL if it has not exited within `timeoutMs`. */
+  /** SIGTERM by its id, SIGKILL if it has not exited within `timeoutMs`. */
   async stop(timeoutMs = 15_000) {
     const child = this.child;
     this.child = null;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((done) => child.once("exit", done));
-    process.kill(-child.pid, "SIGTERM");
-    const timer = setTimeout(() => process.kill(-child.pid, "SIGKILL"), timeoutMs);
+    child.kill("SIGTERM");
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
     await exited;
     clearTimeout(timer);
   }
