@@ -30,7 +30,13 @@ GATEWAY = Path(sys.executable).with_name("presence-gateway")
 def _run(command: list[str], env: dict[str, str], timeout: float) -> subprocess.CompletedProcess[str]:
     """In a session of its own, so the gateways it starts stop with it, whatever happens."""
     process = subprocess.Popen(
-        command, cwd=PACKAGE, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+        command,
+        cwd=PACKAGE,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
     )
     processes.track(process, group=True)
     try:
@@ -46,7 +52,10 @@ def _run(command: list[str], env: dict[str, str], timeout: float) -> subprocess.
 def built() -> dict[str, str]:
     npm = outside_tools.need(outside_tools.NODE, "npm")
     outside_tools.need(outside_tools.NODE, "node")
-    if not (PACKAGE / "node_modules" / "socket.io-client").is_dir() or not (PACKAGE / "node_modules" / "typescript").is_dir():
+    if (
+        not (PACKAGE / "node_modules" / "socket.io-client").is_dir()
+        or not (PACKAGE / "node_modules" / "typescript").is_dir()
+    ):
         outside_tools.missing(outside_tools.JS_CLIENT)
     env = {**os.environ, "PRESENCE_GATEWAY_BIN": str(GATEWAY)}
     for script in ("build", "typecheck"):
