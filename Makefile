@@ -9,6 +9,10 @@ STAMP := $(VENV)/.installed
 WEB_STAMP := web/node_modules/.installed
 # The stock socket.io-client the README's Node example and the load-balancer test run.
 EXAMPLES_STAMP := examples/node_modules/.installed
+# The JavaScript client (clients/js): its packages and its build (dist/), which the demo
+# page loads and the client's own tests (tests/e2e/test_js_client.py) run.
+CLIENT_STAMP := clients/js/node_modules/.installed
+CLIENT_BUILD := clients/js/dist/index.js
 NPM ?= npm
 
 .PHONY: run test lint bench capacity clean
@@ -37,11 +41,21 @@ $(EXAMPLES_STAMP): examples/package.json examples/package-lock.json
 	  $(NPM) ci --prefix examples --no-audit --no-fund --loglevel=error && touch $(EXAMPLES_STAMP); \
 	fi
 
-run: $(STAMP) $(WEB_STAMP)
+$(CLIENT_STAMP): clients/js/package.json clients/js/package-lock.json
+	@if ! command -v $(NPM) >/dev/null 2>&1; then \
+	  echo "$(NPM) not found: the JavaScript client is not built; the demo page says so and its tests are skipped (install Node.js and npm)"; \
+	else \
+	  $(NPM) ci --prefix clients/js --no-audit --no-fund --loglevel=error && touch $(CLIENT_STAMP); \
+	fi
+
+$(CLIENT_BUILD): $(CLIENT_STAMP) $(wildcard clients/js/src/*.ts) clients/js/tsconfig.json clients/js/tsconfig.build.json
+	@if [ -f $(CLIENT_STAMP) ]; then $(NPM) run --silent --prefix clients/js build; fi
+
+run: $(STAMP) $(WEB_STAMP) $(CLIENT_BUILD)
 	$(BIN)/presence-gateway serve
 
 # ruff and mypy first (configured in pyproject.toml): a lint or type error fails in seconds.
-test: $(STAMP) $(WEB_STAMP) $(EXAMPLES_STAMP) lint
+test: $(STAMP) $(WEB_STAMP) $(EXAMPLES_STAMP) $(CLIENT_BUILD) lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -58,4 +72,4 @@ capacity: $(STAMP)
 	$(BIN)/python benchmarks/redis_capacity.py $(CAPACITY_ARGS)
 
 clean:
-	rm -rf $(VENV) data web/node_modules examples/node_modules test-artefacts
+	rm -rf $(VENV) data web/node_modules examples/node_modules clients/js/node_modules clients/js/dist test-artefacts

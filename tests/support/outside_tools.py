@@ -22,6 +22,7 @@ CHROMIUM = ("Chromium and chromedriver", "apt-get install -y chromium chromium-d
 NODE = ("Node.js and npm", "apt-get install -y nodejs npm")
 EXAMPLE_CLIENT = ("the stock socket.io-client", "npm ci --prefix examples")
 DEMO_CLIENT = ("the demo page's Socket.IO client", "npm ci --prefix web")
+JS_CLIENT = ("the JavaScript client's packages", "npm ci --prefix clients/js")
 
 
 def required() -> bool:

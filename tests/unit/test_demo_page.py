@@ -209,3 +209,45 @@ def test_the_page_looks_for_its_client_where_the_makefile_installs_it() -> None:
 
     checkout = Path(__file__).resolve().parents[2]
     assert CLIENT_DIST == checkout / "web" / "node_modules" / "socket.io-client" / "dist"
+
+
+async def test_the_page_loads_the_presence_client_through_an_import_map_its_policy_allows(tmp_path: Path) -> None:
+    """The page is built on @presence-gateway/client (clients/js/dist): an ES module whose
+    ``socket.io-client`` import the page's inline import map resolves, allowed by its hash
+    in the Content-Security-Policy and by nothing looser."""
+    import base64
+    import hashlib
+
+    from quart import Quart
+
+    dist, package = tmp_path / "sio", tmp_path / "package"
+    dist.mkdir()
+    package.mkdir()
+    (dist / "socket.io.esm.min.js").write_text("export const io = () => {};")
+    (package / "index.js").write_text("export { PresenceClient } from './client.js';")
+    (package / "client.js").write_text("/* the client */")
+    (package / "react.js").write_text("/* not for the page */")
+    app = Quart(__name__)
+    app.register_blueprint(
+        demo_blueprint(StatusRegistry(BUILTIN_STATUSES), None, client_dist=dist, package_dist=package)
+    )
+    client = app.test_client()
+
+    status, html, headers = await get_page(client)
+
+    assert (status, page_config(html)["clientScript"]) == (200, True)
+    import_map = re.search(r'<script type="importmap">(.*?)</script>', html, re.S)
+    assert import_map is not None
+    assert json.loads(import_map.group(1)) == {"imports": {"socket.io-client": "/demo/assets/socket.io.esm.min.js"}}
+    digest = base64.b64encode(hashlib.sha256(import_map.group(1).encode()).digest()).decode()
+    assert f"script-src 'self' 'sha256-{digest}';" in headers["Content-Security-Policy"]
+    assert "unsafe-inline" not in headers["Content-Security-Policy"]
+    assert '<script type="module" src="/demo/assets/demo.js">' in html
+    index = await client.get("/demo/assets/client/index.js")
+    assert (index.status_code, index.headers["Content-Type"].split(";")[0]) == (200, "text/javascript")
+    assert (await client.get("/demo/assets/socket.io.esm.min.js")).status_code == 200
+    for name in ("react.js", "..%2Findex.js", "package.json"):
+        assert (await client.get(f"/demo/assets/client/{name}")).status_code == 404
+    (package / "index.js").unlink()
+    _, html, _ = await get_page(client)
+    assert page_config(html)["clientScript"] is False, "without the built package the page says so"

@@ -15,6 +15,8 @@ this machine sends its own name as ``Host`` and gets no token signed with the se
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import ipaddress
 import logging
 from collections.abc import Callable
@@ -33,13 +35,23 @@ log = logging.getLogger(__name__)
 PAGE_FILES = Path(__file__).with_name("demo")
 CLIENT_DIST = Path(__file__).resolve().parents[3] / "web" / "node_modules" / "socket.io-client" / "dist"
 CLIENT_SCRIPT = "socket.io.min.js"
+# The page is built on @presence-gateway/client (clients/js, built into dist/ by the
+# Makefile), an ES module importing "socket.io-client": an import map points that name at
+# socket.io-client's own ES build.
+CLIENT_MODULE = "socket.io.esm.min.js"
+PACKAGE_DIST = Path(__file__).resolve().parents[3] / "clients" / "js" / "dist"
+PACKAGE_FILES = ("index.js", "client.js", "activity.js", "errors.js", "presence.js")
+_IMPORT_MAP = b'{"imports": {"socket.io-client": "/demo/assets/' + CLIENT_MODULE.encode() + b'"}}'
+_IMPORT_MAP_HASH = base64.b64encode(hashlib.sha256(_IMPORT_MAP).digest()).decode()
+_MAP_SLOT = "<!-- import-map -->"
 TOKEN_PATH = "/demo/token"
 _CONFIG_SLOT = "<!-- demo-config -->"
 _TYPES = {".js": "text/javascript", ".css": "text/css", ".map": "application/json", ".svg": "image/svg+xml"}
 # The page loads only its own origin's files and talks only to its own origin's socket.
 _PAGE_HEADERS = {
     "Content-Security-Policy": (
-        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; "
+        f"default-src 'none'; script-src 'self' 'sha256-{_IMPORT_MAP_HASH}'; style-src 'self'; "
+        "connect-src 'self'; img-src 'self'; "
         "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
     ),
     "X-Content-Type-Options": "nosniff",
@@ -50,8 +62,14 @@ _PAGE_HEADERS = {
 TokenMinter = Callable[[str], str]
 
 
-def announce_demo(tokens: bool, client_dist: Path = CLIENT_DIST) -> None:
+def announce_demo(tokens: bool, client_dist: Path = CLIENT_DIST, package_dist: Path = PACKAGE_DIST) -> None:
     """Once at start: what the page offers, and what it lacks."""
+    if not (package_dist / "index.js").is_file():
+        log.warning(
+            "the demo page at / has no presence client (%s): install Node.js and npm, then `make run` "
+            "(or `npm ci --prefix clients/js && npm run --prefix clients/js build`)",
+            package_dist / "index.js",
+        )
     if not (client_dist / CLIENT_SCRIPT).is_file():
         log.warning(
             "the demo page at / has no Socket.IO client (%s): install Node.js and npm, then `make run` "
@@ -93,7 +111,10 @@ def _user_id_of(payload: object) -> str:
 
 
 def demo_blueprint(
-    registry: StatusRegistry, mint: TokenMinter | None, client_dist: Path = CLIENT_DIST
+    registry: StatusRegistry,
+    mint: TokenMinter | None,
+    client_dist: Path = CLIENT_DIST,
+    package_dist: Path = PACKAGE_DIST,
 ) -> Blueprint:
     """``mint`` signs a token for a user id, or is None where tokens are not handed out."""
     bp = Blueprint("demo", __name__)
@@ -104,20 +125,31 @@ def demo_blueprint(
         "favicon.svg": PAGE_FILES / "favicon.svg",
         CLIENT_SCRIPT: client_dist / CLIENT_SCRIPT,
         CLIENT_SCRIPT + ".map": client_dist / (CLIENT_SCRIPT + ".map"),
+        CLIENT_MODULE: client_dist / CLIENT_MODULE,
+        CLIENT_MODULE + ".map": client_dist / (CLIENT_MODULE + ".map"),
     }
+    package = {name: package_dist / name for base in PACKAGE_FILES for name in (base, base + ".map")}
     token_endpoint = TOKEN_PATH if mint is not None else None
 
     @bp.get("/")
     async def page() -> Response:
         # Built per request, so a client installed while the gateway runs is found.
         endpoint = token_endpoint if _addressed_to_loopback() else None
-        config = _page_config(registry, endpoint, assets[CLIENT_SCRIPT].is_file())
-        html = template.replace(_CONFIG_SLOT, config.decode())
+        installed = assets[CLIENT_MODULE].is_file() and package["index.js"].is_file()
+        config = _page_config(registry, endpoint, installed)
+        import_map = '<script type="importmap">' + _IMPORT_MAP.decode() + "</script>"
+        html = template.replace(_CONFIG_SLOT, config.decode()).replace(_MAP_SLOT, import_map)
         return Response(html, content_type="text/html; charset=utf-8", headers=_PAGE_HEADERS)
 
     @bp.get("/demo/assets/<name>")
     async def asset(name: str) -> Response:
-        path = assets.get(name)
+        return await _send(assets.get(name))
+
+    @bp.get("/demo/assets/client/<name>")
+    async def package_file(name: str) -> Response:
+        return await _send(package.get(name))
+
+    async def _send(path: Path | None) -> Response:
         if path is None or not path.is_file():
             return Response("not found\n", status=404, content_type="text/plain")
         response = await send_file(path, mimetype=_TYPES[path.suffix], conditional=True)

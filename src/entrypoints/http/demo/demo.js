@@ -1,25 +1,23 @@
-// The demo page: one Socket.IO client, as a chat app would hold it. Everything shown is set
-// through textContent, so user ids and status names are never read as HTML.
-"use strict";
+// The demo page, built on @presence-gateway/client as a chat app would use it: the client
+// asks for a token on every reconnect, watches the list again after one and drops stale
+// updates. Everything shown is set through textContent, so user ids and status names are
+// never read as HTML.
 
-(() => {
+(async () => {
   const config = JSON.parse(document.getElementById("demo-config").textContent);
   const statuses = new Map(config.statuses.map((status) => [status.name, status]));
   const $ = (id) => document.getElementById(id);
   const MAX_USER_ID = 255;
-  const PING_EVERY_MS = 30000; // well inside the gateway's 90 s session TTL
-  const ANSWER_WITHIN_MS = 10000;
   const KEPT = "presence-demo"; // sessionStorage: this tab's user and watch list, across reloads
   const MISSING_CLIENT =
-    "The Socket.IO client script is not installed on this gateway. Install Node.js and npm, " +
-    "then run `make run` again (it runs `npm ci --prefix web`).";
+    "The presence client is not installed on this gateway. Install Node.js and npm, " +
+    "then run `make run` again (it runs `npm ci --prefix web` and builds clients/js).";
 
   const state = {
     userId: null,
     token: null,
-    socket: null,
-    pinger: null,
-    tokenRefreshed: false,
+    client: null,
+    PresenceClient: null,
     connections: 0,
     watching: new Map(), // userId → { row, status, lastSeen }
   };
@@ -136,17 +134,23 @@
     setSeen(userId, status, lastSeen);
   }
 
-  function subscribe(userIds) {
-    const socket = state.socket;
-    if (!userIds.length || !socket || !socket.connected) return; // sent on the next `connected`
-    socket.timeout(ANSWER_WITHIN_MS).emit("presence:subscribe", { userIds }, (late, reply) => {
-      if (socket !== state.socket) return;
-      if (late) return showProblem("The gateway did not answer the watch request; it is sent again on reconnect.");
-      if (!reply || reply.error) return; // the `error` event says why
-      for (const seen of reply.presence || []) setSeen(seen.userId, seen.status, seen.lastSeen);
-      for (const userId of reply.denied || []) setSeen(userId, "denied", null);
+  function showPresence(presence) {
+    if (presence.userId === state.userId) showOwn(presence.status);
+    if (state.watching.has(presence.userId)) setSeen(presence.userId, presence.status, presence.lastSeen);
+  }
+
+  async function subscribe(userIds) {
+    const client = state.client;
+    if (!userIds.length || !client) return; // watched by the client once it connects
+    try {
+      const reply = await client.watch(userIds);
+      if (client !== state.client) return;
+      for (const seen of reply.presence) showPresence(seen);
+      for (const userId of reply.denied) setSeen(userId, "denied", null);
       $("watch-list").dataset.subscribed = String(Number($("watch-list").dataset.subscribed || 0) + 1);
-    });
+    } catch (error) {
+      if (client === state.client) showProblem(`The gateway refused the watch request: ${error.message} (${error.code})`);
+    }
   }
 
   function unwatch(userId) {
@@ -156,7 +160,7 @@
     state.watching.delete(userId);
     $("watch-empty").hidden = state.watching.size > 0;
     keep();
-    if (state.socket && state.socket.connected) state.socket.emit("presence:unsubscribe", { userIds: [userId] });
+    if (state.client) state.client.unwatch([userId]).catch(() => undefined);
     $("watch-id").focus();
   }
 
@@ -173,82 +177,55 @@
     return body.token;
   }
 
-  function startPinging(socket) {
-    stopPinging();
-    state.pinger = setInterval(() => socket.emit("ping"), PING_EVERY_MS);
-  }
-
-  function stopPinging() {
-    clearInterval(state.pinger);
-    state.pinger = null;
-  }
-
   function connect() {
-    setConnection("connecting", "Connecting…");
-    const socket = io({ auth: (send) => send({ token: state.token, device: "web" }) });
-    state.socket = socket;
-
-    socket.on("connected", (data) => {
-      if (data && typeof data.userId === "string" && data.userId !== state.userId) {
-        state.userId = data.userId; // the token's user, whatever was typed
-        $("me-id").textContent = data.userId;
-        keep();
-      }
-      state.connections += 1;
-      state.tokenRefreshed = false;
-      $("connection").dataset.connections = String(state.connections);
-      setConnection("connected", `Connected as ${state.userId}`);
-      showProblem("");
-      if (data && typeof data.status === "string") showOwn(data.status);
-      // A new connection watches nobody: ask again for everyone on the list.
-      subscribe([...state.watching.keys()]);
-      startPinging(socket);
+    let asked = 0;
+    const client = new state.PresenceClient({
+      url: location.origin,
+      device: "web",
+      // Asked on every (re)connect: after the first, a development token is fetched afresh.
+      token: () => (asked++ > 0 && config.tokenEndpoint ? fetchToken(state.userId) : state.token),
     });
+    state.client = client;
+    const mine = () => client === state.client;
 
-    socket.on("presence:updated", (data) => {
-      if (!data || typeof data.userId !== "string" || typeof data.status !== "string") return;
-      if (data.userId === state.userId) showOwn(data.status);
-      applyUpdate(data.userId, data.status, data.timestamp);
-    });
-
-    socket.on("error", (data) => {
-      if (data && data.message) showProblem(`The gateway refused: ${data.message} (${data.code})`);
-    });
-
-    socket.on("disconnect", (reason) => {
-      stopPinging();
-      if (socket !== state.socket) return;
-      setConnection("reconnecting", "Reconnecting… (connection lost)");
-      // The gateway said goodbye (a restart): the client does not retry that on its own.
-      if (reason === "io server disconnect") {
-        setTimeout(() => socket === state.socket && !socket.connected && socket.connect(), 1000 + Math.random() * 1000);
+    client.on("state", (name) => {
+      if (!mine()) return;
+      if (name === "connecting") setConnection("connecting", "Connecting…");
+      else if (name === "reconnecting") setConnection("reconnecting", "Reconnecting… (connection lost)");
+      else if (name === "connected") {
+        state.connections += 1;
+        $("connection").dataset.connections = String(state.connections);
+        setConnection("connected", `Connected as ${state.userId}`);
+        showProblem("");
+        if (client.me) showOwn(client.me.status);
       }
     });
-
-    socket.io.on("reconnect_attempt", (attempt) => {
-      if (socket === state.socket) setConnection("reconnecting", `Reconnecting… (attempt ${attempt})`);
+    client.on("presence", (presence) => mine() && showPresence(presence));
+    client.on("me", (presence) => mine() && showOwn(presence.status));
+    client.on("error", (error) => {
+      if (!mine()) return;
+      if (client.state === "closed") setConnection("refused", "Not connected");
+      showProblem(`The gateway refused: ${error.message} (${error.code})`);
     });
 
-    socket.on("connect_error", async (error) => {
-      if (socket !== state.socket) return;
-      if (socket.active) {
-        setConnection("reconnecting", "Reconnecting… (the gateway does not answer yet)");
-        return; // a transport error: the client retries by itself
-      }
-      // Refused by the gateway: a development token may simply have expired.
-      if (config.tokenEndpoint && /token/.test(error.message) && !state.tokenRefreshed) {
-        state.tokenRefreshed = true;
-        try {
-          state.token = await fetchToken(state.userId);
-          socket.connect();
-          return;
-        } catch (refused) {
-          error = refused;
+    client.connect().then(
+      (connected) => {
+        if (!mine()) return;
+        if (connected.userId !== state.userId) {
+          state.userId = connected.userId; // the token's user, whatever was typed
+          $("me-id").textContent = connected.userId;
+          setConnection("connected", `Connected as ${state.userId}`);
+          keep();
         }
-      }
-      setConnection("refused", "Not connected");
-      showProblem(`The gateway refused the connection: ${error.message}`);
-    });
+        showOwn(connected.status);
+        subscribe([...state.watching.keys()]);
+      },
+      (error) => {
+        if (!mine()) return;
+        setConnection("refused", "Not connected");
+        showProblem(`The gateway refused the connection: ${error.message}`);
+      },
+    );
   }
 
   // ---- the forms -----------------------------------------------------------------------
@@ -308,10 +285,9 @@
   }
 
   function signOut() {
-    const socket = state.socket;
-    state.socket = null;
-    stopPinging();
-    if (socket) socket.disconnect();
+    const client = state.client;
+    state.client = null;
+    if (client) client.close();
     state.userId = null;
     keep();
     for (const entry of state.watching.values()) {
@@ -324,7 +300,7 @@
     $("user-id").focus();
   }
 
-  function setUp() {
+  async function setUp() {
     for (const status of config.statuses) {
       if (!status.choosable) continue;
       const option = document.createElement("option");
@@ -341,8 +317,11 @@
     });
     $("status-form").addEventListener("submit", (event) => {
       event.preventDefault();
-      if (state.socket && state.socket.connected) state.socket.emit("presence:update", { status: $("my-status").value });
-      else showProblem("Not connected: the status is not sent.");
+      if (!state.client || state.client.state !== "connected") return showProblem("Not connected: the status is not sent.");
+      state.client.setStatus($("my-status").value).then(
+        () => showProblem(""),
+        (error) => showProblem(`The gateway refused: ${error.message} (${error.code})`),
+      );
     });
     $("sign-out").addEventListener("click", signOut);
     $("watch-form").addEventListener("submit", (event) => {
@@ -358,7 +337,12 @@
       $("watch-id").value = "";
     });
 
-    if (!config.clientScript || typeof io !== "function") {
+    try {
+      if (config.clientScript) state.PresenceClient = (await import("/demo/assets/client/index.js")).PresenceClient;
+    } catch (_) {
+      // shown below
+    }
+    if (!state.PresenceClient) {
       setConnection("unavailable", "No Socket.IO client");
       showProblem(MISSING_CLIENT);
       $("sign-in").querySelector("button").disabled = true;
@@ -374,5 +358,5 @@
     }
   }
 
-  setUp();
+  await setUp();
 })();
