@@ -166,6 +166,9 @@ def _env(
     if kind in GATEWAY_KINDS:
         env.update(PRESENCE_ENV="development", PRESENCE_DATA_DIR=str(workdir / "data"), **GATEWAY_LIMITS_LIFTED)
         env.update(gateway_env or {})
+        # PRESENCE_BENCH_FAST_PROTOCOL=false measures the gateway on hypercorn's own protocol path.
+        if "PRESENCE_BENCH_FAST_PROTOCOL" in os.environ:
+            env["PRESENCE_FAST_PROTOCOL"] = os.environ["PRESENCE_BENCH_FAST_PROTOCOL"]
         if redis is not None:
             env.update(CACHE_HOST="127.0.0.1", CACHE_PORT=str(redis.port))
         if kind == "gateway":

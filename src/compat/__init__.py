@@ -9,6 +9,11 @@ replaces did, with fewer objects, tasks or loop turns, or without the failure.
   timeout task; h11's header iteration; hypercorn's WebSocket message buffer (forgets a
   refused message) and its permessage-deflate (declined unless asked for). Applied once,
   in the worker process, by ``patch_hypercorn``.
+- ``fast_serve``, ``fast_http``, ``fast_websocket``: the fast protocol path
+  (``PRESENCE_FAST_PROTOCOL``, on by default): hypercorn's connection ``run`` for
+  cleartext HTTP/1.1 and WebSocket, parsed by httptools (llhttp) and framed with the
+  ``websockets`` package's C unmasking, the app called in the connection's own task;
+  TLS, HTTP/2 and what it does not speak stay on hypercorn's own protocol.
 - ``hypercorn_worker``: what hypercorn's parent hands a worker (how many share the port,
   the parent's shutdown event).
 - ``engineio_websocket``: python-engineio's ASGI WebSocket, reading an undecodable frame
@@ -31,7 +36,8 @@ Every upstream function or class replaced, patched or overridden, here or in tha
 subclasses, is fingerprinted in ``tests/unit/test_framework_overrides.py``: a release
 that changes any of it fails the suite until someone has read the change. So the
 versions are pinned below the next minor release in ``pyproject.toml``:
-python-socketio <5.19, python-engineio <4.16, hypercorn <0.19, h11 <0.17, wsproto <1.4.
+python-socketio <5.19, python-engineio <4.16, hypercorn <0.19, h11 <0.17, wsproto <1.4,
+httptools <0.10, websockets <18.
 The same test fails if one of these pins loses its upper bound, if a subclass overrides
 an upstream method no fingerprint covers, or if code outside this package assigns to a
 framework's attributes.

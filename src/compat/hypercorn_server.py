@@ -56,6 +56,8 @@ from hypercorn.protocol import ws_stream
 from hypercorn.protocol.ws_stream import FrameTooLargeError, WebsocketBuffer
 from wsproto.extensions import PerMessageDeflate
 
+from . import fast_serve
+
 _PER_MESSAGE_DEFLATE = ws_stream.PerMessageDeflate
 
 
@@ -162,6 +164,10 @@ async def _read_data(self: tcp_server.TCPServer) -> None:
     """hypercorn's ``TCPServer._read_data``, each read bounded by ``asyncio.timeout``."""
     timeout = self.config.read_timeout
     reader = self.reader
+    prefetched = getattr(self, "prefetched", None)
+    if prefetched:  # read by the fast path before it handed the connection over
+        self.prefetched = None  # type: ignore[attr-defined]
+        await self.protocol.handle(RawData(prefetched))
     while not reader.at_eof():
         try:
             if timeout is None:
@@ -204,14 +210,18 @@ PATCHES: tuple[tuple[Any, str, Any], ...] = (
     (hypercorn_task_group.TaskGroup, "spawn_app", spawn_app),
     (worker_context.WorkerContext, "event_class", LightEvent),
     (tcp_server.TCPServer, "_read_data", _read_data),
+    (tcp_server.TCPServer, "run", fast_serve.run),
     (ws_stream, "WebsocketBuffer", ForgettingWebsocketBuffer),
     (ws_stream, "PerMessageDeflate", DecliningPerMessageDeflate),
 )
 
 
-def patch_hypercorn(ws_deflate: bool) -> None:
-    """Every replacement above; with ``ws_deflate``, hypercorn's own permessage-deflate."""
+def patch_hypercorn(ws_deflate: bool, fast_protocol: bool = True) -> None:
+    """Every replacement above; with ``ws_deflate``, hypercorn's own permessage-deflate;
+    with ``fast_protocol``, cleartext HTTP/1.1 and WebSocket on ``fast_serve``'s path."""
     for owner, attribute, replacement in PATCHES:
         setattr(owner, attribute, replacement)
+    fast_serve.FastPath.enabled = fast_protocol
+    fast_serve.FastPath.ws_deflate = ws_deflate
     if ws_deflate:
         ws_stream.PerMessageDeflate = _PER_MESSAGE_DEFLATE  # type: ignore[misc]

@@ -38,6 +38,8 @@ UPSTREAM = {
     "hypercorn": "hypercorn",
     "h11": "h11",
     "wsproto": "wsproto",
+    "httptools": "httptools",
+    "websockets": "websockets",
 }
 
 FINGERPRINTS = {
@@ -74,6 +76,14 @@ FINGERPRINTS = {
     "hypercorn.protocol.ws_stream:Handshake.accept": "e163533bf7919793",  # builds PerMessageDeflate by its module name
     "hypercorn.run:_populate": "19108d6a51f96e90",  # what a worker is handed (entrypoints/hypercorn_worker.py)
     "h11._headers:Headers": "e557faefb62564ec",
+    # the fast protocol path (fast_serve, fast_http, fast_websocket) does what these do for
+    # cleartext HTTP/1.1 and WebSocket, and hands the rest to them
+    "hypercorn.protocol.h11:H11Protocol": "b32a61e0a8ca2127",
+    "hypercorn.protocol.http_stream:HTTPStream": "e0f656feb55ab89c",
+    "hypercorn.protocol.ws_stream:WSStream": "67434c428a1a3c04",
+    "hypercorn.protocol.ws_stream:Handshake": "701a154c29b5ab4c",  # validates and accepts on the fast path too
+    "hypercorn.asyncio.task_group:_handle": "e37cfe3db06eb470",
+    "hypercorn.asyncio.run:worker_serve": "ae30269c42b95442",  # builds TCPServer, whose run is replaced
     "wsproto.extensions:PerMessageDeflate.accept": "881780b72c6d8993",
 }
 

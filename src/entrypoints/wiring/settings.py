@@ -305,6 +305,7 @@ class ServerSettings(_Group):
     # stick a session to its instance; None sends none.
     sid_cookie: Annotated[str | None, _read(_cookie_name)] = _env("PRESENCE_SID_COOKIE")
     ws_deflate: Flag = _env("PRESENCE_WS_DEFLATE", False)
+    fast_protocol: Flag = _env("PRESENCE_FAST_PROTOCOL", True)
     # The demo page at / (and, outside production, its token endpoint); unset: on, except
     # in production.
     demo: Annotated[bool, _read(_flag), BeforeValidator(_demo_default)] = _env(

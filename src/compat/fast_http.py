@@ -1,0 +1,460 @@
+"""Replaces, on the fast protocol path (``fast_serve``), hypercorn 0.18's
+``hypercorn.protocol.h11.H11Protocol``, ``hypercorn.protocol.http_stream.HTTPStream``,
+``hypercorn.asyncio.task_group.TaskGroup.spawn_app`` / ``_handle`` and the
+``TCPServer`` idle-timeout task, for cleartext HTTP/1.1, with h11 0.16's parser replaced
+by ``httptools`` (llhttp, the parser uvicorn and Node use).
+
+Per request hypercorn runs h11's pure-Python parser and header validation both ways,
+builds an ``HTTPStream``, spawns the app in a task of a per-connection ``TaskGroup``
+with a queue between them, and restarts a keep-alive timer task. Here one
+``HTTPConnection`` per connection parses with llhttp and calls the app in the
+connection's own task; the app's ``receive`` reads the socket when it wants more body,
+so a body is never buffered ahead of the app by more than one read; the idle and header
+deadlines are one ``asyncio.timeout`` on the read in progress.
+
+Kept from hypercorn (and h11): the ASGI scope it builds; ``server_names`` (404);
+``keep_alive_timeout`` from the end of one response until the next request's head is
+whole, ``keep_alive_max_requests``, ``read_timeout`` on every read of a request's body
+and of a WebSocket; ``h11_max_incomplete_size`` for a request head (431); the response
+headers it adds (``date``, ``server``, ``alt-svc``) and ``build_and_validate_headers``
+on the app's; ``100 Continue`` when the app first reads the body of a request that
+expects it; the access log and ``max_requests``; a 500 for an app that ends without a
+response; the connection closed after a response the client asked to be the last, after
+a body the app left unread, and once the worker is terminating. Added: at most
+``MAX_HEADERS`` header lines and ``MAX_PIPELINED`` requests queued behind the one the app
+is answering (more closes the connection after a 400), each request line and header
+value bounded by the same head limit.
+
+What this path does not speak is handed, before anything was answered on the
+connection's current request, to hypercorn's own path (``fast_serve.hand_over``): the
+HTTP/2 preface, an ``h2c`` upgrade, and a WebSocket offering permessage-deflate while
+``PRESENCE_WS_DEFLATE`` is on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable
+from functools import partial
+from time import time
+from typing import Any
+from urllib.parse import unquote
+
+import httptools
+from hypercorn.protocol.ws_stream import Handshake
+from hypercorn.utils import build_and_validate_headers, suppress_body
+
+from .fast_websocket import UnexpectedMessage, WebSocketSession
+
+MAX_RECV = 2**16
+MAX_HEADERS = 100  # header lines in one request head
+MAX_PIPELINED = 16  # requests parsed while an earlier one is still being answered
+
+_REASONS = {
+    100: b"Continue", 101: b"Switching Protocols", 200: b"OK", 204: b"No Content", 304: b"Not Modified",
+    400: b"Bad Request", 403: b"Forbidden", 404: b"Not Found", 405: b"Method Not Allowed",
+    413: b"Content Too Large", 431: b"Request Header Fields Too Large", 500: b"Internal Server Error",
+}
+
+
+class HandOver(Exception):
+    """This request is for hypercorn's own path: ``raw`` is every byte not yet answered."""
+
+    def __init__(self, raw: bytes) -> None:
+        super().__init__("hand over")
+        self.raw = raw
+
+
+class BadRequest(Exception):
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+class Request:
+    """One parsed request: its head, then its body as it arrives."""
+
+    __slots__ = ("body", "complete", "expects_continue", "headers", "keep_alive", "method", "upgrade", "url")
+
+    def __init__(self) -> None:
+        self.url = b""
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.method = b""
+        self.body: list[bytes] = []
+        self.complete = False
+        self.keep_alive = True
+        self.expects_continue = False
+        self.upgrade = False
+
+
+class HTTPConnection:
+    """One cleartext HTTP/1.1 connection, served in hypercorn's task for it."""
+
+    def __init__(self, server: Any, client: Any, local: Any, idle: set[Any], ws_deflate: bool) -> None:
+        self.server = server  # hypercorn's TCPServer: app, config, context, reader, writer
+        self.config = server.config
+        self.context = server.context
+        self.reader = server.reader
+        self.writer = server.writer
+        self.transport = server.writer.transport
+        self.client, self.local = client, local
+        self.loop = server.loop
+        self.sync_spawn = partial(self.loop.run_in_executor, None)
+        self.call_soon = self._call_soon
+        self._hand_over_enabled = True  # until the first request is answered here
+        self._ws_deflate = ws_deflate
+        self._idle = idle  # the worker's idle connections, closed when it terminates
+        self._parser = httptools.HttpRequestParser(self)
+        self._parsing: Request | None = None
+        self._pending: deque[Request] = deque()
+        self._head_size = 0
+        self._raw = bytearray()  # bytes of requests not yet answered, for a hand-over
+        self._upgrade_rest: bytes | None = None
+        self._requests = 0
+        self._closing = False
+        self._drain_lock: asyncio.Lock | None = None
+        self._refusal: _Exchange | None = None
+
+    def _call_soon(self, func: Callable[..., Any], *args: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(func(*args), self.loop).result()
+
+    # llhttp's callbacks ------------------------------------------------------------
+    def on_message_begin(self) -> None:
+        if len(self._pending) >= MAX_PIPELINED:
+            raise BadRequest(400)
+        self._parsing = Request()
+        self._head_size = 0
+
+    def on_url(self, url: bytes) -> None:
+        self._grow_head(len(url))
+        self._parsing.url += url  # type: ignore[union-attr]
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        request = self._parsing
+        assert request is not None
+        self._grow_head(len(name) + len(value) + 4)
+        if len(request.headers) >= MAX_HEADERS:
+            raise BadRequest(431)
+        name = name.lower()
+        request.headers.append((name, value))
+        if name == b"expect" and value.lower() == b"100-continue":
+            request.expects_continue = True
+
+    def on_headers_complete(self) -> None:
+        request = self._parsing
+        assert request is not None
+        parser = self._parser
+        request.method = parser.get_method()
+        request.keep_alive = parser.should_keep_alive()
+        request.upgrade = parser.should_upgrade()
+        self._pending.append(request)
+
+    def on_body(self, body: bytes) -> None:
+        self._parsing.body.append(body)  # type: ignore[union-attr]
+
+    def on_message_complete(self) -> None:
+        self._parsing.complete = True  # type: ignore[union-attr]
+
+    def _grow_head(self, size: int) -> None:
+        self._head_size += size
+        if self._head_size > self.config.h11_max_incomplete_size:
+            raise BadRequest(431)
+
+    # reading ---------------------------------------------------------------------
+    def _feed(self, data: bytes) -> None:
+        if self._upgrade_rest is not None:
+            self._upgrade_rest += data  # after an upgrade the bytes are the new protocol's
+            return
+        if self._hand_over_enabled:
+            self._raw += data
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade as upgrade:
+            self._upgrade_rest = data[upgrade.args[0] :]
+        except httptools.HttpParserError as error:
+            cause = error.__cause__ or error.__context__
+            raise cause if isinstance(cause, BadRequest) else BadRequest(400) from None
+
+    async def read(self, timeout: float | None, deadline: float | None = None) -> bytes:
+        """The next bytes from the client, b"" once it is gone or too slow."""
+        try:
+            if deadline is not None:
+                async with asyncio.timeout_at(deadline):
+                    return await self.reader.read(MAX_RECV)
+            if timeout is None:
+                return await self.reader.read(MAX_RECV)
+            async with asyncio.timeout(timeout):
+                return await self.reader.read(MAX_RECV)
+        except (ConnectionError, OSError, TimeoutError):
+            return b""
+
+    def body_read_deadline(self, request: Request) -> float | None:
+        """When the read of ``request``'s body in progress must end (an absolute loop time),
+        or None for ``read_timeout`` per read. A per-request body deadline plugs in here."""
+        return None
+
+    async def _next_request(self) -> Request | None:
+        """The next request whose head is whole, within ``keep_alive_timeout``."""
+        deadline = self.loop.time() + self.config.keep_alive_timeout
+        if not self._pending:
+            self._idle.add(self)
+        try:
+            while not self._pending:
+                if self.context.terminated.is_set():
+                    return None
+                data = await self.read(None, deadline)
+                if not data:
+                    return None
+                self._feed(data)
+        finally:
+            self._idle.discard(self)
+        return self._pending[0]
+
+    # writing ---------------------------------------------------------------------
+    def write(self, data: bytes) -> None:
+        if not self.transport.is_closing():
+            self.transport.write(data)
+
+    async def drain_if_full(self, limit: int) -> None:
+        if self.transport.get_write_buffer_size() <= limit:
+            return
+        if self._drain_lock is None:
+            self._drain_lock = asyncio.Lock()
+        async with self._drain_lock:
+            try:
+                await self.writer.drain()
+            except (ConnectionError, RuntimeError):
+                self.close_soon()
+
+    def close_soon(self) -> None:
+        self._closing = True
+        self.transport.close()
+
+    async def write_head(self, status: int, headers: list[tuple[bytes, bytes]], keep_alive_header: bool) -> None:
+        lines = [b"HTTP/1.1 %d %s\r\n" % (status, _REASONS.get(status, b""))]
+        lines += [name + b": " + value + b"\r\n" for name, value in headers]
+        lines += [name + b": " + value + b"\r\n" for name, value in self.config.response_headers("h11")]
+        if keep_alive_header and self._closing:
+            lines.append(b"connection: close\r\n")
+        lines.append(b"\r\n")
+        self.write(b"".join(lines))
+
+    async def error_response(self, status: int) -> None:
+        self._closing = True
+        await self.write_head(status, [(b"content-length", b"0"), (b"connection", b"close")], keep_alive_header=False)
+
+    async def write_response_part(self, start: dict[str, Any], message: dict[str, Any]) -> None:
+        """A WebSocket refused with an HTTP response of the app's (ASGI's
+        ``websocket.http.response``): head with the first part, then the body."""
+        exchange = self._refusal
+        if exchange is None:
+            exchange = self._refusal = _Exchange(self, Request(), {"method": "GET"}, 0.0)
+            self._closing = True
+            await exchange.send(start)
+        await exchange.send({**message, "type": "http.response.body"})
+
+    # serving ---------------------------------------------------------------------
+    async def serve(self, first: bytes) -> None:
+        """Requests until the connection ends; ``first`` is what the client sent first."""
+        try:
+            self._feed(first)
+            while not self._closing:
+                request = await self._next_request()
+                if request is None:
+                    break
+                if self._hand_over_enabled:
+                    if self._for_hypercorn(request):
+                        raise HandOver(bytes(self._raw))
+                    self._hand_over_enabled = False  # answered on this path: it stays here
+                    self._raw = bytearray()
+                if request.upgrade and self._upgrade_to_websocket(request):
+                    await self._websocket(request)
+                    break
+                await self._http(request)
+                self._pending.popleft()
+        except BadRequest as error:
+            await self.error_response(error.status)
+        finally:
+            self._closing = True
+
+    def _for_hypercorn(self, request: Request) -> bool:
+        """An h2c upgrade, or a WebSocket that would agree permessage-deflate."""
+        if not request.upgrade:
+            return False
+        headers = dict(request.headers)
+        upgrade = headers.get(b"upgrade", b"").lower()
+        if upgrade == b"h2c":
+            return True
+        return self._ws_deflate and b"permessage-deflate" in headers.get(b"sec-websocket-extensions", b"").lower()
+
+    def _upgrade_to_websocket(self, request: Request) -> bool:
+        upgrade = next((value for name, value in request.headers if name == b"upgrade"), b"")
+        if upgrade.lower() == b"websocket":
+            return True
+        raise BadRequest(400)  # an upgrade to something this path does not speak (h2c is handed over earlier)
+
+    def _scope(self, kind: str, request: Request) -> dict[str, Any]:
+        path, _, query = request.url.partition(b"?")
+        try:
+            decoded = unquote(path.decode("ascii"))
+        except UnicodeDecodeError:
+            raise BadRequest(400) from None
+        scope: dict[str, Any] = {
+            "type": kind,
+            "asgi": {"spec_version": "2.1" if kind == "http" else "2.3", "version": "3.0"},
+            "http_version": "1.1" if self._parser.get_http_version() == "1.1" else "1.0",
+            "method": request.method.decode("ascii"),
+            "scheme": "http" if kind == "http" else "ws",
+            "path": decoded,
+            "raw_path": path,
+            "query_string": query,
+            "root_path": self.config.root_path,
+            "headers": request.headers,
+            "client": self.client,
+            "server": self.local,
+            "state": self.server.state.copy(),
+            "extensions": {},
+        }
+        return scope
+
+    def _valid_server_name(self, request: Request) -> bool:
+        names = self.config.server_names
+        if not names:
+            return True
+        host = next((value for name, value in request.headers if name == b"host"), b"")
+        return host.decode("latin-1") in names
+
+    async def _counted(self) -> None:
+        self._requests += 1
+        if self._requests >= self.config.keep_alive_max_requests:
+            self._closing = True
+        await self.context.mark_request()
+
+    async def _http(self, request: Request) -> None:
+        await self._counted()
+        scope = self._scope("http", request)
+        if not request.keep_alive or self.context.terminated.is_set():
+            self._closing = True
+        exchange = _Exchange(self, request, scope, time())
+        if not self._valid_server_name(request):
+            await exchange.refuse(404)
+            return
+        try:
+            await self.server.app(scope, exchange.receive, exchange.send, self.sync_spawn, self.call_soon)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            await self.config.log.exception("Error in ASGI Framework")
+        await exchange.finish()
+        if not request.complete:
+            self._closing = True  # a body the app left unread: the next bytes are not a request
+
+    async def _websocket(self, request: Request) -> None:
+        await self._counted()
+        self._closing = True
+        scope = self._scope("websocket", request)
+        handshake = Handshake(request.headers, scope["http_version"])
+        handshake.extensions = None  # no extension is spoken here (deflate went to hypercorn's path)
+        scope["subprotocols"] = handshake.subprotocols or []
+        scope["extensions"] = {"websocket.http.response": {}}
+        if not self._valid_server_name(request):
+            await self.error_response(404)
+            return
+        if not handshake.is_valid() or not request.complete or request.body:
+            await self.error_response(400)
+            return
+        session = WebSocketSession(self, scope, handshake)
+        await session.run(self.server.app, self._upgrade_rest or b"")
+
+
+class _Exchange:
+    """One request's ASGI ``receive`` and ``send`` (hypercorn's ``HTTPStream``)."""
+
+    __slots__ = ("connection", "done", "request", "response", "scope", "start", "_chunked", "_continued", "_end_given")
+
+    def __init__(self, connection: HTTPConnection, request: Request, scope: dict[str, Any], start: float) -> None:
+        self.connection = connection
+        self.request = request
+        self.scope = scope
+        self.start = start
+        self.response: dict[str, Any] | None = None
+        self.done = False
+        self._chunked = False
+        self._continued = False
+        self._end_given = False
+
+    async def receive(self) -> dict[str, Any]:
+        request, connection = self.request, self.connection
+        while True:
+            if self._end_given:
+                return await self._wait_disconnect()
+            if request.body or request.complete:
+                body = request.body[0] if len(request.body) == 1 else b"".join(request.body)
+                request.body = []
+                self._end_given = request.complete
+                return {"type": "http.request", "body": body, "more_body": not request.complete}
+            if request.expects_continue and not self._continued:
+                self._continued = True
+                await connection.write_head(100, [], keep_alive_header=False)
+            deadline = connection.body_read_deadline(request)
+            data = await connection.read(connection.config.read_timeout, deadline)
+            if not data:
+                connection.close_soon()
+                return {"type": "http.disconnect"}
+            connection._feed(data)
+
+    async def _wait_disconnect(self) -> dict[str, Any]:
+        """After the body, ``receive`` ends when the client goes (or the response is sent)."""
+        connection = self.connection
+        while not self.done:
+            data = await connection.read(None)
+            if not data:
+                connection.close_soon()
+                return {"type": "http.disconnect"}
+            connection._feed(data)  # a pipelined request: parsed and queued, answered next
+        return {"type": "http.disconnect"}
+
+    async def send(self, message: dict[str, Any]) -> None:
+        kind = message["type"]
+        connection = self.connection
+        if kind == "http.response.start" and self.response is None:
+            self.response = message
+            headers = build_and_validate_headers(message.get("headers", []))
+            status = int(message["status"])
+            has_length = any(name == b"content-length" for name, _ in headers)
+            if self.request.method == b"HEAD" or suppress_body(self.scope.get("method", "GET"), status) or has_length:
+                pass
+            else:
+                self._chunked = True
+                headers.append((b"transfer-encoding", b"chunked"))
+            if any(name == b"connection" and value.lower() == b"close" for name, value in headers):
+                connection._closing = True
+            await connection.write_head(status, headers, keep_alive_header=True)
+        elif kind == "http.response.body" and self.response is not None and not self.done:
+            body = bytes(message.get("body", b""))
+            if body and not suppress_body(self.scope.get("method", "GET"), int(self.response["status"])):
+                connection.write(b"%x\r\n%s\r\n" % (len(body), body) if self._chunked else body)
+            if not message.get("more_body", False):
+                if self._chunked:
+                    connection.write(b"0\r\n\r\n")
+                self.done = True
+                await connection.config.log.access(self.scope, self.response, time() - self.start)
+            await connection.drain_if_full(MAX_RECV)
+        elif self.done:
+            return  # after the response, as hypercorn, anything more is dropped
+        else:
+            raise UnexpectedMessage(kind)
+
+    async def refuse(self, status: int) -> None:
+        await self.connection.error_response(status)
+        self.done = True
+        await self.connection.config.log.access(self.scope, {"status": status, "headers": []}, time() - self.start)
+
+    async def finish(self) -> None:
+        """The app returned: a 500 if it never answered; a half response ends the connection."""
+        if self.response is None:
+            await self.refuse(500)
+        elif not self.done:
+            self.done = True
+            self.connection.close_soon()

@@ -1,0 +1,293 @@
+"""Replaces, on the fast protocol path (``fast_serve``), hypercorn 0.18's
+``hypercorn.protocol.ws_stream.WSStream`` (its ASGI side: scope, accept, send, close) and
+the wsproto 1.2 ``Connection`` / ``FrameProtocol`` it frames with, for a WebSocket
+upgraded from a cleartext HTTP/1.1 request.
+
+wsproto parses every frame in pure Python (a generator per connection, an event object
+per frame, a bytearray copy per read) and hypercorn adds a stream object, a message
+buffer and a queue per connection. Here one ``WebSocketSession`` per connection holds
+the read buffer and the message being assembled; masks are undone by the C function of
+the ``websockets`` package (``websockets.speedups.apply_mask``); a frame to the client is
+one ``bytes`` written straight to the transport. The app's ``receive`` reads the socket
+itself, so a connection costs the one task hypercorn's server already runs for it.
+
+The rules kept from wsproto and hypercorn (RFC 6455): a client frame must be masked and
+use no RSV bit (no extension is negotiated here: a permessage-deflate offer with
+``PRESENCE_WS_DEFLATE`` on is handed to hypercorn's path before the handshake, see
+``fast_http``); control frames are final and at most 125 bytes; continuation only inside
+a fragmented message; text must be UTF-8 (1007); a message over
+``websocket_max_message_size`` closes with 1009 and is forgotten; a ping is answered
+with its payload; a close is answered with the code it carried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+from collections.abc import Awaitable, Callable
+from time import time
+from typing import Any
+
+from hypercorn.protocol.ws_stream import Handshake
+from hypercorn.utils import build_and_validate_headers
+from websockets.speedups import apply_mask
+
+OP_CONTINUATION, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
+
+NORMAL, GOING_AWAY, PROTOCOL_ERROR, INVALID_DATA, TOO_BIG, INTERNAL_ERROR = 1000, 1001, 1002, 1007, 1009, 1011
+ABNORMAL = 1006  # never sent: what the app is told when the connection ends without a close
+
+# Close codes a peer may send (RFC 6455 7.4): the registered ones and the private range.
+_SENDABLE_CODES = frozenset({1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014})
+
+# A transport holding more than this unsent waits for the client before the next send.
+WRITE_HIGH_WATER = 256 * 1024
+
+
+class UnexpectedMessage(Exception):
+    """An ASGI message the app may not send now (hypercorn's ``UnexpectedMessageError``)."""
+
+
+class ProtocolError(Exception):
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def frame(opcode: int, payload: bytes) -> bytes:
+    """One final, unmasked frame (a server never masks)."""
+    length = len(payload)
+    if length < 126:
+        return bytes((0x80 | opcode, length)) + payload
+    if length < 65536:
+        return struct.pack("!BBH", 0x80 | opcode, 126, length) + payload
+    return struct.pack("!BBQ", 0x80 | opcode, 127, length) + payload
+
+
+def close_frame(code: int, reason: str = "") -> bytes:
+    return frame(OP_CLOSE, struct.pack("!H", code) + reason.encode()[:123])
+
+
+class FrameReader:
+    """Client frames from bytes as they arrive: ``feed`` then ``next_frame`` until None."""
+
+    __slots__ = ("_buffer", "_max_size")
+
+    def __init__(self, max_size: int) -> None:
+        self._buffer = bytearray()
+        self._max_size = max_size
+
+    def feed(self, data: bytes) -> None:
+        self._buffer += data
+
+    def next_frame(self) -> tuple[bool, int, bytes] | None:
+        """(fin, opcode, unmasked payload), or None until a whole frame is buffered."""
+        buffer = self._buffer
+        if len(buffer) < 2:
+            return None
+        first, second = buffer[0], buffer[1]
+        if first & 0x70:
+            raise ProtocolError(PROTOCOL_ERROR)  # an RSV bit: no extension was agreed
+        if not second & 0x80:
+            raise ProtocolError(PROTOCOL_ERROR)  # a client frame must be masked
+        fin, opcode, length, offset = bool(first & 0x80), first & 0x0F, second & 0x7F, 2
+        if opcode >= 0x8 and (not fin or length > 125):
+            raise ProtocolError(PROTOCOL_ERROR)
+        if length == 126:
+            if len(buffer) < 4:
+                return None
+            (length,) = struct.unpack_from("!H", buffer, 2)
+            offset = 4
+        elif length == 127:
+            if len(buffer) < 10:
+                return None
+            (length,) = struct.unpack_from("!Q", buffer, 2)
+            offset = 10
+        if length > self._max_size:
+            raise ProtocolError(TOO_BIG)  # refused before its payload is buffered
+        end = offset + 4 + length
+        if len(buffer) < end:
+            return None
+        mask = bytes(buffer[offset : offset + 4])
+        payload = apply_mask(bytes(buffer[offset + 4 : end]), mask) if length else b""
+        del buffer[:end]
+        return fin, opcode, payload
+
+
+class WebSocketSession:
+    """One upgraded connection: hypercorn's ``WSStream`` with the framing of its own."""
+
+    __slots__ = (
+        "_config", "_connection", "_fragments", "_fragment_opcode", "_fragment_size", "_reader",
+        "_start", "accepted", "closed", "close_sent", "handshake", "response", "scope",
+    )
+
+    def __init__(self, connection: Any, scope: dict[str, Any], handshake: Handshake) -> None:
+        self._connection = connection  # fast_http.HTTPConnection: the transport and its reads
+        self._config = connection.config
+        self._reader = FrameReader(self._config.websocket_max_message_size)
+        self._fragments: list[bytes] = []
+        self._fragment_opcode = 0
+        self._fragment_size = 0
+        self._start = time()
+        self.scope = scope
+        self.handshake = handshake
+        self.accepted = False
+        self.closed = False
+        self.close_sent = False
+        self.response: dict[str, Any] | None = None
+
+    async def run(self, app: Callable[..., Awaitable[None]], initial: bytes) -> None:
+        """The app from ``websocket.connect`` to its return, in the connection's task."""
+        if initial:
+            self._reader.feed(initial)
+        connected = False
+
+        async def receive() -> dict[str, Any]:
+            nonlocal connected
+            if not connected:
+                connected = True
+                return {"type": "websocket.connect"}
+            return await self._receive()
+
+        try:
+            await app(self.scope, receive, self._send, self._connection.sync_spawn, self._connection.call_soon)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            await self._config.log.exception("Error in ASGI Framework")
+        if not self.accepted and not self.closed:
+            await self._connection.error_response(500)
+            await self._config.log.access(self.scope, {"status": 500, "headers": []}, time() - self._start)
+        elif self.accepted and not self.close_sent and not self.closed:
+            self._write(close_frame(INTERNAL_ERROR))
+            self.close_sent = True
+        self.closed = True
+
+    def _write(self, data: bytes) -> None:
+        self._connection.write(data)
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        kind = message["type"]
+        if self.closed or self.close_sent:
+            return  # hypercorn lets the app finish after a close
+        if kind == "websocket.send" and self.accepted:
+            data = message.get("bytes")
+            if data is not None:
+                self._write(frame(OP_BINARY, bytes(data)))
+            else:
+                text = message["text"]
+                if not isinstance(text, str):
+                    raise TypeError(f"{text} should be a str")
+                self._write(frame(OP_TEXT, text.encode()))
+            await self._connection.drain_if_full(WRITE_HIGH_WATER)
+        elif kind == "websocket.accept" and not self.accepted:
+            await self._accept(message)
+        elif kind == "websocket.close" and self.accepted:
+            self._write(close_frame(int(message.get("code") or NORMAL), message.get("reason") or ""))
+            self.close_sent = True
+            self._connection.close_soon()
+        elif kind == "websocket.close":
+            self.closed = True
+            await self._connection.error_response(403)
+            await self._config.log.access(self.scope, {"status": 403, "headers": []}, time() - self._start)
+        elif kind == "websocket.http.response.start" and not self.accepted and self.response is None:
+            self.response = message
+        elif kind == "websocket.http.response.body" and not self.accepted and self.response is not None:
+            await self._connection.write_response_part(self.response, message)
+            if not message.get("more_body", False):
+                self.closed = True
+                await self._config.log.access(self.scope, self.response, time() - self._start)
+        else:
+            raise UnexpectedMessage(kind)
+
+    async def _accept(self, message: dict[str, Any]) -> None:
+        status, headers, _ = self.handshake.accept(message.get("subprotocol"), message.get("headers", []))
+        await self._connection.write_head(status, build_and_validate_headers(headers), keep_alive_header=False)
+        self.accepted = True
+        await self._config.log.access(self.scope, {"status": status, "headers": []}, time() - self._start)
+
+    async def _receive(self) -> dict[str, Any]:
+        """The next whole message, or ``websocket.disconnect``; pings answered on the way."""
+        connection = self._connection
+        while True:
+            if self.closed:
+                return {"type": "websocket.disconnect", "code": ABNORMAL}
+            try:
+                message = self._next_message()
+            except ProtocolError as error:
+                self._fail(error.code)
+                return {"type": "websocket.disconnect", "code": error.code}
+            if message is not None:
+                return message
+            data = await connection.read(connection.config.read_timeout)
+            if not data:
+                self.closed = True
+                return {"type": "websocket.disconnect", "code": ABNORMAL}
+            self._reader.feed(data)
+
+    def _fail(self, code: int) -> None:
+        if not self.close_sent:
+            self._write(close_frame(code))
+            self.close_sent = True
+        self.closed = True
+        self._connection.close_soon()
+
+    def _next_message(self) -> dict[str, Any] | None:
+        while True:
+            parsed = self._reader.next_frame()
+            if parsed is None:
+                return None
+            fin, opcode, payload = parsed
+            if opcode == OP_PING:
+                if not self.close_sent:
+                    self._write(frame(OP_PONG, payload))
+                continue
+            if opcode == OP_PONG:
+                continue
+            if opcode == OP_CLOSE:
+                return self._closed_by_client(payload)
+            if opcode == OP_CONTINUATION:
+                if not self._fragment_opcode:
+                    raise ProtocolError(PROTOCOL_ERROR)
+            elif opcode in (OP_TEXT, OP_BINARY):
+                if self._fragment_opcode:
+                    raise ProtocolError(PROTOCOL_ERROR)
+                self._fragment_opcode = opcode
+            else:
+                raise ProtocolError(PROTOCOL_ERROR)
+            self._fragment_size += len(payload)
+            if self._fragment_size > self._config.websocket_max_message_size:
+                self._fragments.clear()
+                raise ProtocolError(TOO_BIG)
+            self._fragments.append(payload)
+            if not fin:
+                continue
+            data = self._fragments[0] if len(self._fragments) == 1 else b"".join(self._fragments)
+            kind = self._fragment_opcode
+            self._fragments, self._fragment_opcode, self._fragment_size = [], 0, 0
+            if kind == OP_BINARY:
+                return {"type": "websocket.receive", "bytes": data, "text": None}
+            try:
+                return {"type": "websocket.receive", "bytes": None, "text": data.decode()}
+            except UnicodeDecodeError:
+                raise ProtocolError(INVALID_DATA) from None
+
+    def _closed_by_client(self, payload: bytes) -> dict[str, Any]:
+        code = NORMAL
+        if len(payload) == 1:
+            raise ProtocolError(PROTOCOL_ERROR)
+        if len(payload) >= 2:
+            (code,) = struct.unpack_from("!H", payload)
+            if code not in _SENDABLE_CODES and not 3000 <= code <= 4999:
+                raise ProtocolError(PROTOCOL_ERROR)
+            try:
+                payload[2:].decode()
+            except UnicodeDecodeError:
+                raise ProtocolError(INVALID_DATA) from None
+        if not self.close_sent:
+            self._write(close_frame(code) if len(payload) >= 2 else frame(OP_CLOSE, b""))
+            self.close_sent = True
+        self.closed = True
+        self._connection.close_soon()
+        return {"type": "websocket.disconnect", "code": code}
