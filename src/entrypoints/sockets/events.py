@@ -61,14 +61,12 @@ def _meta(auth: Any, ip: str, now: float) -> SessionMeta:
     return SessionMeta(device=device, connected_at=now, ip=ip)
 
 
-def _status_of(payload: Any) -> object:
+def _update_of(payload: Any) -> dict[str, object]:
     if not isinstance(payload, dict):
-        raise InvalidPayload("presence:update takes an object: {status}")
+        raise InvalidPayload("presence:update takes an object: {status?, customStatus?}")
     if len(payload) > MAX_PAYLOAD_KEYS:
         raise InvalidPayload("presence:update payload is too large")
-    if "status" not in payload:
-        raise InvalidPayload("presence:update needs a status")
-    return payload["status"]
+    return payload
 
 
 async def reply_error(
@@ -163,7 +161,7 @@ def register_socket_events(
         if refusal is not None:
             return await refuse_event(sio, sid, refusal)
         try:
-            await service.choose(session.user_id, sid, session.meta, _status_of(payload))
+            await service.update(session.user_id, sid, session.meta, _update_of(payload))
         except Exception as error:
             return await reply_error(sio, sid, "presence:update", error, counts)
         return {"ok": True}
