@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import replace
 
 from presence_gateway.domain.presence import DurableStatus
+from presence_gateway.domain.rich_presence import CustomStatus
 
 
 class InMemoryStatusRepository:
@@ -31,16 +32,21 @@ class InMemoryStatusRepository:
                     record = replace(record, last_seen=stored.last_seen)
                 if not record.chosen_known:
                     record = replace(record, chosen=stored.chosen)
-            elif not record.chosen_known:
-                record = replace(record, chosen=None)
-            record = replace(record, chosen_known=True)
+                if not record.custom_known:
+                    record = replace(record, custom=stored.custom)
+            else:
+                if not record.chosen_known:
+                    record = replace(record, chosen=None)
+                if not record.custom_known:
+                    record = replace(record, custom=None)
+            record = replace(record, chosen_known=True, custom_known=True)
             self.records[record.user_id] = record
             self.writes += 1
 
-    async def remembered_choices(self) -> AsyncIterator[tuple[str, str]]:
+    async def remembered_choices(self) -> AsyncIterator[tuple[str, str | None, CustomStatus | None]]:
         for user_id, record in list(self.records.items()):
-            if record.chosen is not None:
-                yield user_id, record.chosen
+            if record.chosen is not None or record.custom is not None:
+                yield user_id, record.chosen, record.custom
 
     async def mark_all_offline(self, offline: str, at: float) -> int:
         moved = 0

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from .presence import Choice, DurableStatus, PresenceChanged, Transition, UserState
+from .rich_presence import CustomStatus
 
 
 class Clock(Protocol):
@@ -63,6 +64,14 @@ class DueDecay:
     due: float
 
 
+@dataclass(frozen=True, slots=True)
+class DueCustom:
+    """A user whose custom status was due to clear itself at ``due`` (claimed by a sweeper)."""
+
+    user_id: str
+    due: float
+
+
 # The presence store, split by the roles its callers play. One adapter may play several
 # (Redis plays them all; the in-process store every role but the instance leases, since it
 # is the only instance); each caller is given only the roles it uses. Every operation is
@@ -91,14 +100,21 @@ class SessionStore(Protocol):
         choice: Choice | None,
         expires_at: float,
         decays_at: float | None = None,
-        socket_state: str = "ONLINE",
+        socket_state: str | None = "ONLINE",
+        custom: CustomStatus | None = None,
+        set_custom: bool = False,
     ) -> Transition:
         """Record the user's choice (due to decay at ``decays_at``, if given; None keeps
         the choice) and renew (or revive) the session that made it, in ``socket_state``
-        (ONLINE: active, or a socket-scoped status such as IDLE)."""
+        (ONLINE: active, or a socket-scoped status such as IDLE; None keeps the socket's).
+        With ``set_custom``, the custom status becomes ``custom`` (None clears it), due to
+        clear itself at its ``expires_at``."""
 
-    async def adopt_choice(self, user_id: str, choice: Choice | None, decays_at: float | None = None) -> UserState:
-        """Set the choice only while the store does not know one (after a cold start)."""
+    async def adopt_choice(
+        self, user_id: str, choice: Choice | None, decays_at: float | None = None, custom: CustomStatus | None = None
+    ) -> UserState:
+        """Set the choice and custom status only while the store does not know a choice
+        (after a cold start)."""
 
     async def end(self, user_id: str, session_id: str, grace_until: float | None = None) -> Transition:
         """Remove a session. When it was the last one and ``grace_until`` is given, the
@@ -123,6 +139,13 @@ class SessionSweeps(Protocol):
     async def decay(self, due: DueDecay, to: Choice, decays_at: float | None) -> Transition | None:
         """Replace the choice that was due, unless the user chose again since (None)."""
 
+    async def claim_due_customs(self, now: float, limit: int) -> list[DueCustom]:
+        """Take up to ``limit`` custom statuses due to clear by ``now``; each is handed to
+        one caller only."""
+
+    async def clear_custom(self, due: DueCustom) -> Transition | None:
+        """Clear the custom status that was due, unless the user set another since (None)."""
+
     async def end_instance_sessions(self, instance: str | None, limit: int) -> list[Expired]:
         """End up to ``limit`` sessions of an instance (this one when None), without grace:
         a shutdown, or a survivor taking over a dead instance."""
@@ -136,16 +159,22 @@ class PresenceReads(Protocol):
         store); each user's state is consistent on its own."""
 
 
+# What seeding teaches the store of one user: (user id, remembered choice or None, when it
+# decays, custom status or None).
+Seed = tuple[str, Choice | None, float | None, CustomStatus | None]
+
+
 class ChoiceSeeding(Protocol):
     """Warm-up: the store learns the remembered choices, so a connect needs no database read."""
 
     async def needs_seeding(self) -> bool:
         """True while the store cannot tell "chose nothing" from "never heard of them"."""
 
-    async def seed_choices(self, choices: AsyncIterable[tuple[str, Choice, float | None]]) -> int:
-        """Learn remembered choices (user, choice, decays at) from the durable record,
-        never overriding one the store knows, then treat every user it has not heard of
-        as having chosen nothing. Returns how many it learnt."""
+    async def seed_choices(self, choices: AsyncIterable[Seed]) -> int:
+        """Learn remembered choices and custom statuses (user, choice, decays at, custom
+        status) from the durable record, never overriding a user the store knows, then
+        treat every user it has not heard of as having chosen nothing. Returns how many it
+        learnt."""
 
 
 class InstanceLeases(Protocol):
@@ -190,8 +219,9 @@ class StatusRepository(Protocol):
 
     async def save_many(self, records: Iterable[DurableStatus]) -> None: ...
 
-    def remembered_choices(self) -> AsyncIterator[tuple[str, str]]:
-        """Every (user id, chosen status) with a remembered choice, streamed."""
+    def remembered_choices(self) -> AsyncIterator[tuple[str, str | None, CustomStatus | None]]:
+        """Every (user id, chosen status, custom status) with a remembered choice or a
+        custom status, streamed."""
 
     async def mark_all_offline(self, offline: str, at: float) -> int:
         """Turn every user not stored as ``offline`` to it; returns how many moved."""
@@ -208,9 +238,9 @@ class DurableStatuses(Protocol):
 
     async def get_many(self, user_ids: Sequence[str]) -> dict[str, DurableStatus]: ...
 
-    def remembered_choices(self) -> AsyncIterator[tuple[str, str]]:
-        """Every (user id, chosen status) with a remembered choice, queued ones first in
-        precedence."""
+    def remembered_choices(self) -> AsyncIterator[tuple[str, str | None, CustomStatus | None]]:
+        """Every (user id, chosen status, custom status) with a remembered choice or a
+        custom status, queued ones first in precedence."""
 
 
 class Broadcaster(Protocol):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from .rich_presence import CustomStatus, device_states, devices_seen, shown_status
+from .rich_presence import CustomStatus, custom_status_seen, device_states, devices_seen, shown_status
 from .statuses import OFFLINE, ONLINE, StatusRegistry
 
 
@@ -41,6 +41,8 @@ class UserState:
     # user is nor what anyone sees, though the store may have moved ``seq`` on.
     socket_states: tuple[tuple[str, str], ...] = field(default=(), compare=False)
     seq: int = field(default=0, compare=False)
+    # The user's custom status, user-wide like the choice.
+    custom: CustomStatus | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +92,9 @@ class DurableStatus:
 
     ``last_seen`` is None when this transition does not move it (the stored value stays);
     likewise ``chosen_known`` False keeps the stored choice (the store could not learn it).
-    ``at`` orders writes: a record never overwrites one with a later ``at``.
+    ``at`` orders writes: a record never overwrites one with a later ``at``. The custom
+    status is written only when ``custom_known`` (this transition moved it); otherwise
+    the stored one stays.
     """
 
     user_id: str
@@ -99,6 +103,8 @@ class DurableStatus:
     last_seen: float | None
     at: float
     chosen_known: bool = True
+    custom: CustomStatus | None = None
+    custom_known: bool = field(default=False, compare=False)  # how to write it, not what it is
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,24 +150,29 @@ def decide(registry: StatusRegistry, user_id: str, transition: Transition, now: 
     public = registry.public_name(current)
     previous_devices = seen_devices(registry, before, previous_public)
     devices = seen_devices(registry, after, public)
+    previous_custom = custom_status_seen(registry, previous_public, before.custom)
+    custom = custom_status_seen(registry, public, after.custom)
 
     # A lingering user has no socket left to tell their devices by, yet is seen as they
     # were: their devices are not news until the grace settles (OFFLINE) or they return.
     devices_moved = devices != previous_devices and not (_lingers(before) or _lingers(after))
     change = None
-    if current != previous or devices_moved:
+    if current != previous or devices_moved or custom != previous_custom:
         change = PresenceChanged(
-            user_id, current, public, previous, previous_public, now, after.seq, devices,
-            previous_devices=previous_devices,
+            user_id, current, public, previous, previous_public, now, after.seq, devices, custom,
+            previous_devices=previous_devices, previous_custom_status=previous_custom,
         )
 
     durable = None
     chosen_after = remembered_choice(after)
-    if public != previous_public or chosen_after != remembered_choice(before):
+    custom_moved = after.custom != before.custom
+    if public != previous_public or chosen_after != remembered_choice(before) or custom_moved:
         was_online = registry[previous_public].online
         is_online = registry[public].online
         last_seen = now if (was_online or is_online) and public != previous_public else None
-        durable = DurableStatus(user_id, public, chosen_after, last_seen, now, after.choice_known)
+        durable = DurableStatus(
+            user_id, public, chosen_after, last_seen, now, after.choice_known, after.custom, custom_moved
+        )
     if change is None and durable is None:
         return NO_OUTCOME
     return Outcome(change, durable)

@@ -23,6 +23,7 @@ from ..domain.errors import RecordRejected
 from ..domain.outages import Backoff, Outage
 from ..domain.ports import StatusRepository
 from ..domain.presence import DurableStatus
+from ..domain.rich_presence import CustomStatus
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,8 @@ class DurableWriter:
                     newer = replace(newer, last_seen=older.last_seen)
                 if not newer.chosen_known and older.chosen_known:
                     newer = replace(newer, chosen=older.chosen, chosen_known=True)
+                if not newer.custom_known and older.custom_known:
+                    newer = replace(newer, custom=older.custom, custom_known=True)
                 record = newer
             pending[record.user_id] = record
 
@@ -99,18 +102,30 @@ class DurableWriter:
                     queued = replace(queued, last_seen=stored.last_seen)
                 if not queued.chosen_known:
                     queued = replace(queued, chosen=stored.chosen, chosen_known=True)
+                if not queued.custom_known:
+                    queued = replace(queued, custom=stored.custom, custom_known=True)
             records[user_id] = queued
         return records
 
-    async def remembered_choices(self) -> AsyncIterator[tuple[str, str]]:
-        """Stored remembered choices, with queued ones taking precedence."""
+    async def remembered_choices(self) -> AsyncIterator[tuple[str, str | None, CustomStatus | None]]:
+        """Stored remembered choices and custom statuses, with queued ones taking
+        precedence (merged with the stored record where they leave a part unknown)."""
         queued = dict(self._pending)
-        async for user_id, chosen in self._repository.remembered_choices():
-            if user_id not in queued:
-                yield user_id, chosen
+        async for user_id, chosen, custom in self._repository.remembered_choices():
+            record = queued.get(user_id)
+            if record is None:
+                yield user_id, chosen, custom
+                continue
+            if record.chosen_known:
+                chosen = record.chosen
+            if record.custom_known:
+                custom = record.custom
+            queued[user_id] = replace(record, chosen=chosen, chosen_known=True, custom=custom, custom_known=True)
         for user_id, record in queued.items():
-            if record.chosen is not None:
-                yield user_id, record.chosen
+            chosen = record.chosen if record.chosen_known else None
+            custom = record.custom if record.custom_known else None
+            if chosen is not None or custom is not None:
+                yield user_id, chosen, custom
 
     async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         self._wake = anyio.Event()

@@ -26,6 +26,7 @@ import anyio
 
 from ..domain.ports import (
     Clock,
+    DueCustom,
     DueDecay,
     Expired,
     HeldSession,
@@ -35,6 +36,7 @@ from ..domain.ports import (
     UserTransition,
 )
 from ..domain.presence import Choice, Transition, UserState
+from ..domain.rich_presence import CustomStatus
 
 # Why a held session's end is still owed: the store was down, or no longer had it; or the
 # user's last session ended with an offline grace that the store has yet to settle.
@@ -232,20 +234,24 @@ class RecordingStore:
         choice: Choice | None,
         expires_at: float,
         decays_at: float | None = None,
-        socket_state: str = "ONLINE",
+        socket_state: str | None = "ONLINE",
+        custom: CustomStatus | None = None,
+        set_custom: bool = False,
     ) -> Transition:
         async with self._gate.call():
             self.held.renew(user_id, session_id, expires_at)
             transition = await self._inner.choose(
-                user_id, session_id, meta, choice, expires_at, decays_at, socket_state=socket_state
+                user_id, session_id, meta, choice, expires_at, decays_at, socket_state, custom, set_custom
             )
             self.held.hold(user_id, session_id, meta, expires_at)
             self._learn(user_id, transition.after, decays_at)
             return transition
 
-    async def adopt_choice(self, user_id: str, choice: Choice | None, decays_at: float | None = None) -> UserState:
+    async def adopt_choice(
+        self, user_id: str, choice: Choice | None, decays_at: float | None = None, custom: CustomStatus | None = None
+    ) -> UserState:
         async with self._gate.call():
-            state = await self._inner.adopt_choice(user_id, choice, decays_at)
+            state = await self._inner.adopt_choice(user_id, choice, decays_at, custom)
             self._learn(user_id, state, decays_at)
             return state
 
@@ -304,4 +310,14 @@ class RecordingStore:
             transition = await self._inner.decay(due, to, decays_at)
             if transition is not None:
                 self._learn(due.user_id, transition.after, decays_at)
+            return transition
+
+    async def claim_due_customs(self, now: float, limit: int) -> list[DueCustom]:
+        return await self._inner.claim_due_customs(now, limit)
+
+    async def clear_custom(self, due: DueCustom) -> Transition | None:
+        async with self._gate.call():
+            transition = await self._inner.clear_custom(due)
+            if transition is not None:
+                self._learn(due.user_id, transition.after)
             return transition

@@ -26,7 +26,8 @@ from ..domain.ports import (
     TokenVerifier,
 )
 from ..domain.presence import Choice, Transition, UserState, decide, own_status
-from ..domain.statuses import MAX_STATUS_NAME, StatusRegistry
+from ..domain.rich_presence import parse_custom_status
+from ..domain.statuses import MAX_STATUS_NAME, ONLINE, Status, StatusRegistry
 
 log = logging.getLogger(__name__)
 
@@ -94,28 +95,39 @@ class PresenceService:
             await self._apply(user_id, transition, now)
 
     async def choose(self, user_id: str, session_id: str, meta: SessionMeta, status_name: object) -> None:
+        await self.update(user_id, session_id, meta, {"status": status_name})
+
+    async def update(self, user_id: str, session_id: str, meta: SessionMeta, payload: dict[str, object]) -> None:
+        """``presence:update``: a ``status``, a ``customStatus`` (an object, or None to clear
+        it), or both, in one store call. Everything is checked before anything changes."""
+        if "status" not in payload and "customStatus" not in payload:
+            raise InvalidPayload("presence:update needs a status or a customStatus")
+        now = self._clock.now()
+        set_custom = "customStatus" in payload
+        custom = parse_custom_status(payload["customStatus"], now) if set_custom else None
+        choice: Choice | None = None
+        decays_at = None
+        socket_state: str | None = None  # a custom status alone says nothing of activity
+        if "status" in payload:
+            status = self._status(payload["status"])
+            if self.registry.socket_scoped(status.name):
+                socket_state = status.name  # a socket's own state (IDLE): the user-wide choice stands
+            else:
+                # A user-wide choice, made by someone at this socket: it is active.
+                socket_state = ONLINE
+                choice = Choice(status.name, status.remembered)
+                decays_at = self.registry.decays_at(status.name, now)
+        transition = await self._sessions.choose(
+            user_id, session_id, meta, choice, now + self.session_ttl, decays_at, socket_state, custom, set_custom
+        )
+        await self._apply(user_id, transition, now)
+
+    def _status(self, status_name: object) -> Status:
         if not isinstance(status_name, str) or not status_name:
             raise InvalidPayload("status must be a non-empty string")
         if len(status_name) > MAX_STATUS_NAME:
             raise InvalidPayload(f"status is longer than {MAX_STATUS_NAME} characters")
-        status = self.registry.choosable(status_name)
-        now = self._clock.now()
-        if self.registry.socket_scoped(status.name):
-            # A socket's own state (IDLE): the user-wide choice stands.
-            transition = await self._sessions.choose(
-                user_id, session_id, meta, None, now + self.session_ttl, socket_state=status.name
-            )
-        else:
-            # A user-wide choice, made by someone at this socket: it is active.
-            transition = await self._sessions.choose(
-                user_id,
-                session_id,
-                meta,
-                Choice(status.name, status.remembered),
-                now + self.session_ttl,
-                self.registry.decays_at(status.name, now),
-            )
-        await self._apply(user_id, transition, now)
+        return self.registry.choosable(status_name)
 
     async def disconnect(self, user_id: str, session_id: str) -> None:
         if self.draining:
@@ -141,7 +153,15 @@ class PresenceService:
                 await self._decay(due, now)
             except Exception:
                 log.exception("decay of user %r failed; the rest of the batch goes on", due.user_id)
-        return max(len(expired), len(settled), len(decayed))
+        cleared = await self._sweeps.claim_due_customs(now, limit)
+        for item in cleared:
+            try:
+                transition = await self._sweeps.clear_custom(item)
+                if transition is not None:
+                    await self._apply(item.user_id, transition, now)
+            except Exception:
+                log.exception("custom status of user %r not cleared; the rest of the batch goes on", item.user_id)
+        return max(len(expired), len(settled), len(decayed), len(cleared))
 
     async def _apply_each(self, items, now: float) -> None:
         """A claimed batch is already gone from the store: one item that fails is logged
@@ -232,17 +252,23 @@ class PresenceService:
             await self._apply(due.user_id, transition, now)
 
     async def seed_remembered_choices(self) -> int:
-        """Copy every remembered choice from the durable record into the store, so that a
-        user's first connect needs no database read (one store call, nothing else)."""
+        """Copy every remembered choice and custom status from the durable record into the
+        store, so that a user's first connect needs no database read (one store call)."""
         if not await self._seeding.needs_seeding():
             return 0
         now = self._clock.now()
 
         async def choices():
-            async for user_id, chosen in self._durable.remembered_choices():
-                status = self.registry.get(chosen)
-                if status is not None and status.remembered:
-                    yield user_id, Choice(status.name, True), self.registry.decays_at(status.name, now)
+            async for user_id, chosen, custom in self._durable.remembered_choices():
+                status = self.registry.get(chosen) if chosen is not None else None
+                if status is None or not status.remembered:
+                    status = None
+                if custom is not None and custom.expired(now):
+                    custom = None
+                if status is not None:
+                    yield user_id, Choice(status.name, True), self.registry.decays_at(status.name, now), custom
+                elif custom is not None:
+                    yield user_id, None, None, custom
 
         return await self._seeding.seed_choices(choices())
 
@@ -284,7 +310,11 @@ class PresenceService:
         choice = None
         if chosen is not None and chosen in self.registry:
             choice = Choice(chosen, self.registry[chosen].remembered)
-        decays_at = self.registry.decays_at(choice.status, self._clock.now()) if choice is not None else None
-        after = await self._sessions.adopt_choice(user_id, choice, decays_at)
+        now = self._clock.now()
+        decays_at = self.registry.decays_at(choice.status, now) if choice is not None else None
+        custom = record.custom if record is not None else None
+        if custom is not None and custom.expired(now):
+            custom = None  # it cleared itself while the store did not hold it
+        after = await self._sessions.adopt_choice(user_id, choice, decays_at, custom)
         before = UserState(transition.before.sessions, after.choice)
         return Transition(before, after)

@@ -22,7 +22,7 @@ import anyio
 from ..domain.errors import Forbidden, InvalidPayload, LimitExceeded
 from ..domain.ports import AudiencePolicy, DurableStatuses, PresenceReads, WatchRooms
 from ..domain.presence import DurableStatus, UserState, own_status, seen_devices
-from ..domain.rich_presence import CustomStatus
+from ..domain.rich_presence import CustomStatus, custom_status_seen
 from ..domain.statuses import OFFLINE, StatusRegistry
 from ..domain.user_ids import checked_user_id
 
@@ -193,11 +193,12 @@ class WatchService:
         registry = self.registry
         status = public_status(registry, state)
         devices, seq = seen_devices(registry, state, status), state.seq
+        custom = custom_status_seen(registry, status, state.custom)
         if registry[status].online or record is None:
-            return Seen(user_id, status, None, devices, None, seq)
+            return Seen(user_id, status, None, devices, custom, seq)
         recorded = registry.get(record.status)
         if recorded is not None and recorded.online:
             # The record still shows them online: their leaving is being written (on
             # whichever instance saw it), so the stored time is of their arrival.
-            return Seen(user_id, status, None, devices, None, seq)
-        return Seen(user_id, status, record.last_seen, devices, None, seq)
+            return Seen(user_id, status, None, devices, custom, seq)
+        return Seen(user_id, status, record.last_seen, devices, custom, seq)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,7 @@ from presence_gateway.adapters.sql.engine import create_engine, sqlite_url
 from presence_gateway.adapters.sql.schema import metadata, user_presence
 from presence_gateway.adapters.sql.status_repository import SqlStatusRepository
 from presence_gateway.domain.presence import DurableStatus
+from presence_gateway.domain.rich_presence import CustomStatus
 from tests.support.postgres_server import IsolatedSchema
 
 pytestmark = pytest.mark.anyio
@@ -74,7 +77,28 @@ async def test_the_contacts_table_comes_and_goes_with_its_own_revision(empty_dat
 
     await migrate.downgrade(empty_database, "0001")
     assert "presence_contacts" not in await tables(empty_database)
-    assert await SqlStatusRepository(empty_database).get("u1") == RECORD
+    async with empty_database.connect() as connection:
+        row = (await connection.execute(text("SELECT status, chosen_status FROM user_presence"))).one()
+    assert tuple(row) == ("OFFLINE", "DND")
+
+
+async def test_rows_from_before_the_custom_status_read_as_none_and_take_one(empty_database) -> None:
+    await migrate.upgrade(empty_database, "0002")
+    async with empty_database.begin() as connection:
+        await connection.execute(
+            text("INSERT INTO user_presence (user_id, status, chosen_status, updated_at) VALUES ('u1', 'OFFLINE', 'DND', :at)"),
+            {"at": datetime.fromtimestamp(RECORD.at, UTC)},
+        )
+
+    await migrate.upgrade(empty_database)
+
+    repository = SqlStatusRepository(empty_database)
+    old = await repository.get("u1")
+    assert old is not None and (old.chosen, old.custom) == ("DND", None)
+    custom = CustomStatus("lunch", "🍜", 1_800_003_600.0)
+    await repository.save_many([replace(RECORD, at=RECORD.at + 1, custom=custom, custom_known=True)])
+    new = await repository.get("u1")
+    assert new is not None and new.custom == custom
 
 
 async def test_the_migrated_table_is_the_one_the_code_queries(empty_database) -> None:

@@ -217,7 +217,7 @@ async def test_a_user_without_sessions_decays_too(presence_store) -> None:
 
 async def _choices(*items):
     for item in items:
-        yield item
+        yield (*item, None)
 
 
 async def test_seeding_teaches_remembered_choices_and_settles_everyone_else(presence_store) -> None:

@@ -24,8 +24,8 @@ META = SessionMeta(device="web", connected_at=0.0, ip="127.0.0.1")
 DND = Choice("DND", True)
 
 
-async def _choices() -> AsyncIterator[tuple[str, Choice, float | None]]:
-    yield "u1", DND, None
+async def _choices() -> AsyncIterator[tuple[str, Choice, float | None, None]]:
+    yield "u1", DND, None, None
 
 
 OPERATIONS: dict[str, Any] = {

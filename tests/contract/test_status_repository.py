@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from presence_gateway.domain.presence import DurableStatus
+from presence_gateway.domain.rich_presence import CustomStatus
 
 pytestmark = pytest.mark.anyio
 
@@ -94,10 +97,15 @@ async def test_remembered_choices_are_streamed(status_repository) -> None:
             record("u1", "OFFLINE", 1.0, chosen="DND"),
             record("u2", "ONLINE", 1.0),
             record("u3", "OFFLINE", 1.0, chosen="INVISIBLE"),
+            replace(record("u4", "OFFLINE", 1.0), custom=CustomStatus("away", None, 9.5), custom_known=True),
         ]
     )
 
-    assert sorted([pair async for pair in status_repository.remembered_choices()]) == [("u1", "DND"), ("u3", "INVISIBLE")]
+    assert sorted([item async for item in status_repository.remembered_choices()]) == [
+        ("u1", "DND", None),
+        ("u3", "INVISIBLE", None),
+        ("u4", None, CustomStatus("away", None, 9.5)),
+    ]
 
 
 async def test_get_many_reads_the_users_that_have_a_record(status_repository) -> None:
@@ -121,3 +129,15 @@ async def test_get_many_reads_more_users_than_one_statement_asks_about(status_re
 
     assert sorted(records) == sorted(f"u{n}" for n in range(0, 2500, 2))
     assert records["u2498"].last_seen == 2498.0
+
+
+async def test_the_custom_status_is_kept_until_a_record_moves_it(status_repository) -> None:
+    custom = CustomStatus("in a meeting", "📅", 1_800_003_600.5)
+    await status_repository.save_many([replace(record("u1", "ONLINE", 10.0), custom=custom, custom_known=True)])
+    assert (await status_repository.get("u1")).custom == custom
+
+    await status_repository.save_many([record("u1", "OFFLINE", 20.0, last_seen=20.0)])  # a reconnect's records
+    assert (await status_repository.get("u1")).custom == custom
+
+    await status_repository.save_many([replace(record("u1", "ONLINE", 30.0), custom=None, custom_known=True)])
+    assert (await status_repository.get("u1")).custom is None

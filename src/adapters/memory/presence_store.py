@@ -10,9 +10,9 @@ from __future__ import annotations
 import heapq
 from collections.abc import AsyncIterable, Sequence
 
-from ...domain.ports import Clock, DueDecay, Expired, HeldSession, SessionMeta, UserTransition
+from ...domain.ports import Clock, DueCustom, DueDecay, Expired, HeldSession, Seed, SessionMeta, UserTransition
 from ...domain.presence import Choice, Transition, UserState
-from ...domain.rich_presence import next_seq
+from ...domain.rich_presence import CustomStatus, next_seq
 from ...domain.statuses import ONLINE
 from ..clock import SystemClock
 
@@ -21,7 +21,7 @@ class _User:
     """One user's sessions and choice; ``known`` is False until the choice is settled
     (chosen here, or adopted from the durable record after a cold start)."""
 
-    __slots__ = ("sessions", "choice", "known", "decays_at", "leaving_at", "seq")
+    __slots__ = ("sessions", "choice", "known", "decays_at", "leaving_at", "seq", "custom")
 
     def __init__(self, known: bool) -> None:
         # session id → (expires at, meta, state: ONLINE or a socket-scoped status)
@@ -31,10 +31,13 @@ class _User:
         self.known = known
         self.decays_at: float | None = None
         self.leaving_at: float | None = None  # within the offline grace until then
+        self.custom: CustomStatus | None = None
 
     def state(self) -> UserState:
         sockets = tuple((meta.device, state) for _, meta, state in self.sessions.values())
-        return UserState(len(self.sessions), self.choice, self.known, self.leaving_at is not None, sockets, self.seq)
+        return UserState(
+            len(self.sessions), self.choice, self.known, self.leaving_at is not None, sockets, self.seq, self.custom
+        )
 
 
 class InMemoryPresenceStore:
@@ -49,6 +52,7 @@ class InMemoryPresenceStore:
         self._expiries: list[tuple[float, str, str]] = []
         self._decays: list[tuple[float, str, str]] = []
         self._graces: list[tuple[float, str]] = []
+        self._customs: list[tuple[float, str]] = []  # (expires at, user): lazily deleted
         # Once seeded from the durable record, a user it never heard of chose nothing.
         self._seeded = False
         # restore_sessions: whether it ran, and each user's restored choice (as of, status).
@@ -71,6 +75,11 @@ class InMemoryPresenceStore:
             state = known[2] if known is not None else ONLINE
         user.sessions[session_id] = (expires_at, meta, state)
         heapq.heappush(self._expiries, (expires_at, user_id, session_id))
+
+    def _set_custom(self, user: _User, user_id: str, custom: CustomStatus | None) -> None:
+        user.custom = custom
+        if custom is not None and custom.expires_at is not None:
+            heapq.heappush(self._customs, (custom.expires_at, user_id))
 
     def _changed(self, user: _User, before: UserState) -> Transition:
         user.seq = next_seq(user.seq, self._clock.now())
@@ -103,19 +112,26 @@ class InMemoryPresenceStore:
         choice: Choice | None,
         expires_at: float,
         decays_at: float | None = None,
-        socket_state: str = ONLINE,
+        socket_state: str | None = ONLINE,
+        custom: CustomStatus | None = None,
+        set_custom: bool = False,
     ) -> Transition:
         user = self._user(user_id)
         before = user.state()
         self._renew(user, user_id, session_id, meta, expires_at, socket_state)
         if choice is not None:
             self._set_choice(user, user_id, choice, decays_at)
+        if set_custom:
+            self._set_custom(user, user_id, custom)
         return self._changed(user, before)
 
-    async def adopt_choice(self, user_id: str, choice: Choice | None, decays_at: float | None = None) -> UserState:
+    async def adopt_choice(
+        self, user_id: str, choice: Choice | None, decays_at: float | None = None, custom: CustomStatus | None = None
+    ) -> UserState:
         user = self._user(user_id)
         if not user.known:
             self._set_choice(user, user_id, choice, decays_at)
+            self._set_custom(user, user_id, custom)
             user.seq = next_seq(user.seq, self._clock.now())
         return user.state()
 
@@ -141,6 +157,30 @@ class InMemoryPresenceStore:
             return None
         before = user.state()
         self._set_choice(user, due.user_id, to, decays_at)
+        return self._changed(user, before)
+
+    def _custom_still_due(self, due: DueCustom) -> _User | None:
+        user = self._users.get(due.user_id)
+        if user is None or user.custom is None or user.custom.expires_at != due.due:
+            return None
+        return user
+
+    async def claim_due_customs(self, now: float, limit: int) -> list[DueCustom]:
+        customs = self._customs
+        claimed: list[DueCustom] = []
+        while customs and customs[0][0] <= now and len(claimed) < limit:
+            at, user_id = heapq.heappop(customs)
+            due = DueCustom(user_id, at)
+            if self._custom_still_due(due) is not None:  # else set again or cleared since
+                claimed.append(due)
+        return claimed
+
+    async def clear_custom(self, due: DueCustom) -> Transition | None:
+        user = self._custom_still_due(due)
+        if user is None:
+            return None
+        before = user.state()
+        user.custom = None
         return self._changed(user, before)
 
     async def end(self, user_id: str, session_id: str, grace_until: float | None = None) -> Transition:
@@ -211,12 +251,13 @@ class InMemoryPresenceStore:
     async def needs_seeding(self) -> bool:
         return not self._seeded
 
-    async def seed_choices(self, choices: AsyncIterable[tuple[str, Choice, float | None]]) -> int:
+    async def seed_choices(self, choices: AsyncIterable[Seed]) -> int:
         learnt = 0
-        async for user_id, choice, decays_at in choices:
+        async for user_id, choice, decays_at, custom in choices:
             user = self._user(user_id)
             if not user.known:
                 self._set_choice(user, user_id, choice, decays_at)
+                self._set_custom(user, user_id, custom)
                 learnt += 1
         self._seeded = True
         return learnt

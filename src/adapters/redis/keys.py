@@ -90,6 +90,11 @@ class RedisKeys:
         return "presence:graces"
 
     @staticmethod
+    def customs() -> str:
+        """Users whose custom status clears itself, by when (sorted set)."""
+        return "presence:customs"
+
+    @staticmethod
     def instances() -> str:
         return "presence:instances"
 
@@ -115,6 +120,9 @@ class RedisKeys:
 
     def bucket_graces(self, bucket: int) -> str:
         return f"presence:graces:{self._tags[bucket]}" if self.cluster else "presence:graces"
+
+    def bucket_customs(self, bucket: int) -> str:
+        return f"presence:customs:{self._tags[bucket]}" if self.cluster else "presence:customs"
 
     def bucket_epoch(self, bucket: int) -> str:
         return f"presence:epoch:{self._tags[bucket]}" if self.cluster else "presence:epoch"

@@ -25,8 +25,9 @@ from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import NoScriptError, RedisError
 
-from ...domain.ports import DueDecay, Expired, HeldSession, SessionMeta, UserTransition
+from ...domain.ports import DueCustom, DueDecay, Expired, HeldSession, Seed, SessionMeta, UserTransition
 from ...domain.presence import Choice, Transition, UserState
+from ...domain.rich_presence import CustomStatus
 from ...domain.statuses import ONLINE
 from . import scripts
 from .keys import RedisKeys, split_member
@@ -96,21 +97,50 @@ def _sockets(packed: str | bytes) -> tuple[tuple[str, str], ...]:
     return tuple((pair[0], pair[1]) for pair in pairs if len(pair) == 2)
 
 
+def _packed_custom(custom: CustomStatus | None) -> tuple[str, int | str]:
+    """The custom status as the scripts keep it ('text US emoji US expires ms'), and its
+    expiry in ms ('' for none)."""
+    if custom is None:
+        return "", ""
+    expires = _ms_or_blank(custom.expires_at)
+    return f"{custom.text}\x1f{custom.emoji or ''}\x1f{expires}", expires
+
+
+def _custom(packed: str | bytes) -> CustomStatus | None:
+    if isinstance(packed, bytes):
+        packed = packed.decode()
+    if not packed:
+        return None
+    text, _, rest = packed.partition("\x1f")
+    emoji, _, expires = rest.partition("\x1f")
+    return CustomStatus(text, emoji or None, int(expires) / 1000 if expires else None)
+
+
 def _transition(reply: list[Any]) -> Transition:
-    before, after, c1, r1, c2, r2, known, lingering_before, lingering_after, sockets_before, sockets_after, seq = reply
+    (
+        before, after, c1, r1, c2, r2, known, lingering_before, lingering_after, sockets_before, sockets_after, seq,
+        custom_before, custom_after,
+    ) = reply
     known_flag = bool(int(known))
     seq_after = int(seq)
     return Transition(
-        UserState(int(before), _choice(c1, r1), known_flag, bool(int(lingering_before)), _sockets(sockets_before)),
         UserState(
-            int(after), _choice(c2, r2), known_flag, bool(int(lingering_after)), _sockets(sockets_after), seq_after
+            int(before), _choice(c1, r1), known_flag, bool(int(lingering_before)), _sockets(sockets_before),
+            custom=_custom(custom_before),
+        ),
+        UserState(
+            int(after), _choice(c2, r2), known_flag, bool(int(lingering_after)), _sockets(sockets_after), seq_after,
+            _custom(custom_after),
         ),
     )
 
 
 def _state_line(line: str) -> UserState:
-    count, chosen, remembered, known, lingering, seq, sockets = line.split("\t")
-    return UserState(int(count), _choice(chosen, remembered), known == "1", lingering == "1", _sockets(sockets), int(seq))
+    count, chosen, remembered, known, lingering, seq, sockets, custom = line.split("\t")
+    return UserState(
+        int(count), _choice(chosen, remembered), known == "1", lingering == "1", _sockets(sockets), int(seq),
+        _custom(custom),
+    )
 
 
 class RedisPresenceStore:
@@ -136,6 +166,7 @@ class RedisPresenceStore:
         self._hidden = " " + " ".join(sorted(hidden_statuses)) + " "
         self._decays = self._keys.decays()
         self._graces = self._keys.graces()
+        self._customs = self._keys.customs()
         self._epoch = self._keys.epoch()
         self._instances = self._keys.instances()
         # The cluster layout: each bucket's index keys, and the instance-wide keys under
@@ -147,7 +178,10 @@ class RedisPresenceStore:
         if self._bucketed:
             self._instances = keys.instance_registry()
             self._per_bucket = [
-                (keys.bucket_instance_sessions(instance, b), keys.bucket_epoch(b), keys.bucket_decays(b), keys.bucket_graces(b))
+                (
+                    keys.bucket_instance_sessions(instance, b), keys.bucket_epoch(b), keys.bucket_decays(b),
+                    keys.bucket_graces(b), keys.bucket_customs(b),
+                )
                 for b in self._buckets
             ]
             self._session_keys: Callable[..., list[str]] = self._bucket_session_keys
@@ -157,7 +191,7 @@ class RedisPresenceStore:
         for name in (
             "REGISTER", "CHOOSE", "END", "EXPIRE", "FINISH_GRACE", "ADOPT", "CLAIM_DUE",
             "DECAY", "SEED", "RENEW_LEASE", "RELEASE_LEASE", "CLAIM_INSTANCE",
-            "RESTORE", "CLAIM_BUCKET_DUE",
+            "RESTORE", "CLAIM_BUCKET_DUE", "CLEAR_CUSTOM",
         ):
             self._scripts[name] = redis.register_script(getattr(scripts, name))
         self._scripts["STATES"] = redis.register_script(scripts.STATES)
@@ -225,7 +259,7 @@ class RedisPresenceStore:
 
     def _bucket_session_keys(self, user_id: str, session_id: str, instance: str | None = None) -> list[str]:
         bucket, session, sockets, online, choice, leaving, devices = self._keys.user_session(user_id, session_id)
-        own, epoch, decays, graces = self._per_bucket[bucket]
+        own, epoch, decays, graces, _ = self._per_bucket[bucket]
         index = own if instance is None else self._keys.bucket_instance_sessions(instance, bucket)
         return [session, sockets, online, choice, index, epoch, decays, leaving, graces, devices]
 
@@ -234,6 +268,9 @@ class RedisPresenceStore:
 
     def _graces_of(self, user_id: str) -> str:
         return self._per_bucket[self._keys.bucket(user_id)][3] if self._bucketed else self._graces
+
+    def _customs_of(self, user_id: str) -> str:
+        return self._per_bucket[self._keys.bucket(user_id)][4] if self._bucketed else self._customs
 
     def _session_args(self, user_id: str, session_id: str, meta: SessionMeta, expires_at: float) -> list[Any]:
         return [
@@ -261,23 +298,38 @@ class RedisPresenceStore:
         choice: Choice | None,
         expires_at: float,
         decays_at: float | None = None,
-        socket_state: str = ONLINE,
+        socket_state: str | None = ONLINE,
+        custom: CustomStatus | None = None,
+        set_custom: bool = False,
     ) -> Transition:
         args = self._session_args(user_id, session_id, meta, expires_at)
         chosen, remembered = (choice.status, _flag(choice.remember)) if choice is not None else ("", "0")
-        args += [chosen, remembered, self._choice_ttl, _ms_or_blank(decays_at), socket_state]
-        return _transition(await self._call("CHOOSE", self._session_keys(user_id, session_id), args))
+        packed, expires = _packed_custom(custom)
+        args += [
+            chosen, remembered, self._choice_ttl, _ms_or_blank(decays_at), socket_state or "",
+            _flag(set_custom), packed, expires,
+        ]
+        keys = [*self._session_keys(user_id, session_id), self._customs_of(user_id)]
+        return _transition(await self._call("CHOOSE", keys, args))
 
     async def end(self, user_id: str, session_id: str, grace_until: float | None = None) -> Transition:
         # The leaving marker outlives any grace, so a late sweep still finds it.
         args = [*self._end_args(user_id, session_id), _ms_or_blank(grace_until), LEAVING_TTL_MS]
         return _transition(await self._call("END", self._session_keys(user_id, session_id), args))
 
-    async def adopt_choice(self, user_id: str, choice: Choice | None, decays_at: float | None = None) -> UserState:
+    async def adopt_choice(
+        self, user_id: str, choice: Choice | None, decays_at: float | None = None, custom: CustomStatus | None = None
+    ) -> UserState:
         k = self._keys
-        keys = [k.sockets(user_id), k.choice(user_id), k.online(user_id), self._decays_of(user_id), k.devices(user_id)]
+        keys = [
+            k.sockets(user_id), k.choice(user_id), k.online(user_id), self._decays_of(user_id), k.devices(user_id),
+            self._customs_of(user_id),
+        ]
         chosen, remembered = (choice.status, _flag(choice.remember)) if choice else ("", "0")
-        args = [chosen, remembered, self._hidden, self._user_ttl, self._choice_ttl, _ms_or_blank(decays_at), user_id]
+        args = [
+            chosen, remembered, self._hidden, self._user_ttl, self._choice_ttl, _ms_or_blank(decays_at), user_id,
+            *_packed_custom(custom),
+        ]
         return _transition(await self._call("ADOPT", keys, args)).after
 
     @translates_redis_errors
@@ -393,7 +445,7 @@ class RedisPresenceStore:
         """Up to ``limit`` due items of each bucket this instance holds (or now claims)
         for ``kind``; buckets another instance holds are skipped this round."""
         sha = self._scripts["CLAIM_BUCKET_DUE"].sha
-        position = 3 if kind == "graces" else 2
+        position = {"decays": 2, "graces": 3, "customs": 4}[kind]
         args = [_ms(now), limit, self.instance, _ms(BUCKET_CLAIM_TTL)]
         k = self._keys
 
@@ -459,6 +511,18 @@ class RedisPresenceStore:
             self._hidden, self._user_ttl, self._choice_ttl,
         ]
         reply = await self._call("DECAY", keys, args)
+        return None if reply is None else _transition(reply)
+
+    @translates_redis_errors
+    async def claim_due_customs(self, now: float, limit: int) -> list[DueCustom]:
+        claimed = await self._claim("customs" if self._bucketed else self._customs, now, limit)
+        return [DueCustom(user_id, due / 1000) for user_id, due in claimed]
+
+    async def clear_custom(self, due: DueCustom) -> Transition | None:
+        k = self._keys
+        keys = [k.choice(due.user_id), k.sockets(due.user_id), self._customs_of(due.user_id), k.devices(due.user_id)]
+        args = [due.user_id, _ms(due.due), self._user_ttl, self._choice_ttl]
+        reply = await self._call("CLEAR_CUSTOM", keys, args)
         return None if reply is None else _transition(reply)
 
     # ---------------------------------------------------------------- instances
@@ -527,12 +591,12 @@ class RedisPresenceStore:
     @translates_redis_errors
     async def needs_seeding(self) -> bool:
         if self._bucketed:
-            seeded = await self._pipelined_plain([("exists", epoch) for _, epoch, _, _ in self._per_bucket])
+            seeded = await self._pipelined_plain([("exists", epoch) for _, epoch, *_ in self._per_bucket])
             return not all(seeded)
         return not await self._redis.exists(self._epoch)
 
     @translates_redis_errors
-    async def seed_choices(self, choices: AsyncIterable[tuple[str, Choice, float | None]]) -> int:
+    async def seed_choices(self, choices: AsyncIterable[Seed]) -> int:
         learnt = 0
         batch: list[tuple[list[str], list[Any]]] = []
 
@@ -542,11 +606,15 @@ class RedisPresenceStore:
             return sum(int(r) for r in replies)
 
         await self.load_scripts()
-        async for user_id, choice, decays_at in choices:
+        async for user_id, choice, decays_at, custom in choices:
+            chosen, remembered = (choice.status, _flag(choice.remember)) if choice is not None else ("", "0")
             batch.append(
                 (
-                    [self._keys.choice(user_id), self._decays_of(user_id)],
-                    [choice.status, _flag(choice.remember), _ms_or_blank(decays_at), user_id, self._choice_ttl],
+                    [self._keys.choice(user_id), self._decays_of(user_id), self._customs_of(user_id)],
+                    [
+                        chosen, remembered, _ms_or_blank(decays_at), user_id, self._choice_ttl,
+                        *_packed_custom(custom),
+                    ],
                 )
             )
             if len(batch) >= BATCH:
@@ -554,7 +622,7 @@ class RedisPresenceStore:
         if batch:
             learnt += await flush()
         if self._bucketed:
-            await self._pipelined_plain([("set", epoch, self.instance) for _, epoch, _, _ in self._per_bucket])
+            await self._pipelined_plain([("set", epoch, self.instance) for _, epoch, *_ in self._per_bucket])
             return learnt
         await self._redis.set(self._epoch, self.instance)
         return learnt

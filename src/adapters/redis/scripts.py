@@ -8,9 +8,13 @@ Keys of a session operation (REGISTER, CHOOSE, END, EXPIRE), in order:
   4 the user's choice hash      8 the user's leaving marker (offline grace)
                                 9 the grace index (sorted set by due time)
                                10 the user's devices hash (socket -> device and state; '#': seq)
+                               11 the custom-status index (sorted set by expiry; CHOOSE only)
 Replies: {before count, after count, chosen before, remembered before, chosen after,
 remembered after, choice known, lingering before, lingering after, sockets before,
-sockets after, seq}. A choice of '' means none; 'remembered' is '1' or '0'. Sockets are
+sockets after, seq, custom before, custom after}. A choice of '' means none; 'remembered'
+is '1' or '0'. The custom status is field 'x' of the choice hash, 'text US emoji US
+expires ms' ('' for none; an empty emoji or expiry for none: text and emoji are printable,
+so they hold no separator), kept as long as a remembered choice is. Sockets are
 'device US state' joined by RS (US, RS: the ASCII unit and record separators, which no
 device kind or status name holds); a state is ONLINE (active) or a socket-scoped status.
 """
@@ -46,6 +50,10 @@ local function read_choice(key)
   return v[1], v[2] or '0', 1
 end
 
+local function read_custom(key)
+  return redis.call('HGET', key, 'x') or ''
+end
+
 -- The flag says what other services may show: a user whose status others see as offline
 -- (INVISIBLE) has no flag; `hidden` is ' NAME NAME ' from the registry.
 local function set_flag(key, count, chosen, hidden, ttl)
@@ -56,8 +64,28 @@ local function set_flag(key, count, chosen, hidden, ttl)
   end
 end
 
+-- Kept for good while it holds a remembered choice or a custom status.
 local function keep_choice(key, remembered, ttl)
-  if remembered == '1' then redis.call('PERSIST', key) else redis.call('PEXPIRE', key, ttl) end
+  if remembered == '1' or redis.call('HEXISTS', key, 'x') == 1 then
+    redis.call('PERSIST', key)
+  else
+    redis.call('PEXPIRE', key, ttl)
+  end
+end
+
+-- Sets ('' clears) the custom status, its expiry ('' for none) in the custom index.
+local function set_custom(choice_key, customs_key, user, packed, expires, remembered, ttl)
+  if packed == '' then
+    redis.call('HDEL', choice_key, 'x')
+  else
+    redis.call('HSET', choice_key, 'x', packed)
+  end
+  if expires == '' then
+    redis.call('ZREM', customs_key, user)
+  else
+    redis.call('ZADD', customs_key, expires, user)
+  end
+  keep_choice(choice_key, remembered, ttl)
 end
 
 -- A choice that decays carries its due time ('d', ms) and sits in the decay index.
@@ -76,7 +104,7 @@ local function forget_unremembered(choice_key, c, r, known, ttl)
   if known == 1 and r ~= '1' and c ~= '' then
     redis.call('HSET', choice_key, 'c', '')
     redis.call('HDEL', choice_key, 'd')
-    redis.call('PEXPIRE', choice_key, ttl)
+    keep_choice(choice_key, '0', ttl)
     return ''
   end
   return c
@@ -116,6 +144,7 @@ end
 local function finish(keys, argv, grace_due, grace_ttl)
   local before = redis.call('SCARD', keys[2])
   local c, r, known = read_choice(keys[4])
+  local x = read_custom(keys[4])
   local sb = sockets_of(keys[10])
   local removed = redis.call('SREM', keys[2], argv[2])
   redis.call('DEL', keys[1])
@@ -132,7 +161,7 @@ local function finish(keys, argv, grace_due, grace_ttl)
     if after == 0 then c2 = forget_unremembered(keys[4], c, r, known, argv[5]) end
     set_flag(keys[3], after, c2, argv[4], argv[3])
   end
-  return {before, after, c, r, c2, r, known, 0, lingering, sb, sockets_of(keys[10]), bump(keys[10], argv[3])}
+  return {before, after, c, r, c2, r, known, 0, lingering, sb, sockets_of(keys[10]), bump(keys[10], argv[3]), x, x}
 end
 """
 
@@ -140,6 +169,7 @@ REGISTER = _PRELUDE + """
 local before = redis.call('SCARD', KEYS[2])
 local c, r, known = read_choice(KEYS[4])
 if known == 0 then known = redis.call('EXISTS', KEYS[6]) end
+local x = read_custom(KEYS[4])
 local sb = sockets_of(KEYS[10])
 local lingered = arrive(KEYS, ARGV[1], before)
 local new = renew(KEYS, ARGV)
@@ -148,20 +178,22 @@ set_flag(KEYS[3], after, c, ARGV[10], ARGV[5])
 if new == 0 and lingered == 0 then
   -- A ping: nobody sees a difference, so the devices are as they were and seq stays.
   redis.call('PEXPIRE', KEYS[10], ARGV[5])
-  return {before, after, c, r, c, r, known, 0, 0, sb, sb, redis.call('HGET', KEYS[10], '#') or '0'}
+  return {before, after, c, r, c, r, known, 0, 0, sb, sb, redis.call('HGET', KEYS[10], '#') or '0', x, x}
 end
-return {before, after, c, r, c, r, known, lingered, 0, sb, sockets_of(KEYS[10]), bump(KEYS[10], ARGV[5])}
+return {before, after, c, r, c, r, known, lingered, 0, sb, sockets_of(KEYS[10]), bump(KEYS[10], ARGV[5]), x, x}
 """
 
 # ARGV as REGISTER, then 11 chosen ('' keeps the choice), 12 remembered, 13 choice ttl ms,
-# 14 decays at ms or '', 15 the socket's state
+# 14 decays at ms or '', 15 the socket's state ('' keeps it), 16 '1' sets the custom status
+# to 17 (packed, '' clears it), due to clear at 18 (ms, or '')
 CHOOSE = _PRELUDE + """
 local before = redis.call('SCARD', KEYS[2])
 local c, r, known = read_choice(KEYS[4])
+local x = read_custom(KEYS[4])
 local sb = sockets_of(KEYS[10])
 local lingered = arrive(KEYS, ARGV[1], before)
 renew(KEYS, ARGV)
-redis.call('HSET', KEYS[10], ARGV[2], ARGV[6] .. '\\31' .. ARGV[15])
+if ARGV[15] ~= '' then redis.call('HSET', KEYS[10], ARGV[2], ARGV[6] .. '\\31' .. ARGV[15]) end
 local c2, r2 = c, r
 if ARGV[11] ~= '' then
   redis.call('HSET', KEYS[4], 'c', ARGV[11], 'r', ARGV[12])
@@ -171,9 +203,14 @@ if ARGV[11] ~= '' then
 elseif known == 0 then
   known = redis.call('EXISTS', KEYS[6])
 end
+local x2 = x
+if ARGV[16] == '1' then
+  set_custom(KEYS[4], KEYS[11], ARGV[1], ARGV[17], ARGV[18], r2, ARGV[13])
+  x2 = ARGV[17]
+end
 local after = redis.call('SCARD', KEYS[2])
 set_flag(KEYS[3], after, c2, ARGV[10], ARGV[5])
-return {before, after, c, r, c2, r2, known, lingered, 0, sb, sockets_of(KEYS[10]), bump(KEYS[10], ARGV[5])}
+return {before, after, c, r, c2, r2, known, lingered, 0, sb, sockets_of(KEYS[10]), bump(KEYS[10], ARGV[5]), x, x2}
 """
 
 # ARGV as finish, then 6 grace due ms or '', 7 grace marker ttl ms
@@ -201,33 +238,41 @@ redis.call('DEL', KEYS[4])
 redis.call('ZREM', KEYS[5], ARGV[1])
 local count = redis.call('SCARD', KEYS[1])
 local c, r, known = read_choice(KEYS[3])
+local x = read_custom(KEYS[3])
 local c2 = forget_unremembered(KEYS[3], c, r, known, ARGV[5])
 set_flag(KEYS[2], count, c2, ARGV[3], ARGV[4])
 local sockets = sockets_of(KEYS[6])
-return {count, count, c, r, c2, r, known, 1, 0, sockets, sockets, bump(KEYS[6], ARGV[4])}
+return {count, count, c, r, c2, r, known, 1, 0, sockets, sockets, bump(KEYS[6], ARGV[4]), x, x}
 """
 
-# KEYS: sockets, choice, online, decay index, devices.
-# ARGV: 1 chosen, 2 remembered, 3 hidden, 4 user keys ttl, 5 choice ttl, 6 decays at or '', 7 user
+# KEYS: sockets, choice, online, decay index, devices, custom index.
+# ARGV: 1 chosen, 2 remembered, 3 hidden, 4 user keys ttl, 5 choice ttl, 6 decays at or '', 7 user,
+#       8 custom status (packed, or ''), 9 its expiry ms or ''
+# A custom status set since the store lost the user is kept.
 ADOPT = _PRELUDE + """
 local seq = redis.call('HGET', KEYS[5], '#') or '0'
-if redis.call('EXISTS', KEYS[2]) == 0 then
+if redis.call('HEXISTS', KEYS[2], 'c') == 0 then
   seq = bump(KEYS[5], ARGV[4])
   redis.call('HSET', KEYS[2], 'c', ARGV[1], 'r', ARGV[2])
+  if ARGV[8] ~= '' and redis.call('HEXISTS', KEYS[2], 'x') == 0 then
+    set_custom(KEYS[2], KEYS[6], ARGV[7], ARGV[8], ARGV[9], ARGV[2], ARGV[5])
+  end
   keep_choice(KEYS[2], ARGV[2], ARGV[5])
   if ARGV[1] ~= '' then schedule_decay(KEYS[2], KEYS[4], ARGV[7], ARGV[6]) end
 end
 local c, r = read_choice(KEYS[2])
+local x = read_custom(KEYS[2])
 local count = redis.call('SCARD', KEYS[1])
 if count > 0 then set_flag(KEYS[3], count, c, ARGV[3], ARGV[4]) end
 local sockets = sockets_of(KEYS[5])
-return {count, count, c, r, c, r, 1, 0, 0, sockets, sockets, seq}
+return {count, count, c, r, c, r, 1, 0, 0, sockets, sockets, seq, x, x}
 """
 
 # KEYS: 1 the seeding epoch, then for each user: sockets, choice, leaving marker, devices.
 # Each user's state, for many users in one call (a snapshot of the users a socket
 # watches), one line per user, tab-separated: count, chosen, remembered, choice known,
-# lingering, seq, sockets (status names are printable: no tab, no newline).
+# lingering, seq, sockets, custom status (status names and custom texts are printable: no
+# tab, no newline).
 STATES = _PRELUDE + """
 local seeded = redis.call('EXISTS', KEYS[1])
 local lines = {}
@@ -239,7 +284,7 @@ for i = 2, #KEYS, 4 do
   if count == 0 then lingering = redis.call('EXISTS', KEYS[i + 2]) end
   local seq = redis.call('HGET', KEYS[i + 3], '#') or '0'
   lines[#lines + 1] = count .. '\\t' .. c .. '\\t' .. r .. '\\t' .. known .. '\\t' .. lingering
-    .. '\\t' .. seq .. '\\t' .. sockets_of(KEYS[i + 3])
+    .. '\\t' .. seq .. '\\t' .. sockets_of(KEYS[i + 3]) .. '\\t' .. read_custom(KEYS[i + 1])
 end
 return table.concat(lines, '\\n')
 """
@@ -270,22 +315,42 @@ return due
 DECAY = _PRELUDE + """
 local c, r = read_choice(KEYS[1])
 if c ~= ARGV[2] or redis.call('HGET', KEYS[1], 'd') ~= ARGV[3] then return false end
+local x = read_custom(KEYS[1])
 local count = redis.call('SCARD', KEYS[2])
 redis.call('HSET', KEYS[1], 'c', ARGV[4], 'r', ARGV[5])
 keep_choice(KEYS[1], ARGV[5], ARGV[9])
 schedule_decay(KEYS[1], KEYS[4], ARGV[1], ARGV[6])
 if count > 0 then set_flag(KEYS[3], count, ARGV[4], ARGV[7], ARGV[8]) end
 local sockets = sockets_of(KEYS[5])
-return {count, count, c, r, ARGV[4], ARGV[5], 1, 0, 0, sockets, sockets, bump(KEYS[5], ARGV[8])}
+return {count, count, c, r, ARGV[4], ARGV[5], 1, 0, 0, sockets, sockets, bump(KEYS[5], ARGV[8]), x, x}
 """
 
-# KEYS: choice, decay index. ARGV: 1 chosen, 2 remembered, 3 decays at or '', 4 user, 5 choice ttl.
-# Copies one remembered choice from the durable record unless the user has one already.
+# KEYS: choice, sockets, custom index, devices. ARGV: 1 user, 2 due ms, 3 user keys ttl, 4 choice ttl.
+# Clears the custom status that was due, unless another was set since.
+CLEAR_CUSTOM = _PRELUDE + """
+local x = read_custom(KEYS[1])
+local expires = string.match(x, '\\31[^\\31]*\\31(%d+)$')
+if expires ~= ARGV[2] then return false end
+redis.call('ZREM', KEYS[3], ARGV[1])
+local c, r, known = read_choice(KEYS[1])
+redis.call('HDEL', KEYS[1], 'x')
+keep_choice(KEYS[1], r, ARGV[4])
+local count = redis.call('SCARD', KEYS[2])
+local sockets = sockets_of(KEYS[4])
+return {count, count, c, r, c, r, known, 0, 0, sockets, sockets, bump(KEYS[4], ARGV[3]), x, ''}
+"""
+
+# KEYS: choice, decay index, custom index. ARGV: 1 chosen ('' for none), 2 remembered,
+# 3 decays at or '', 4 user, 5 choice ttl, 6 custom status (packed, or ''), 7 its expiry or ''.
+# Copies one remembered choice and custom status from the durable record unless the store
+# knows the user already.
 SEED = _PRELUDE + """
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if redis.call('HEXISTS', KEYS[1], 'c') == 1 then return 0 end
 redis.call('HSET', KEYS[1], 'c', ARGV[1], 'r', ARGV[2])
+if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'x', ARGV[6]) end
+if ARGV[7] ~= '' then redis.call('ZADD', KEYS[3], ARGV[7], ARGV[4]) end
 keep_choice(KEYS[1], ARGV[2], ARGV[5])
-schedule_decay(KEYS[1], KEYS[2], ARGV[4], ARGV[3])
+if ARGV[1] ~= '' then schedule_decay(KEYS[1], KEYS[2], ARGV[4], ARGV[3]) end
 return 1
 """
 

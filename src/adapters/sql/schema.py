@@ -21,6 +21,10 @@ user_presence = Table(
     Column("chosen_status", String(64), nullable=True),
     Column("last_seen_at", DateTime(timezone=True), nullable=True),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # The custom status (NULL text: none), and when it clears itself (NULL: never).
+    Column("custom_text", String(128), nullable=True),
+    Column("custom_emoji", String(32), nullable=True),
+    Column("custom_expires_at", DateTime(timezone=True), nullable=True),
 )
 
 # Who may watch whom under PRESENCE_AUDIENCE=contacts: a row lets ``viewer_id`` see

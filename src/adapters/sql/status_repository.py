@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Row, Table, func, select, update
+from sqlalchemy import Row, Table, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DataError, IntegrityError, StatementError
@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ...domain.errors import RecordRejected
 from ...domain.presence import DurableStatus
+from ...domain.rich_presence import CustomStatus
 from .batches import chunks
 from .schema import user_presence
 
@@ -62,13 +63,31 @@ def refused_content(error: BaseException) -> bool:
 
 
 def _record(row: Row[Any]) -> DurableStatus:
+    custom = None
+    if row.custom_text is not None:  # rows from before the custom status have none
+        custom = CustomStatus(row.custom_text, row.custom_emoji, _to_timestamp(row.custom_expires_at))
     return DurableStatus(
         user_id=row.user_id,
         status=row.status,
         chosen=row.chosen_status,
         last_seen=_to_timestamp(row.last_seen_at),
         at=_to_timestamp(row.updated_at) or 0.0,
+        custom=custom,
+        custom_known=True,
     )
+
+
+_CUSTOM_COLUMNS = ("custom_text", "custom_emoji", "custom_expires_at")
+
+
+def _custom_columns(custom: CustomStatus | None) -> dict[str, object]:
+    if custom is None:
+        return dict.fromkeys(_CUSTOM_COLUMNS)
+    return {
+        "custom_text": custom.text,
+        "custom_emoji": custom.emoji,
+        "custom_expires_at": _to_datetime(custom.expires_at),
+    }
 
 
 class SqlStatusRepository:
@@ -86,14 +105,21 @@ class SqlStatusRepository:
             "chosen_status": excluded.chosen_status,
             "last_seen_at": func.coalesce(excluded.last_seen_at, t.c.last_seen_at),
             "updated_at": excluded.updated_at,
+            **{name: getattr(excluded, name) for name in _CUSTOM_COLUMNS},
         }
         newer = t.c.updated_at <= excluded.updated_at
-        self._upsert = stmt.on_conflict_do_update(index_elements=[t.c.user_id], set_=updates, where=newer)
-        # A record whose choice is unknown (the store could not learn it) keeps the stored one.
-        keep_chosen = {k: v for k, v in updates.items() if k != "chosen_status"}
-        self._upsert_keeping_choice = stmt.on_conflict_do_update(
-            index_elements=[t.c.user_id], set_=keep_chosen, where=newer
-        )
+        # A record whose choice is unknown (the store could not learn it) keeps the stored
+        # one; one that did not move the custom status keeps the stored custom status.
+        self._upserts: dict[tuple[bool, bool], Any] = {}
+        for chosen_known in (True, False):
+            for custom_known in (True, False):
+                kept = set() if chosen_known else {"chosen_status"}
+                if not custom_known:
+                    kept |= set(_CUSTOM_COLUMNS)
+                written = {k: v for k, v in updates.items() if k not in kept}
+                self._upserts[chosen_known, custom_known] = stmt.on_conflict_do_update(
+                    index_elements=[t.c.user_id], set_=written, where=newer
+                )
 
     async def get(self, user_id: str) -> DurableStatus | None:
         t = user_presence
@@ -111,40 +137,43 @@ class SqlStatusRepository:
         return records
 
     async def save_many(self, records: Iterable[DurableStatus]) -> None:
-        known: list[dict[str, object]] = []
-        unknown: list[dict[str, object]] = []
+        rows: dict[tuple[bool, bool], list[dict[str, object]]] = {kind: [] for kind in self._upserts}
         for r in records:
-            (known if r.chosen_known else unknown).append(
+            rows[r.chosen_known, r.custom_known].append(
                 {
                     "user_id": r.user_id,
                     "status": r.status,
                     "chosen_status": r.chosen if r.chosen_known else None,
                     "last_seen_at": _to_datetime(r.last_seen),
                     "updated_at": _to_datetime(r.at),
+                    **_custom_columns(r.custom if r.custom_known else None),
                 }
             )
-        if not known and not unknown:
+        if not any(rows.values()):
             return
         # One transaction, written a slice at a time: preparing a slice's parameters runs
         # on the event loop, and a slice of WRITE_SLICE rows holds it well under a
         # millisecond, where a whole batch of 500 held it for several.
         try:
             async with self._engine.begin() as conn:
-                for statement, rows in ((self._upsert, known), (self._upsert_keeping_choice, unknown)):
-                    for part in chunks(rows, WRITE_SLICE):
+                for kind, statement in self._upserts.items():
+                    for part in chunks(rows[kind], WRITE_SLICE):
                         await conn.execute(statement, part)
         except Exception as error:
             if refused_content(error):
                 raise RecordRejected(str(error).splitlines()[0][:200]) from error
             raise
 
-    async def remembered_choices(self) -> AsyncIterator[tuple[str, str]]:
+    async def remembered_choices(self) -> AsyncIterator[tuple[str, str | None, CustomStatus | None]]:
         t = user_presence
-        query = select(t.c.user_id, t.c.chosen_status).where(t.c.chosen_status.is_not(None))
+        query = select(t.c.user_id, t.c.chosen_status, *(t.c[name] for name in _CUSTOM_COLUMNS)).where(
+            or_(t.c.chosen_status.is_not(None), t.c.custom_text.is_not(None))
+        )
         async with self._engine.connect() as conn:
             result = await conn.stream(query.execution_options(yield_per=1000))
-            async for user_id, chosen in result:
-                yield user_id, chosen
+            async for user_id, chosen, text, emoji, expires in result:
+                custom = None if text is None else CustomStatus(text, emoji, _to_timestamp(expires))
+                yield user_id, chosen, custom
 
     async def mark_all_offline(self, offline: str, at: float) -> int:
         t = user_presence

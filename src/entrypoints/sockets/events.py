@@ -62,14 +62,12 @@ def _meta(auth: Any, ip: str, now: float) -> SessionMeta:
     return SessionMeta(device=device, connected_at=now, ip=ip)
 
 
-def _status_of(payload: Any) -> object:
+def _update_of(payload: Any) -> dict[str, object]:
     if not isinstance(payload, dict):
-        raise InvalidPayload("presence:update takes an object: {status}")
+        raise InvalidPayload("presence:update takes an object: {status?, customStatus?}")
     if len(payload) > MAX_PAYLOAD_KEYS:
         raise InvalidPayload("presence:update payload is too large")
-    if "status" not in payload:
-        raise InvalidPayload("presence:update needs a status")
-    return payload["status"]
+    return payload
 
 
 async def reply_error(
@@ -191,7 +189,7 @@ def register_socket_events(
     @client_event(sio, gate, counts, "presence:update", tally="updates")
     async def presence_update(sid: str, session: SocketSession, payload: Any) -> dict[str, Any]:
         """Answers an acknowledgement when the client asks for one, as the watch events do."""
-        await service.choose(session.user_id, sid, session.meta, _status_of(payload))
+        await service.update(session.user_id, sid, session.meta, _update_of(payload))
         return {"ok": True}
 
     async def disconnect(sid: str, *_: Any) -> None:
