@@ -175,6 +175,9 @@ def start_gateway(args: argparse.Namespace, workdir: Path, secret: str) -> Gatew
         # The delivery phase sends --updates events from one socket: past the per-socket
         # budget they would be refused. The budget is still spent (its cost is measured).
         PRESENCE_EVENTS_PER_MINUTE="100000000",
+        PRESENCE_USER_EVENTS_PER_MINUTE="100000000",
+        PRESENCE_CONNECTS_PER_MINUTE_PER_USER="100000000",
+        PRESENCE_CONNECTS_PER_MINUTE_PER_ADDRESS="100000000",
     )
     command = [str(Path(sys.executable).with_name("presence-gateway")), "serve", "--port", str(port)]
     log_path = workdir / "gateway.log"

@@ -55,7 +55,9 @@ def main() -> None:
         env = {
             "REDIS_URL": redis.url, "PRESENCE_DATA_DIR": str(root / "data"), "LOG_LEVEL": "WARNING",
             # Load, not the per-socket limits, is measured here.
-            "PRESENCE_EVENTS_PER_MINUTE": "100000000", "PRESENCE_MAX_SOCKETS_PER_USER": "100000",
+            "PRESENCE_EVENTS_PER_MINUTE": "100000000",
+    "PRESENCE_USER_EVENTS_PER_MINUTE": "100000000", "PRESENCE_CONNECTS_PER_MINUTE_PER_USER": "100000000",
+    "PRESENCE_CONNECTS_PER_MINUTE_PER_ADDRESS": "100000000", "PRESENCE_MAX_SOCKETS_PER_USER": "100000",
         }
         a = GatewayProcess(root / "a", **env).start()
         b = GatewayProcess(root / "b", **env).start()

@@ -225,6 +225,8 @@ def main() -> None:
             "PRESENCE_MAX_IDS_PER_CALL": str(max(args.targets, 1000)),
             # Load, not the per-socket limits, is measured here.
             "PRESENCE_EVENTS_PER_MINUTE": "100000000",
+    "PRESENCE_USER_EVENTS_PER_MINUTE": "100000000", "PRESENCE_CONNECTS_PER_MINUTE_PER_USER": "100000000",
+    "PRESENCE_CONNECTS_PER_MINUTE_PER_ADDRESS": "100000000",
             "PRESENCE_MAX_SOCKETS_PER_USER": "100000",
         }
         a = GatewayProcess(root / "a", **env).start()

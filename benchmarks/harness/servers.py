@@ -149,7 +149,9 @@ def _command(kind: str) -> list[str]:
 # The gateway's per-socket and per-user limits (docs/security.md) are lifted: the scenarios
 # send far more than a person does from one socket (500 updates/s), and the peers have no
 # such limits. Everything else is the default.
-GATEWAY_LIMITS_LIFTED = {"PRESENCE_EVENTS_PER_MINUTE": "100000000", "PRESENCE_MAX_SOCKETS_PER_USER": "100000"}
+GATEWAY_LIMITS_LIFTED = {"PRESENCE_EVENTS_PER_MINUTE": "100000000",
+    "PRESENCE_USER_EVENTS_PER_MINUTE": "100000000", "PRESENCE_CONNECTS_PER_MINUTE_PER_USER": "100000000",
+    "PRESENCE_CONNECTS_PER_MINUTE_PER_ADDRESS": "100000000", "PRESENCE_MAX_SOCKETS_PER_USER": "100000"}
 
 
 def _env(
