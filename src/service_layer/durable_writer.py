@@ -28,6 +28,19 @@ from ..domain.rich_presence import CustomStatus
 log = logging.getLogger(__name__)
 
 
+def _over(newer: DurableStatus, older: DurableStatus) -> DurableStatus:
+    """The record a write of ``newer`` over ``older`` leaves, as the repository's upsert
+    writes it: what ``newer`` leaves unset (last seen, an unknown choice or custom status)
+    ``older`` keeps."""
+    if newer.last_seen is None and older.last_seen is not None:
+        newer = replace(newer, last_seen=older.last_seen)
+    if not newer.chosen_known and older.chosen_known:
+        newer = replace(newer, chosen=older.chosen, chosen_known=True)
+    if not newer.custom_known and older.custom_known:
+        newer = replace(newer, custom=older.custom, custom_known=True)
+    return newer
+
+
 class DurableWriter:
     def __init__(
         self,
@@ -67,14 +80,7 @@ class DurableWriter:
         for record in records:
             queued = pending.get(record.user_id)
             if queued is not None:
-                newer, older = (queued, record) if queued.at > record.at else (record, queued)
-                if newer.last_seen is None and older.last_seen is not None:
-                    newer = replace(newer, last_seen=older.last_seen)
-                if not newer.chosen_known and older.chosen_known:
-                    newer = replace(newer, chosen=older.chosen, chosen_known=True)
-                if not newer.custom_known and older.custom_known:
-                    newer = replace(newer, custom=older.custom, custom_known=True)
-                record = newer
+                record = _over(queued, record) if queued.at > record.at else _over(record, queued)
             pending[record.user_id] = record
 
     async def get(self, user_id: str) -> DurableStatus | None:
@@ -98,12 +104,7 @@ class DurableWriter:
             if stored is not None:
                 if stored.at > queued.at:
                     continue  # another instance wrote a newer one
-                if queued.last_seen is None:
-                    queued = replace(queued, last_seen=stored.last_seen)
-                if not queued.chosen_known:
-                    queued = replace(queued, chosen=stored.chosen, chosen_known=True)
-                if not queued.custom_known:
-                    queued = replace(queued, custom=stored.custom, custom_known=True)
+                queued = _over(queued, stored)
             records[user_id] = queued
         return records
 

@@ -8,6 +8,8 @@ event's purpose.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Protocol, TypeVar
 
 import anyio
 
@@ -16,6 +18,7 @@ from ..domain.ports import (
     Broadcaster,
     ChoiceSeeding,
     Clock,
+    DueCustom,
     DueDecay,
     DurableStatuses,
     Identity,
@@ -30,6 +33,24 @@ from ..domain.rich_presence import parse_custom_status
 from ..domain.statuses import MAX_STATUS_NAME, ONLINE, Status, StatusRegistry
 
 log = logging.getLogger(__name__)
+
+
+class _OfUser(Protocol):
+    @property
+    def user_id(self) -> str: ...
+
+
+T = TypeVar("T", bound=_OfUser)
+
+
+async def _each(items: Iterable[T], step: Callable[[T], Awaitable[object]], failure: str) -> None:
+    """Each item of a batch the store already claimed: one that fails is logged (``failure``
+    names the user) and the others still go on."""
+    for item in items:
+        try:
+            await step(item)
+        except Exception:
+            log.exception(failure + "; the rest of the batch goes on", item.user_id)
 
 
 class PresenceService:
@@ -138,9 +159,10 @@ class PresenceService:
         await self._apply(user_id, transition, now)
 
     async def sweep(self, limit: int = 1000) -> int:
-        """Expire sessions whose TTL passed without a ping, as if they disconnected, and
-        decay statuses that were held long enough (IDLE becomes AWAY). Returns how many
-        of either it handled, so a full batch is followed by another."""
+        """Expire sessions whose TTL passed without a ping, as if they disconnected, settle
+        offline graces, decay statuses that were held long enough (IDLE becomes AWAY) and
+        clear custom statuses at their expiry. Returns the largest of those batches, so a
+        full batch is followed by another."""
         now = self._clock.now()
         expired = await self._sweeps.expire_due(now, limit)
         self.expired += len(expired)
@@ -148,29 +170,17 @@ class PresenceService:
         settled = await self._sweeps.settle_due_graces(now, limit)
         await self._apply_each(settled, now)
         decayed = await self._sweeps.claim_due_decays(now, limit)
-        for due in decayed:
-            try:
-                await self._decay(due, now)
-            except Exception:
-                log.exception("decay of user %r failed; the rest of the batch goes on", due.user_id)
+        await _each(decayed, lambda due: self._decay(due, now), "decay of user %r failed")
         cleared = await self._sweeps.claim_due_customs(now, limit)
-        for item in cleared:
-            try:
-                transition = await self._sweeps.clear_custom(item)
-                if transition is not None:
-                    await self._apply(item.user_id, transition, now)
-            except Exception:
-                log.exception("custom status of user %r not cleared; the rest of the batch goes on", item.user_id)
+        await _each(cleared, lambda due: self._clear_custom(due, now), "custom status of user %r not cleared")
         return max(len(expired), len(settled), len(decayed), len(cleared))
 
     async def _apply_each(self, items, now: float) -> None:
         """A claimed batch is already gone from the store: one item that fails is logged
         and the others are still delivered."""
-        for item in items:
-            try:
-                await self._apply(item.user_id, item.transition, now)
-            except Exception:
-                log.exception("presence change of user %r failed; the rest of the batch goes on", item.user_id)
+        await _each(
+            items, lambda item: self._apply(item.user_id, item.transition, now), "presence change of user %r failed"
+        )
 
     async def end_instance(self, instance: str | None = None, batch: int = 500) -> int:
         """End every session of an instance in batches, with no grace: this one at
@@ -248,6 +258,11 @@ class PresenceService:
         # A chain (IDLE → AWAY → …) keeps its rhythm from when each step was due.
         next_due = self.registry.decays_at(target.name, due.due)
         transition = await self._sweeps.decay(due, Choice(target.name, target.remembered), next_due)
+        if transition is not None:
+            await self._apply(due.user_id, transition, now)
+
+    async def _clear_custom(self, due: DueCustom, now: float) -> None:
+        transition = await self._sweeps.clear_custom(due)
         if transition is not None:
             await self._apply(due.user_id, transition, now)
 

@@ -1,22 +1,11 @@
 // Connecting, refusals with their codes, and the token asked for again.
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
-import { PresenceClient, PresenceError } from "../dist/index.js";
-import { Gateway, mint, Recorder } from "./gateway.mjs";
+import { describe, test } from "node:test";
+import { PresenceError } from "../dist/index.js";
+import { mint, Recorder } from "./gateway.mjs";
+import { gatewaySuite } from "./suite.mjs";
 
-const gateway = new Gateway();
-const clients = [];
-const open = (options) => {
-  const client = new PresenceClient({ url: gateway.url, reconnectDelayMs: 100, reconnectDelayMaxMs: 500, ...options });
-  clients.push(client);
-  return client;
-};
-
-before(() => gateway.start());
-after(async () => {
-  for (const client of clients) client.close();
-  await gateway.stop();
-});
+const { gateway, open } = gatewaySuite({ defaults: { reconnectDelayMs: 100, reconnectDelayMaxMs: 500 } });
 
 describe("connect", () => {
   test("resolves with the gateway's connected, and me is the user", async () => {

@@ -1,24 +1,11 @@
 // Idle per socket: by hand in Node, by itself where there is a page (jsdom here).
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { JSDOM } from "jsdom";
-import { PresenceClient } from "../dist/index.js";
-import { Gateway, mint, Recorder } from "./gateway.mjs";
+import { Recorder } from "./gateway.mjs";
+import { gatewaySuite } from "./suite.mjs";
 
-const gateway = new Gateway();
-const clients = [];
-async function signIn(userId, options = {}) {
-  const client = new PresenceClient({ url: gateway.url, token: mint(userId), idleAfterMs: 0, ...options });
-  clients.push(client);
-  await client.connect();
-  return client;
-}
-
-before(() => gateway.start());
-after(async () => {
-  for (const client of clients) client.close();
-  await gateway.stop();
-});
+const { signIn } = gatewaySuite({ defaults: { idleAfterMs: 0 } });
 
 describe("idle", () => {
   test("setActive(false) sends IDLE from this socket; another active socket keeps the user ONLINE", async () => {

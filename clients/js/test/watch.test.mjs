@@ -1,29 +1,16 @@
 // Watching, the seq rule against a real gateway, acknowledgements and their errors.
 import assert from "node:assert/strict";
-import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { PresenceClient } from "../dist/index.js";
-import { Gateway, mint, Recorder } from "./gateway.mjs";
+import { Recorder } from "./gateway.mjs";
+import { gatewaySuite } from "./suite.mjs";
 
 const STATUSES = fileURLToPath(new URL("../../../examples/statuses.toml", import.meta.url));
-const gateway = new Gateway({
-  env: { PRESENCE_STATUSES_FILE: STATUSES, PRESENCE_MAX_IDS_PER_CALL: "3", PRESENCE_WATCH_MAX_TARGETS: "8" },
+const { signIn } = gatewaySuite({
+  gateway: { env: { PRESENCE_STATUSES_FILE: STATUSES, PRESENCE_MAX_IDS_PER_CALL: "3", PRESENCE_WATCH_MAX_TARGETS: "8" } },
+  defaults: { maxIdsPerCall: 3, idleAfterMs: 0 },
 });
-const clients = [];
-async function signIn(userId, options = {}) {
-  const client = new PresenceClient({ url: gateway.url, token: mint(userId), maxIdsPerCall: 3, idleAfterMs: 0, ...options });
-  clients.push(client);
-  await client.connect();
-  return client;
-}
 const statusesOf = (recorder, userId) => recorder.values.filter((p) => p.userId === userId).map((p) => p.status);
-
-before(() => gateway.start());
-after(async () => {
-  for (const client of clients) client.close();
-  await gateway.stop();
-});
 
 describe("watch", () => {
   test("the snapshot, then each change once, then nothing after unwatch", async () => {

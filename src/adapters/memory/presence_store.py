@@ -8,13 +8,29 @@ behind, which is skipped when it surfaces.
 from __future__ import annotations
 
 import heapq
-from collections.abc import AsyncIterable, Sequence
+from collections.abc import AsyncIterable, Callable, Sequence
+from typing import Any, TypeVar
 
 from ...domain.ports import Clock, DueCustom, DueDecay, Expired, HeldSession, Seed, SessionMeta, UserTransition
 from ...domain.presence import Choice, Transition, UserState
 from ...domain.rich_presence import CustomStatus, next_seq
 from ...domain.statuses import ONLINE
 from ..clock import SystemClock
+
+Due = TypeVar("Due")
+
+
+def _claim_due(
+    heap: list[Any], now: float, limit: int, due_of: Callable[..., Due], still_due: Callable[[Due], object]
+) -> list[Due]:
+    """Up to ``limit`` entries of a lazily deleted heap of ``(at, ...)`` that are due by
+    ``now``, popped; an entry whose item is no longer due is dropped, not claimed."""
+    claimed: list[Due] = []
+    while heap and heap[0][0] <= now and len(claimed) < limit:
+        due = due_of(*heapq.heappop(heap))
+        if still_due(due) is not None:
+            claimed.append(due)
+    return claimed
 
 
 class _User:
@@ -142,14 +158,10 @@ class InMemoryPresenceStore:
         return user
 
     async def claim_due_decays(self, now: float, limit: int) -> list[DueDecay]:
-        decays = self._decays
-        claimed: list[DueDecay] = []
-        while decays and decays[0][0] <= now and len(claimed) < limit:
-            at, user_id, status = heapq.heappop(decays)
-            due = DueDecay(user_id, status, at)
-            if self._decay_still_due(due) is not None:  # else chosen again since it was pushed
-                claimed.append(due)
-        return claimed
+        # One no longer due was chosen again since it was pushed.
+        return _claim_due(
+            self._decays, now, limit, lambda at, user_id, status: DueDecay(user_id, status, at), self._decay_still_due
+        )
 
     async def decay(self, due: DueDecay, to: Choice, decays_at: float | None) -> Transition | None:
         user = self._decay_still_due(due)
@@ -166,14 +178,8 @@ class InMemoryPresenceStore:
         return user
 
     async def claim_due_customs(self, now: float, limit: int) -> list[DueCustom]:
-        customs = self._customs
-        claimed: list[DueCustom] = []
-        while customs and customs[0][0] <= now and len(claimed) < limit:
-            at, user_id = heapq.heappop(customs)
-            due = DueCustom(user_id, at)
-            if self._custom_still_due(due) is not None:  # else set again or cleared since
-                claimed.append(due)
-        return claimed
+        # One no longer due was set again or cleared since.
+        return _claim_due(self._customs, now, limit, lambda at, user_id: DueCustom(user_id, at), self._custom_still_due)
 
     async def clear_custom(self, due: DueCustom) -> Transition | None:
         user = self._custom_still_due(due)
