@@ -11,7 +11,7 @@ user with an active phone look away (the flapping Matrix users reported).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 from .errors import InvalidPayload
@@ -44,6 +44,48 @@ def shown_status(registry: StatusRegistry, chosen: str | None, devices: Mapping[
         return ONLINE
     present = set(devices.values())
     return next(name for name in registry.socket_states() if name in present)
+
+
+@dataclass(frozen=True, slots=True)
+class ShownDecays:
+    """Decay follows the shown status: when the devices make it (every socket in a
+    socket-scoped status, no user-wide choice standing), the decay of the status shown
+    then is due from that moment, as if the user had chosen it. A store applies this in
+    the same atomic call as the socket event: a socket active again cancels the decay, and
+    ends the choice a decay made of it, so the user is ``ONLINE`` again.
+
+    ``order`` is the registry's socket-scoped statuses, in declared order (the first a
+    socket is in is the one shown), each with its decay's delay (None: it never decays).
+    """
+
+    order: tuple[tuple[str, float | None], ...] = ()
+
+    @classmethod
+    def of(cls, registry: StatusRegistry) -> ShownDecays:
+        order = []
+        for name in registry.socket_states():
+            decay = registry[name].decay
+            order.append((name, None if decay is None else decay.after))
+        return cls(tuple(order))
+
+    def active(self, states: Collection[str]) -> bool:
+        """Whether one of these socket states is active (a state no longer declared
+        socket-scoped counts as active, as in ``device_states``)."""
+        names = {name for name, _ in self.order}
+        return any(state not in names for state in states)
+
+    def user_wide(self, chosen: str | None) -> bool:
+        return chosen is not None and chosen != ONLINE and all(chosen != name for name, _ in self.order)
+
+    def due(self, chosen: str | None, states: Collection[str], now: float) -> tuple[str, float] | None:
+        """The decay that falls due once the devices show a socket-scoped status: (that
+        status, when), or None (a socket is active, a choice stands, or it never decays)."""
+        if not states or self.active(states) or self.user_wide(chosen):
+            return None
+        for name, after in self.order:
+            if name in states:
+                return None if after is None else (name, now + after)
+        return None
 
 
 def devices_seen(registry: StatusRegistry, public: str, devices: Mapping[str, str]) -> dict[str, str]:

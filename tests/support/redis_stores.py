@@ -24,10 +24,11 @@ def redis_client(url: str, **options: Any) -> Any:
 
 @asynccontextmanager
 async def redis_stores(
-    url: str, *instances: str, pool_size: int = 64, keys: RedisKeys | None = None
+    url: str, *instances: str, pool_size: int = 64, keys: RedisKeys | None = None, **options: Any
 ) -> AsyncIterator[dict[str, RedisPresenceStore]]:
     """One store per instance name, each with clients of its own, scripts loaded. A
-    ``redis+cluster://`` URL gives the cluster's clients and key layout."""
+    ``redis+cluster://`` URL gives the cluster's clients and key layout; ``options`` go to
+    every store (a clock, the shown decays)."""
     if keys is None and is_cluster_url(url):
         keys = RedisKeys(cluster=True)
     hidden = default_registry().seen_offline()
@@ -39,7 +40,7 @@ async def redis_stores(
             events = ClusterPipelinedRedis(url) if is_cluster_url(url) else PipelinedRedis(url)
             clients += [client, events]
             stores[instance] = RedisPresenceStore(
-                client, instance=instance, session_ttl=90.0, hidden_statuses=hidden, keys=keys, events=events
+                client, instance=instance, session_ttl=90.0, hidden_statuses=hidden, keys=keys, events=events, **options
             )
             await stores[instance].load_scripts()
         yield stores

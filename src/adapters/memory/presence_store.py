@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from ...domain.ports import Clock, DueCustom, DueDecay, Expired, HeldSession, Seed, SessionMeta, UserTransition
 from ...domain.presence import Choice, Transition, UserState
-from ...domain.rich_presence import CustomStatus, next_seq
+from ...domain.rich_presence import CustomStatus, ShownDecays, next_seq
 from ...domain.statuses import ONLINE
 from ..clock import SystemClock
 
@@ -37,7 +37,9 @@ class _User:
     """One user's sessions and choice; ``known`` is False until the choice is settled
     (chosen here, or adopted from the durable record after a cold start)."""
 
-    __slots__ = ("sessions", "choice", "known", "decays_at", "leaving_at", "seq", "custom")
+    __slots__ = (
+        "sessions", "choice", "known", "decays_at", "leaving_at", "seq", "custom", "shown_decay", "from_devices",
+    )
 
     def __init__(self, known: bool) -> None:
         # session id → (expires at, meta, state: ONLINE or a socket-scoped status)
@@ -48,6 +50,10 @@ class _User:
         self.decays_at: float | None = None
         self.leaving_at: float | None = None  # within the offline grace until then
         self.custom: CustomStatus | None = None
+        # The socket-scoped status whose decay is due at ``decays_at`` (the devices show
+        # it), and whether the choice is what such a decay made (ShownDecays).
+        self.shown_decay: str | None = None
+        self.from_devices = False
 
     def state(self) -> UserState:
         sockets = tuple((meta.device, state) for _, meta, state in self.sessions.values())
@@ -61,9 +67,11 @@ class InMemoryPresenceStore:
     instance. It never loses its sessions either; ``SessionRecovery`` is implemented as
     the Redis store implements it, for the contract suite and the restore rules' tests."""
 
-    def __init__(self, clock: Clock | None = None) -> None:
-        # seq never falls below the clock in ms, so a restarted process still goes forward.
+    def __init__(self, clock: Clock | None = None, shown_decays: ShownDecays | None = None) -> None:
+        # seq never falls below the clock in ms, so a restarted process still goes forward;
+        # a decay of the shown status is due from the clock's now.
         self._clock = clock or SystemClock()
+        self._shown_decays = shown_decays or ShownDecays()
         self._users: dict[str, _User] = {}
         self._expiries: list[tuple[float, str, str]] = []
         self._decays: list[tuple[float, str, str]] = []
@@ -97,7 +105,26 @@ class InMemoryPresenceStore:
         if custom is not None and custom.expires_at is not None:
             heapq.heappush(self._customs, (custom.expires_at, user_id))
 
-    def _changed(self, user: _User, before: UserState) -> Transition:
+    def _follow_devices(self, user: _User, user_id: str) -> None:
+        """Decay follows the shown status (``ShownDecays``), after the sockets changed."""
+        states = [state for _, _, state in user.sessions.values()]
+        plan = self._shown_decays
+        if not states or plan.active(states):
+            if user.shown_decay is not None:
+                user.shown_decay = user.decays_at = None
+            if states and user.from_devices:  # active again: the decay's choice ends
+                user.choice = user.decays_at = None
+                user.from_devices = False
+            return
+        if user.shown_decay is not None or user.from_devices:
+            return  # due from when the devices first showed it, or already decayed
+        due = plan.due(user.choice.status if user.choice is not None else None, states, self._clock.now())
+        if due is not None:
+            user.shown_decay, user.decays_at = due
+            heapq.heappush(self._decays, (due[1], user_id, due[0]))
+
+    def _changed(self, user_id: str, user: _User, before: UserState) -> Transition:
+        self._follow_devices(user, user_id)
         user.seq = next_seq(user.seq, self._clock.now())
         return Transition(before, user.state())
 
@@ -108,7 +135,7 @@ class InMemoryPresenceStore:
         self._renew(user, user_id, session_id, meta, expires_at)
         if renewal:  # a ping: nobody sees a difference, so seq stays
             return Transition(before, user.state())
-        return self._changed(user, before)
+        return self._changed(user_id, user, before)
 
     async def touch(self, user_id: str, session_id: str, meta: SessionMeta, expires_at: float) -> Transition:
         return await self.register(user_id, session_id, meta, expires_at)
@@ -116,6 +143,7 @@ class InMemoryPresenceStore:
     def _set_choice(self, user: _User, user_id: str, choice: Choice | None, decays_at: float | None) -> None:
         user.choice = choice
         user.known = True
+        user.shown_decay, user.from_devices = None, False  # a choice replaces the devices' decay
         user.decays_at = decays_at if choice is not None else None
         if user.decays_at is not None and choice is not None:
             heapq.heappush(self._decays, (user.decays_at, user_id, choice.status))
@@ -139,7 +167,7 @@ class InMemoryPresenceStore:
             self._set_choice(user, user_id, choice, decays_at)
         if set_custom:
             self._set_custom(user, user_id, custom)
-        return self._changed(user, before)
+        return self._changed(user_id, user, before)
 
     async def adopt_choice(
         self, user_id: str, choice: Choice | None, decays_at: float | None = None, custom: CustomStatus | None = None
@@ -153,9 +181,10 @@ class InMemoryPresenceStore:
 
     def _decay_still_due(self, due: DueDecay) -> _User | None:
         user = self._users.get(due.user_id)
-        if user is None or user.choice is None or user.choice.status != due.status or user.decays_at != due.due:
+        if user is None or user.decays_at != due.due:
             return None
-        return user
+        status = user.shown_decay or (user.choice.status if user.choice is not None else None)
+        return user if status == due.status else None
 
     async def claim_due_decays(self, now: float, limit: int) -> list[DueDecay]:
         # One no longer due was chosen again since it was pushed.
@@ -168,8 +197,11 @@ class InMemoryPresenceStore:
         if user is None:
             return None
         before = user.state()
-        self._set_choice(user, due.user_id, to, decays_at)
-        return self._changed(user, before)
+        derived = user.shown_decay is not None or user.from_devices
+        # What a decay of the devices' status makes lasts while they stay idle: not kept.
+        self._set_choice(user, due.user_id, Choice(to.status, False) if derived else to, decays_at)
+        user.from_devices = derived
+        return self._changed(due.user_id, user, before)
 
     def _custom_still_due(self, due: DueCustom) -> _User | None:
         user = self._users.get(due.user_id)
@@ -187,7 +219,7 @@ class InMemoryPresenceStore:
             return None
         before = user.state()
         user.custom = None
-        return self._changed(user, before)
+        return self._changed(due.user_id, user, before)
 
     async def end(self, user_id: str, session_id: str, grace_until: float | None = None) -> Transition:
         user = self._users.get(user_id)
@@ -196,7 +228,7 @@ class InMemoryPresenceStore:
             return Transition(nobody, nobody)
         before = user.state()
         self._drop(user, user_id, session_id, grace_until)
-        return self._changed(user, before)
+        return self._changed(user_id, user, before)
 
     def _drop(self, user: _User, user_id: str, session_id: str, grace_until: float | None = None) -> None:
         if user.sessions.pop(session_id, None) is None or user.sessions:
@@ -212,6 +244,7 @@ class InMemoryPresenceStore:
         if user.choice is not None and not user.choice.remember:
             user.choice = None
             user.decays_at = None
+            user.from_devices = False
 
     async def settle_due_graces(self, now: float, limit: int) -> list[UserTransition]:
         settled: list[UserTransition] = []
@@ -223,7 +256,7 @@ class InMemoryPresenceStore:
             before = user.state()
             user.leaving_at = None
             self._gone(user)
-            settled.append(UserTransition(user_id, self._changed(user, before)))
+            settled.append(UserTransition(user_id, self._changed(user_id, user, before)))
         return settled
 
     async def end_instance_sessions(self, instance: str | None, limit: int) -> list[Expired]:
@@ -235,7 +268,7 @@ class InMemoryPresenceStore:
                     return ended
                 before = user.state()
                 self._drop(user, user_id, session_id)
-                ended.append(Expired(user_id, session_id, self._changed(user, before)))
+                ended.append(Expired(user_id, session_id, self._changed(user_id, user, before)))
         return ended
 
     async def expire_due(self, now: float, limit: int) -> list[Expired]:
@@ -251,7 +284,7 @@ class InMemoryPresenceStore:
                 continue  # ended or renewed since this entry was pushed
             before = user.state()
             self._drop(user, user_id, session_id)
-            expired.append(Expired(user_id, session_id, self._changed(user, before)))
+            expired.append(Expired(user_id, session_id, self._changed(user_id, user, before)))
         return expired
 
     async def needs_seeding(self) -> bool:

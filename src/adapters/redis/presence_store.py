@@ -25,10 +25,11 @@ from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import NoScriptError, RedisError
 
-from ...domain.ports import DueCustom, DueDecay, Expired, HeldSession, Seed, SessionMeta, UserTransition
+from ...domain.ports import Clock, DueCustom, DueDecay, Expired, HeldSession, Seed, SessionMeta, UserTransition
 from ...domain.presence import Choice, Transition, UserState
-from ...domain.rich_presence import CustomStatus
+from ...domain.rich_presence import CustomStatus, ShownDecays
 from ...domain.statuses import ONLINE
+from ..clock import SystemClock
 from . import scripts
 from .keys import RedisKeys, split_member
 from .unavailable import translates_redis_errors, unavailable
@@ -153,8 +154,13 @@ class RedisPresenceStore:
         hidden_statuses: Iterable[str],
         keys: RedisKeys | None = None,
         events: Any = None,
+        clock: Clock | None = None,
+        shown_decays: ShownDecays | None = None,
     ) -> None:
         self._redis = redis
+        # A decay of the shown status falls due from the clock's now (the event's own).
+        self._clock = clock or SystemClock()
+        self._shown_decays = shown_decays or ShownDecays()
         # The one-call operations go through ``events`` when given (pipelined.py says why).
         self._events = events
         self._keys = keys or RedisKeys()
@@ -278,13 +284,20 @@ class RedisPresenceStore:
             meta.device, _ms(meta.connected_at), meta.ip, self.instance, self._hidden,
         ]
 
+    def _shown_order(self) -> str:
+        """The shown decays as the scripts take them (``follow_devices``), due from now."""
+        order = self._shown_decays.order
+        if not order:
+            return ""
+        now = self._clock.now()
+        return "\x1e".join(f"{name}\x1f{_ms_or_blank(None if after is None else now + after)}" for name, after in order)
+
     def _end_args(self, user_id: str, session_id: str) -> list[Any]:
         return [user_id, session_id, self._user_ttl, self._hidden, self._choice_ttl]
 
     async def register(self, user_id: str, session_id: str, meta: SessionMeta, expires_at: float) -> Transition:
-        reply = await self._call(
-            "REGISTER", self._session_keys(user_id, session_id), self._session_args(user_id, session_id, meta, expires_at)
-        )
+        args = [*self._session_args(user_id, session_id, meta, expires_at), self._shown_order()]
+        reply = await self._call("REGISTER", self._session_keys(user_id, session_id), args)
         return _transition(reply)
 
     async def touch(self, user_id: str, session_id: str, meta: SessionMeta, expires_at: float) -> Transition:
@@ -307,14 +320,14 @@ class RedisPresenceStore:
         packed, expires = _packed_custom(custom)
         args += [
             chosen, remembered, self._choice_ttl, _ms_or_blank(decays_at), socket_state or "",
-            _flag(set_custom), packed, expires,
+            _flag(set_custom), packed, expires, self._shown_order(),
         ]
         keys = [*self._session_keys(user_id, session_id), self._customs_of(user_id)]
         return _transition(await self._call("CHOOSE", keys, args))
 
     async def end(self, user_id: str, session_id: str, grace_until: float | None = None) -> Transition:
         # The leaving marker outlives any grace, so a late sweep still finds it.
-        args = [*self._end_args(user_id, session_id), _ms_or_blank(grace_until), LEAVING_TTL_MS]
+        args = [*self._end_args(user_id, session_id), _ms_or_blank(grace_until), LEAVING_TTL_MS, self._shown_order()]
         return _transition(await self._call("END", self._session_keys(user_id, session_id), args))
 
     async def adopt_choice(
@@ -417,7 +430,7 @@ class RedisPresenceStore:
             members = [member for member, _ in overdue[:limit]]
         else:
             members = await self._redis.zrangebyscore(self._index, "-inf", _ms(now), start=0, num=limit)
-        return await self._end_sessions([split_member(m) for m in members], "EXPIRE", [_ms(now)])
+        return await self._end_sessions([split_member(m) for m in members], "EXPIRE", [_ms(now), self._shown_order()])
 
     async def _end_sessions(
         self, candidates: list[tuple[str, str]], script: str, extra: list[Any], instance: str | None = None
@@ -491,13 +504,13 @@ class RedisPresenceStore:
         if not claimed:
             return []
         async with self._redis.pipeline(transaction=False) as pipe:
-            for user_id, _ in claimed:
-                pipe.hget(self._keys.choice(user_id), "c")
+            for user_id, _ in claimed:  # the devices' status ('i') or the choice's
+                pipe.hmget(self._keys.choice(user_id), "i", "c")
             statuses = await pipe.execute()
         return [
-            DueDecay(user_id, status, due / 1000)
-            for (user_id, due), status in zip(claimed, statuses, strict=False)
-            if status
+            DueDecay(user_id, shown or chosen, due / 1000)
+            for (user_id, due), (shown, chosen) in zip(claimed, statuses, strict=False)
+            if shown or chosen
         ]
 
     async def decay(self, due: DueDecay, to: Choice, decays_at: float | None) -> Transition | None:
@@ -555,7 +568,8 @@ class RedisPresenceStore:
             return await self._end_bucket_sessions(instance, limit)
         index = self._index if instance is None else self._keys.instance_sessions(instance)
         members = await self._redis.zrange(index, 0, limit - 1)
-        ended = await self._end_sessions([split_member(m) for m in cast(list[str], members)], "END", ["", 0], instance)
+        candidates = [split_member(m) for m in cast(list[str], members)]
+        ended = await self._end_sessions(candidates, "END", ["", 0, self._shown_order()], instance)
         if len(members) < limit:
             await self._redis.delete(index)
         return ended
@@ -574,7 +588,7 @@ class RedisPresenceStore:
             members += taken
             if len(taken) == len(found) < limit:
                 drained.append(bucket)
-        ended = await self._end_sessions([split_member(m) for m in members], "END", ["", 0], owner)
+        ended = await self._end_sessions([split_member(m) for m in members], "END", ["", 0, self._shown_order()], owner)
         if drained:
             await self._pipelined_plain([("delete", k.bucket_instance_sessions(owner, b)) for b in drained])
         return ended

@@ -14,7 +14,8 @@ remembered after, choice known, lingering before, lingering after, sockets befor
 sockets after, seq, custom before, custom after}. A choice of '' means none; 'remembered'
 is '1' or '0'. The custom status is field 'x' of the choice hash, 'text US emoji US
 expires ms' ('' for none; an empty emoji or expiry for none: text and emoji are printable,
-so they hold no separator), kept as long as a remembered choice is. Sockets are
+so they hold no separator), kept as long as a remembered choice is. Fields 'i' and 'k'
+of the choice hash are the decay of the shown status (follow_devices). Sockets are
 'device US state' joined by RS (US, RS: the ASCII unit and record separators, which no
 device kind or status name holds); a state is ONLINE (active) or a socket-scoped status.
 """
@@ -99,11 +100,59 @@ local function schedule_decay(choice_key, decays_key, user, due)
   end
 end
 
+-- A choice replaces the devices' decay ('i', 'k': follow_devices).
+local function set_choice(choice_key, c, r)
+  redis.call('HSET', choice_key, 'c', c, 'r', r)
+  redis.call('HDEL', choice_key, 'i', 'k')
+end
+
+-- Decay follows the shown status (rich_presence.ShownDecays): while no user-wide choice
+-- stands and every socket is in a socket-scoped status, the decay of the one shown falls
+-- due ('i' names it, 'd' holds when, in the decay index); a socket active again cancels
+-- it and ends the choice such a decay made ('k'). `order` is the socket-scoped statuses
+-- in declared order, 'name US due ms' ('' for no decay) joined by RS. Returns the choice
+-- after.
+local function follow_devices(choice_key, decays_key, user, c, r, sockets, order)
+  local v = redis.call('HMGET', choice_key, 'i', 'k')
+  local names, present = {}, {}
+  for name in string.gmatch(order, '([^\\30\\31]+)\\31') do names[name] = true end
+  local any, active = false, false
+  for state in string.gmatch(sockets, '\\31([^\\30]*)') do
+    any = true
+    present[state] = true
+    if not names[state] then active = true end
+  end
+  if not any or active then
+    if v[1] then
+      redis.call('HDEL', choice_key, 'i', 'd')
+      redis.call('ZREM', decays_key, user)
+    end
+    if any and v[2] then
+      redis.call('HSET', choice_key, 'c', '', 'r', '0')
+      redis.call('HDEL', choice_key, 'k', 'd')
+      redis.call('ZREM', decays_key, user)
+      return '', '0'
+    end
+    return c, r
+  end
+  if v[1] or v[2] or (c ~= '' and c ~= 'ONLINE' and not names[c]) then return c, r end
+  for name, due in string.gmatch(order, '([^\\30\\31]+)\\31([^\\30]*)') do
+    if present[name] then
+      if due ~= '' then
+        redis.call('HSET', choice_key, 'i', name, 'd', due)
+        redis.call('ZADD', decays_key, due, user)
+      end
+      return c, r
+    end
+  end
+  return c, r
+end
+
 -- A choice that is not remembered ends when the user is gone for good.
 local function forget_unremembered(choice_key, c, r, known, ttl)
   if known == 1 and r ~= '1' and c ~= '' then
     redis.call('HSET', choice_key, 'c', '')
-    redis.call('HDEL', choice_key, 'd')
+    redis.call('HDEL', choice_key, 'd', 'k')
     keep_choice(choice_key, '0', ttl)
     return ''
   end
@@ -141,7 +190,7 @@ end
 
 -- End ARGV: 1 user, 2 session, 3 user keys ttl ms, 4 hidden, 5 choice ttl ms.
 -- `grace_due` ('' for none) keeps a user whose last session ends as they were until then.
-local function finish(keys, argv, grace_due, grace_ttl)
+local function finish(keys, argv, grace_due, grace_ttl, order)
   local before = redis.call('SCARD', keys[2])
   local c, r, known = read_choice(keys[4])
   local x = read_custom(keys[4])
@@ -151,17 +200,19 @@ local function finish(keys, argv, grace_due, grace_ttl)
   redis.call('HDEL', keys[10], argv[2])
   redis.call('ZREM', keys[5], argv[2] .. ':' .. argv[1])
   local after = redis.call('SCARD', keys[2])
-  local c2 = c
+  local c2, r2 = c, r
+  local sa = sockets_of(keys[10])
   local lingering = 0
+  if removed == 1 then c2, r2 = follow_devices(keys[4], keys[7], argv[1], c, r, sa, order) end
   if removed == 1 and after == 0 and grace_due ~= '' then
     redis.call('SET', keys[8], grace_due, 'PX', grace_ttl)
     redis.call('ZADD', keys[9], grace_due, argv[1])
     lingering = 1
   elseif removed == 1 then
-    if after == 0 then c2 = forget_unremembered(keys[4], c, r, known, argv[5]) end
+    if after == 0 then c2 = forget_unremembered(keys[4], c2, r2, known, argv[5]) end
     set_flag(keys[3], after, c2, argv[4], argv[3])
   end
-  return {before, after, c, r, c2, r, known, 0, lingering, sb, sockets_of(keys[10]), bump(keys[10], argv[3]), x, x}
+  return {before, after, c, r, c2, r2, known, 0, lingering, sb, sa, bump(keys[10], argv[3]), x, x}
 end
 """
 
@@ -174,18 +225,21 @@ local sb = sockets_of(KEYS[10])
 local lingered = arrive(KEYS, ARGV[1], before)
 local new = renew(KEYS, ARGV)
 local after = redis.call('SCARD', KEYS[2])
-set_flag(KEYS[3], after, c, ARGV[10], ARGV[5])
 if new == 0 and lingered == 0 then
   -- A ping: nobody sees a difference, so the devices are as they were and seq stays.
+  set_flag(KEYS[3], after, c, ARGV[10], ARGV[5])
   redis.call('PEXPIRE', KEYS[10], ARGV[5])
   return {before, after, c, r, c, r, known, 0, 0, sb, sb, redis.call('HGET', KEYS[10], '#') or '0', x, x}
 end
-return {before, after, c, r, c, r, known, lingered, 0, sb, sockets_of(KEYS[10]), bump(KEYS[10], ARGV[5]), x, x}
+local sa = sockets_of(KEYS[10])
+local c2, r2 = follow_devices(KEYS[4], KEYS[7], ARGV[1], c, r, sa, ARGV[11])
+set_flag(KEYS[3], after, c2, ARGV[10], ARGV[5])
+return {before, after, c, r, c2, r2, known, lingered, 0, sb, sa, bump(KEYS[10], ARGV[5]), x, x}
 """
 
-# ARGV as REGISTER, then 11 chosen ('' keeps the choice), 12 remembered, 13 choice ttl ms,
-# 14 decays at ms or '', 15 the socket's state ('' keeps it), 16 '1' sets the custom status
-# to 17 (packed, '' clears it), due to clear at 18 (ms, or '')
+# ARGV as REGISTER (1-10), then 11 chosen ('' keeps the choice), 12 remembered, 13 choice
+# ttl ms, 14 decays at ms or '', 15 the socket's state ('' keeps it), 16 '1' sets the custom
+# status to 17 (packed, '' clears it), due to clear at 18 (ms, or ''), 19 the shown decays
 CHOOSE = _PRELUDE + """
 local before = redis.call('SCARD', KEYS[2])
 local c, r, known = read_choice(KEYS[4])
@@ -196,7 +250,7 @@ renew(KEYS, ARGV)
 if ARGV[15] ~= '' then redis.call('HSET', KEYS[10], ARGV[2], ARGV[6] .. '\\31' .. ARGV[15]) end
 local c2, r2 = c, r
 if ARGV[11] ~= '' then
-  redis.call('HSET', KEYS[4], 'c', ARGV[11], 'r', ARGV[12])
+  set_choice(KEYS[4], ARGV[11], ARGV[12])
   keep_choice(KEYS[4], ARGV[12], ARGV[13])
   schedule_decay(KEYS[4], KEYS[7], ARGV[1], ARGV[14])
   c2, r2, known = ARGV[11], ARGV[12], 1
@@ -209,21 +263,23 @@ if ARGV[16] == '1' then
   x2 = ARGV[17]
 end
 local after = redis.call('SCARD', KEYS[2])
+local sa = sockets_of(KEYS[10])
+c2, r2 = follow_devices(KEYS[4], KEYS[7], ARGV[1], c2, r2, sa, ARGV[19])
 set_flag(KEYS[3], after, c2, ARGV[10], ARGV[5])
-return {before, after, c, r, c2, r2, known, lingered, 0, sb, sockets_of(KEYS[10]), bump(KEYS[10], ARGV[5]), x, x2}
+return {before, after, c, r, c2, r2, known, lingered, 0, sb, sa, bump(KEYS[10], ARGV[5]), x, x2}
 """
 
-# ARGV as finish, then 6 grace due ms or '', 7 grace marker ttl ms
+# ARGV as finish, then 6 grace due ms or '', 7 grace marker ttl ms, 8 the shown decays
 END = _PRELUDE + """
-return finish(KEYS, ARGV, ARGV[6], ARGV[7])
+return finish(KEYS, ARGV, ARGV[6], ARGV[7], ARGV[8])
 """
 
-# ARGV as finish, then 6 now ms: ends the session only if it is still due (not renewed
-# since). An expired session has been silent for its whole TTL: no grace.
+# ARGV as finish, then 6 now ms, 7 the shown decays: ends the session only if it is still
+# due (not renewed since). An expired session has been silent for its whole TTL: no grace.
 EXPIRE = _PRELUDE + """
 local due = redis.call('HGET', KEYS[1], 'expiresAt')
 if due and tonumber(due) > tonumber(ARGV[6]) then return false end
-return finish(KEYS, ARGV, '', 0)
+return finish(KEYS, ARGV, '', 0, ARGV[7])
 """
 
 # KEYS: sockets, online, choice, leaving marker, grace index, devices.
@@ -253,7 +309,7 @@ ADOPT = _PRELUDE + """
 local seq = redis.call('HGET', KEYS[5], '#') or '0'
 if redis.call('HEXISTS', KEYS[2], 'c') == 0 then
   seq = bump(KEYS[5], ARGV[4])
-  redis.call('HSET', KEYS[2], 'c', ARGV[1], 'r', ARGV[2])
+  set_choice(KEYS[2], ARGV[1], ARGV[2])
   if ARGV[8] ~= '' and redis.call('HEXISTS', KEYS[2], 'x') == 0 then
     set_custom(KEYS[2], KEYS[6], ARGV[7], ARGV[8], ARGV[9], ARGV[2], ARGV[5])
   end
@@ -312,17 +368,23 @@ return due
 # KEYS: choice, sockets, online, decay index, devices.
 # ARGV: 1 user, 2 status due, 3 due ms, 4 new status, 5 remembered, 6 next due ms or '',
 #       7 hidden, 8 user keys ttl, 9 choice ttl
+# The decay of the devices' status (or of what it made, 'k') makes a choice that lasts
+# while they stay idle: not remembered, and ended by a socket active again.
 DECAY = _PRELUDE + """
 local c, r = read_choice(KEYS[1])
-if c ~= ARGV[2] or redis.call('HGET', KEYS[1], 'd') ~= ARGV[3] then return false end
+local v = redis.call('HMGET', KEYS[1], 'i', 'k', 'd')
+if (v[1] or c) ~= ARGV[2] or v[3] ~= ARGV[3] then return false end
 local x = read_custom(KEYS[1])
 local count = redis.call('SCARD', KEYS[2])
-redis.call('HSET', KEYS[1], 'c', ARGV[4], 'r', ARGV[5])
-keep_choice(KEYS[1], ARGV[5], ARGV[9])
+local r2 = ARGV[5]
+if v[1] or v[2] then r2 = '0' end
+set_choice(KEYS[1], ARGV[4], r2)
+if v[1] or v[2] then redis.call('HSET', KEYS[1], 'k', '1') end
+keep_choice(KEYS[1], r2, ARGV[9])
 schedule_decay(KEYS[1], KEYS[4], ARGV[1], ARGV[6])
 if count > 0 then set_flag(KEYS[3], count, ARGV[4], ARGV[7], ARGV[8]) end
 local sockets = sockets_of(KEYS[5])
-return {count, count, c, r, ARGV[4], ARGV[5], 1, 0, 0, sockets, sockets, bump(KEYS[5], ARGV[8]), x, x}
+return {count, count, c, r, ARGV[4], r2, 1, 0, 0, sockets, sockets, bump(KEYS[5], ARGV[8]), x, x}
 """
 
 # KEYS: choice, sockets, custom index, devices. ARGV: 1 user, 2 due ms, 3 user keys ttl, 4 choice ttl.
@@ -346,7 +408,7 @@ return {count, count, c, r, c, r, known, 0, 0, sockets, sockets, bump(KEYS[4], A
 # knows the user already.
 SEED = _PRELUDE + """
 if redis.call('HEXISTS', KEYS[1], 'c') == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'c', ARGV[1], 'r', ARGV[2])
+set_choice(KEYS[1], ARGV[1], ARGV[2])
 if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'x', ARGV[6]) end
 if ARGV[7] ~= '' then redis.call('ZADD', KEYS[3], ARGV[7], ARGV[4]) end
 keep_choice(KEYS[1], ARGV[2], ARGV[5])
@@ -390,7 +452,7 @@ if ARGV[11] == '1' then
   local current = redis.call('HGET', KEYS[4], 'c')
   local note = redis.call('HMGET', KEYS[11], 'at', 'c')
   if not current or (note[1] and note[2] == current and tonumber(note[1]) < tonumber(ARGV[14])) then
-    redis.call('HSET', KEYS[4], 'c', ARGV[12], 'r', ARGV[13])
+    set_choice(KEYS[4], ARGV[12], ARGV[13])
     keep_choice(KEYS[4], ARGV[13], ARGV[15])
     schedule_decay(KEYS[4], KEYS[7], ARGV[1], ARGV[16])
     redis.call('HSET', KEYS[11], 'at', ARGV[14], 'c', ARGV[12])

@@ -30,6 +30,7 @@ from ...adapters.status_declarations import load_registry
 from ...adapters.timed_writes import TimedWrites
 from ...compat.hypercorn_worker import HypercornWorker
 from ...domain.budget import Budget
+from ...domain.rich_presence import ShownDecays
 from ...domain.sockets_per_user import SocketsPerUser
 from ...service_layer.durable_writer import DurableWriter
 from ...service_layer.sweeper import run_sweeper
@@ -104,6 +105,8 @@ class Core(containers.DeclarativeContainer):
     jwt_secret = providers.Singleton(resolve_jwt_secret, settings)
     clock = providers.Singleton(SystemClock)
     registry = providers.Singleton(load_registry, settings.provided.statuses.statuses_file)
+    # The stores apply decay to the shown status in the socket events' own call.
+    shown_decays = providers.Singleton(ShownDecays.of, registry)
     latencies = providers.Singleton(Latencies)
 
     # The durable record. Its engine's end is the shape's (the embedded one disposes it

@@ -22,7 +22,7 @@ class Embedded(containers.DeclarativeContainer):
     instance_lock = providers.Resource(held_data_dir, core.settings.provided.server.data_dir)
     # Disposed before the lock is released: no other process opens the file meanwhile.
     engine_resource = providers.Resource(disposed_at_stop, core.engine, instance_lock)
-    presence_store = providers.Singleton(InMemoryPresenceStore)
+    presence_store = providers.Singleton(InMemoryPresenceStore, core.clock, core.shown_decays)
     service_store = presence_store
     instance_leases: providers.Object[None] = providers.Object(None)
     fleet: providers.Object[None] = providers.Object(None)

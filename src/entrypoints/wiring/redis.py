@@ -128,6 +128,8 @@ class Shared(containers.DeclarativeContainer):
         hidden_statuses=core.registry.provided.seen_offline.call(),
         keys=topology.keys,
         events=topology.redis_events,
+        clock=core.clock,
+        shown_decays=core.shown_decays,
     )
     # Only a shared store holds instance leases.
     instance_leases = presence_store
