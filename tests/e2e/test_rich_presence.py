@@ -4,11 +4,15 @@ away, until the phone goes idle too; every update carries a growing seq."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from pathlib import Path
 
 import pytest
 import socketio
+
+from presence_gateway.adapters.presence_payload import iso_timestamp
+from presence_gateway.domain.rich_presence import parse_timestamp
 
 from .clients import Client, connected_client, token_for
 from .gateway_process import GatewayProcess
@@ -101,3 +105,72 @@ async def test_an_invalid_device_is_refused_at_connect(instances) -> None:
     with pytest.raises(socketio.exceptions.ConnectionError):
         await client.connect(one.url, {"token": token_for("bad-device"), "device": "Phone 1"})
     assert any("invalid device" in str(payload) for name, payload in client.events if name == "connect_error"), client.events
+
+
+@pytest.fixture
+def two_instances(tmp_path: Path, redis_url: str):
+    """Two instances on one Redis, sweeping twice a second (a custom status clears itself
+    at its expiry on the real clock)."""
+    env = {
+        "REDIS_URL": redis_url, "PRESENCE_SOCKETIO_CHANNEL": f"socketio-{uuid.uuid4().hex[:8]}",
+        "PRESENCE_DATA_DIR": str(tmp_path / "shared-data"), "PRESENCE_SWEEP_INTERVAL": "0.5",
+    }
+    started = []
+    try:
+        started.append(GatewayProcess(tmp_path / "one", **env).start())
+        started.append(GatewayProcess(tmp_path / "two", **env).start())
+        yield started[0], started[1]
+    finally:
+        for gateway in started:
+            gateway.stop()
+            assert "Traceback" not in gateway.log(), gateway.log()
+
+
+async def test_devices_custom_status_and_seq_as_a_watcher_on_the_other_instance_sees_them(two_instances) -> None:
+    one, two = two_instances
+    user = f"rich-{uuid.uuid4().hex[:6]}"
+    web = await device_client(one.url, user, "web")
+    mobile = await device_client(two.url, user, "mobile")
+    watcher = await connected_client(two.url, f"{user}-watcher")
+    seqs: list[int] = []
+    try:
+        (entry,) = (await watcher.call("presence:subscribe", {"userIds": [user]}))["presence"]
+        seqs.append(entry["seq"])
+
+        async def seen(timeout: float = 5.0) -> tuple[str, dict, object]:
+            update = await watcher.next("presence:updated", timeout)
+            while update["userId"] != user:  # the watcher's own, as a socket of its user
+                update = await watcher.next("presence:updated", timeout)
+            seqs.append(update["seq"])
+            return update["status"], update["devices"], update["customStatus"]
+
+        await web.call("presence:update", {"status": "IDLE"})
+        assert await seen() == ("ONLINE", {"web": "IDLE", "mobile": "ONLINE"}, None)
+        await mobile.call("presence:update", {"status": "IDLE"})
+        assert await seen() == ("IDLE", {"web": "IDLE", "mobile": "IDLE"}, None)
+
+        expires_at = iso_timestamp(time.time() + 3)
+        lunch = {"text": "lunch", "emoji": "🍜", "expiresAt": expires_at}
+        assert await web.call("presence:update", {"customStatus": lunch}) == {"ok": True}
+        assert await seen() == ("IDLE", {"web": "IDLE", "mobile": "IDLE"}, lunch)
+        # Cleared by a sweeper at its expiry, with nobody doing anything.
+        assert await seen(timeout=3 + 10) == ("IDLE", {"web": "IDLE", "mobile": "IDLE"}, None)
+        assert time.time() >= parse_timestamp(expires_at, "expiresAt")
+
+        await web.call("presence:update", {"status": "DND"})
+        assert await seen() == ("DND", {"web": "ONLINE", "mobile": "IDLE"}, None)
+        await web.call("presence:update", {"status": "ONLINE"})
+        assert await seen() == ("ONLINE", {"web": "ONLINE", "mobile": "IDLE"}, None)
+        await mobile.call("presence:update", {"status": "DND"})
+        assert await seen() == ("DND", {"web": "ONLINE", "mobile": "ONLINE"}, None)
+
+        await mobile.call("presence:update", {"customStatus": {"text": "on call"}})
+        on_call = {"text": "on call", "emoji": None, "expiresAt": None}  # every key, null when not set
+        assert await seen() == ("DND", {"web": "ONLINE", "mobile": "ONLINE"}, on_call)
+        await web.call("presence:update", {"status": "INVISIBLE"})
+        assert await seen() == ("OFFLINE", {}, None)
+
+        assert all(later > earlier for earlier, later in zip(seqs, seqs[1:], strict=False)), seqs
+    finally:
+        for client in (web, mobile, watcher):
+            await client.close()
