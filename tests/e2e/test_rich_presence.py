@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -28,13 +31,15 @@ async def device_client(url: str, user_id: str, device: str) -> Client:
 
 @pytest.fixture(params=["two-instances", "embedded"])
 def instances(request: pytest.FixtureRequest, tmp_path: Path):
+    """Sweeping twice a second: a custom status clears itself at its expiry on the real clock."""
+    sweeping = {"PRESENCE_SWEEP_INTERVAL": "0.5"}
     if request.param == "embedded":
-        gateway = GatewayProcess(tmp_path / "one").start()
+        gateway = GatewayProcess(tmp_path / "one", **sweeping).start()
         started = [gateway]
         yield gateway, gateway
     else:
         redis_url = request.getfixturevalue("redis_url")
-        env = {"REDIS_URL": redis_url, "PRESENCE_SOCKETIO_CHANNEL": f"socketio-{uuid.uuid4().hex[:8]}"}
+        env = {"REDIS_URL": redis_url, "PRESENCE_SOCKETIO_CHANNEL": f"socketio-{uuid.uuid4().hex[:8]}", **sweeping}
         env["PRESENCE_DATA_DIR"] = str(tmp_path / "shared-data")
         started = [GatewayProcess(tmp_path / "a", **env).start(), GatewayProcess(tmp_path / "b", **env).start()]
         yield started[0], started[1]
@@ -43,27 +48,51 @@ def instances(request: pytest.FixtureRequest, tmp_path: Path):
         assert "Traceback" not in gateway.log(), gateway.log()
 
 
-async def test_an_idle_tab_does_not_make_a_user_with_an_active_phone_idle(instances) -> None:
-    one, two = instances
+@dataclass
+class Watched:
+    """User A with a web socket on one instance and a mobile socket on the other, and a
+    watcher of A on the other; every ``seq`` the watcher got about A, in order."""
+
+    user: str
+    web: Client
+    mobile: Client
+    watcher: Client
+    seqs: list[int]
+    entry: dict
+
+    async def seen(self, timeout: float = 5.0) -> dict:
+        update = await self.watcher.next("presence:updated", timeout)
+        while update["userId"] != self.user:  # the watcher's own, as a socket of its user
+            update = await self.watcher.next("presence:updated", timeout)
+        self.seqs.append(update["seq"])
+        return update
+
+    def seq_grew_strictly(self) -> bool:
+        return all(later > earlier for earlier, later in zip(self.seqs, self.seqs[1:], strict=False))
+
+
+@asynccontextmanager
+async def watched(one: GatewayProcess, two: GatewayProcess) -> AsyncIterator[Watched]:
     user = f"rich-{uuid.uuid4().hex[:6]}"
-    web = await device_client(one.url, user, "web")
-    mobile = await device_client(two.url, user, "mobile")
-    watcher = await connected_client(two.url, f"{user}-watcher")
-    seqs: list[int] = []
+    clients = [
+        await device_client(one.url, user, "web"), await device_client(two.url, user, "mobile"),
+        await connected_client(two.url, f"{user}-watcher"),
+    ]
     try:
-        reply = await watcher.call("presence:subscribe", {"userIds": [user]})
-        (entry,) = reply["presence"]
+        (entry,) = (await clients[2].call("presence:subscribe", {"userIds": [user]}))["presence"]
+        yield Watched(user, *clients, [entry["seq"]], entry)
+    finally:
+        for client in clients:
+            await client.close()
+
+
+async def test_an_idle_tab_does_not_make_a_user_with_an_active_phone_idle(instances) -> None:
+    one, _ = instances
+    async with watched(*instances) as a:
+        user, web, mobile, watcher, seqs, entry, seen = a.user, a.web, a.mobile, a.watcher, a.seqs, a.entry, a.seen
         assert (entry["status"], entry["devices"], entry["customStatus"]) == (
             "ONLINE", {"web": "ONLINE", "mobile": "ONLINE"}, None,
         )
-        seqs.append(entry["seq"])
-
-        async def seen() -> dict:
-            update = await watcher.next("presence:updated")
-            while update["userId"] != user:  # the watcher's own, as a socket of its user
-                update = await watcher.next("presence:updated")
-            seqs.append(update["seq"])
-            return update
 
         assert await web.call("presence:update", {"status": "IDLE"}) == {"ok": True}
         update = await seen()
@@ -93,10 +122,7 @@ async def test_an_idle_tab_does_not_make_a_user_with_an_active_phone_idle(instan
         await watcher.round_trip()
         about_user = [u for u in watcher.received("presence:updated") if u["userId"] == user]
         assert len(about_user) == len(seqs) - 1
-        assert all(later > earlier for earlier, later in zip(seqs, seqs[1:], strict=False)), seqs
-    finally:
-        for client in (web, mobile, watcher):
-            await client.close()
+        assert a.seq_grew_strictly(), seqs
 
 
 async def test_an_invalid_device_is_refused_at_connect(instances) -> None:
@@ -107,41 +133,12 @@ async def test_an_invalid_device_is_refused_at_connect(instances) -> None:
     assert any("invalid device" in str(payload) for name, payload in client.events if name == "connect_error"), client.events
 
 
-@pytest.fixture
-def two_instances(tmp_path: Path, redis_url: str):
-    """Two instances on one Redis, sweeping twice a second (a custom status clears itself
-    at its expiry on the real clock)."""
-    env = {
-        "REDIS_URL": redis_url, "PRESENCE_SOCKETIO_CHANNEL": f"socketio-{uuid.uuid4().hex[:8]}",
-        "PRESENCE_DATA_DIR": str(tmp_path / "shared-data"), "PRESENCE_SWEEP_INTERVAL": "0.5",
-    }
-    started = []
-    try:
-        started.append(GatewayProcess(tmp_path / "one", **env).start())
-        started.append(GatewayProcess(tmp_path / "two", **env).start())
-        yield started[0], started[1]
-    finally:
-        for gateway in started:
-            gateway.stop()
-            assert "Traceback" not in gateway.log(), gateway.log()
-
-
-async def test_devices_custom_status_and_seq_as_a_watcher_on_the_other_instance_sees_them(two_instances) -> None:
-    one, two = two_instances
-    user = f"rich-{uuid.uuid4().hex[:6]}"
-    web = await device_client(one.url, user, "web")
-    mobile = await device_client(two.url, user, "mobile")
-    watcher = await connected_client(two.url, f"{user}-watcher")
-    seqs: list[int] = []
-    try:
-        (entry,) = (await watcher.call("presence:subscribe", {"userIds": [user]}))["presence"]
-        seqs.append(entry["seq"])
+async def test_devices_custom_status_and_seq_as_a_watcher_on_the_other_instance_sees_them(instances) -> None:
+    async with watched(*instances) as a:
+        web, mobile = a.web, a.mobile
 
         async def seen(timeout: float = 5.0) -> tuple[str, dict, object]:
-            update = await watcher.next("presence:updated", timeout)
-            while update["userId"] != user:  # the watcher's own, as a socket of its user
-                update = await watcher.next("presence:updated", timeout)
-            seqs.append(update["seq"])
+            update = await a.seen(timeout)
             return update["status"], update["devices"], update["customStatus"]
 
         await web.call("presence:update", {"status": "IDLE"})
@@ -170,7 +167,4 @@ async def test_devices_custom_status_and_seq_as_a_watcher_on_the_other_instance_
         await web.call("presence:update", {"status": "INVISIBLE"})
         assert await seen() == ("OFFLINE", {}, None)
 
-        assert all(later > earlier for earlier, later in zip(seqs, seqs[1:], strict=False)), seqs
-    finally:
-        for client in (web, mobile, watcher):
-            await client.close()
+        assert a.seq_grew_strictly(), a.seqs
