@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import socketio
 
 from .browser import ARTEFACTS, start_chromium, wait_until
 from .clients import token_for
@@ -66,6 +67,25 @@ class Page:
 
         wait_until(self.driver, shown, f"{user_id} as {status}", timeout)
 
+    def devices(self, user_id: str) -> dict[str, str]:
+        """The device icons of a watched user: device kind → its state."""
+        icons = self.row(user_id).find_elements("css selector", ".devices .device")
+        return {icon.get_attribute("data-device"): icon.get_attribute("data-state") for icon in icons}
+
+    def custom_status(self, user_id: str) -> tuple[str, str, str] | None:
+        """(emoji, text, until) as the row shows them, None while it shows none."""
+        custom = self.row(user_id).find_element("css selector", ".custom")
+        if not custom.is_displayed():
+            return None
+        part = lambda name: custom.find_element("css selector", f".custom-{name}").text  # noqa: E731
+        return part("emoji"), part("text"), part("until")
+
+    def set_custom_status(self, text: str, emoji: str = "", minutes: str = "") -> None:
+        for field, value in (("#custom-text", text), ("#custom-emoji", emoji), ("#custom-minutes", minutes)):
+            self.css(field).clear()
+            self.css(field).send_keys(value)
+        self.css("#custom-form button[type=submit]").click()
+
     def choose(self, status: str) -> None:
         from selenium.webdriver.support.ui import Select
 
@@ -122,6 +142,30 @@ def test_a_watcher_sees_dnd_then_offline_and_keeps_watching_across_a_gateway_res
         alice.wait_row("carol", "OFFLINE")
         assert alice.row("bob").find_element("css selector", ".last-seen").text == "online now"
         assert alice.row("carol").find_element("css selector", ".last-seen").text == "last seen: not known"
+        assert alice.devices("bob") == {"web": "ONLINE"}
+        assert (alice.devices("carol"), alice.custom_status("carol")) == ({}, None)
+
+        # Bob's phone joins, then goes idle: an icon per device, bob still ONLINE.
+        phone = socketio.SimpleClient()
+        phone.connect(gateway.url, auth={"token": token_for("bob"), "device": "mobile"}, transports=["websocket"])
+        try:
+            wait_until(browser, lambda: alice.devices("bob") == {"mobile": "ONLINE", "web": "ONLINE"}, "bob's phone")
+            assert phone.call("presence:update", {"status": "IDLE"}) == {"ok": True}
+            wait_until(browser, lambda: alice.devices("bob") == {"mobile": "IDLE", "web": "ONLINE"}, "bob's idle phone")
+            alice.wait_row("bob", "ONLINE")
+            icons = alice.row("bob").find_elements("css selector", ".devices img.device")
+            assert all(int(icon.get_attribute("naturalWidth")) > 0 for icon in icons)  # served, and the policy allows them
+
+            bob.show()
+            bob.set_custom_status("out for lunch", "☕", "30")
+            alice.show()
+            wait_until(browser, lambda: alice.custom_status("bob") is not None, "bob's custom status")
+            emoji, text, until = alice.custom_status("bob")
+            assert (emoji, text) == ("☕", "out for lunch") and until.startswith("until ")
+            alice.shot("0-devices-and-custom-status")
+        finally:
+            phone.disconnect()
+        wait_until(browser, lambda: alice.devices("bob") == {"web": "ONLINE"}, "bob's phone gone")
 
         bob.show()
         bob.choose("DND")
@@ -139,6 +183,8 @@ def test_a_watcher_sees_dnd_then_offline_and_keeps_watching_across_a_gateway_res
         last_seen = alice.row("bob").find_element("css selector", ".last-seen")
         assert last_seen.text.startswith("last seen ")
         assert last_seen.find_element("css selector", "time").get_attribute("datetime").endswith("Z")
+        # Nothing of an offline user's devices or custom status is shown.
+        assert (alice.devices("bob"), alice.custom_status("bob")) == ({}, None)
         alice.shot("2-offline-after-grace")
         assert alice.console_errors() == []
 
@@ -155,6 +201,10 @@ def test_a_watcher_sees_dnd_then_offline_and_keeps_watching_across_a_gateway_res
         bob = open_page(browser, gateway.url, "bob", pages)
         alice.show()
         alice.wait_row("bob", "DND")
+        # The custom status is kept like the remembered status, across the restart.
+        wait_until(browser, lambda: alice.custom_status("bob") is not None, "bob's custom status again")
+        assert alice.custom_status("bob")[:2] == ("☕", "out for lunch")
+        assert alice.devices("bob") == {"web": "ONLINE"}
         alice.shot("4-reconnected-still-watching")
     except BaseException:
         for page in pages:

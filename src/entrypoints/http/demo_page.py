@@ -44,6 +44,8 @@ PACKAGE_FILES = ("index.js", "client.js", "activity.js", "errors.js", "presence.
 _IMPORT_MAP = b'{"imports": {"socket.io-client": "/demo/assets/' + CLIENT_MODULE.encode() + b'"}}'
 _IMPORT_MAP_HASH = base64.b64encode(hashlib.sha256(_IMPORT_MAP).digest()).decode()
 _MAP_SLOT = "<!-- import-map -->"
+# The icons of the built-in device kinds; any other kind is shown with the "other" one.
+DEVICE_ICONS = ("web", "desktop", "mobile", "other")
 TOKEN_PATH = "/demo/token"
 _CONFIG_SLOT = "<!-- demo-config -->"
 _TYPES = {".js": "text/javascript", ".css": "text/css", ".map": "application/json", ".svg": "image/svg+xml"}
@@ -123,6 +125,7 @@ def demo_blueprint(
         "demo.js": PAGE_FILES / "demo.js",
         "demo.css": PAGE_FILES / "demo.css",
         "favicon.svg": PAGE_FILES / "favicon.svg",
+        **{f"device-{kind}.svg": PAGE_FILES / f"device-{kind}.svg" for kind in DEVICE_ICONS},
         CLIENT_SCRIPT: client_dist / CLIENT_SCRIPT,
         CLIENT_SCRIPT + ".map": client_dist / (CLIENT_SCRIPT + ".map"),
         CLIENT_MODULE: client_dist / CLIENT_MODULE,

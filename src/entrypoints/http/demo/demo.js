@@ -1,7 +1,8 @@
 // The demo page, built on @presence-gateway/client as a chat app would use it: the client
 // asks for a token on every reconnect, watches the list again after one and drops stale
-// updates. Everything shown is set through textContent, so user ids and status names are
-// never read as HTML.
+// updates. Each watched user shows their devices (an icon per device kind, dimmed while
+// idle) and their custom status. Everything shown is set through textContent, so user
+// ids, status names, device kinds and custom texts are never read as HTML.
 
 (async () => {
   const config = JSON.parse(document.getElementById("demo-config").textContent);
@@ -19,8 +20,11 @@
     client: null,
     PresenceClient: null,
     connections: 0,
-    watching: new Map(), // userId → { row, status, lastSeen }
+    watching: new Map(), // userId → { row, status, lastSeen, devices, customStatus }
   };
+  // The built-in device kinds have an icon (served beside this script); any other kind a
+  // team names shows the generic one.
+  const DEVICE_ICONS = new Set(["web", "desktop", "mobile"]);
 
   // ---- what the page shows -------------------------------------------------------------
 
@@ -70,8 +74,33 @@
     }
   }
 
+  function devicesShown(entry, element) {
+    element.replaceChildren();
+    for (const [kind, deviceState] of Object.entries(entry.devices || {}).sort(([a], [b]) => a.localeCompare(b))) {
+      const icon = document.createElement("img");
+      icon.className = "device";
+      icon.dataset.device = kind;
+      icon.dataset.state = deviceState;
+      icon.src = `/demo/assets/device-${DEVICE_ICONS.has(kind) ? kind : "other"}.svg`;
+      icon.alt = `${kind}: ${deviceState}`;
+      icon.title = icon.alt;
+      element.append(icon);
+    }
+  }
+
+  function customShown(entry, element) {
+    const custom = entry.customStatus;
+    element.hidden = !custom;
+    element.querySelector(".custom-emoji").textContent = custom && custom.emoji ? custom.emoji : "";
+    element.querySelector(".custom-text").textContent = custom ? custom.text : "";
+    const until = custom && custom.expiresAt ? clockText(custom.expiresAt) : null;
+    element.querySelector(".custom-until").textContent = until ? `until ${until}` : "";
+  }
+
   function render(entry) {
     const row = entry.row;
+    devicesShown(entry, row.querySelector(".devices"));
+    customShown(entry, row.querySelector(".custom"));
     if (entry.status === "denied") {
       row.dataset.status = "denied";
       row.dataset.online = "false";
@@ -103,40 +132,42 @@
     text.className = "status-text";
     const lastSeen = document.createElement("span");
     lastSeen.className = "last-seen";
+    const devices = document.createElement("span");
+    devices.className = "devices";
+    const custom = document.createElement("span");
+    custom.className = "custom";
+    for (const part of ["custom-emoji", "custom-text", "custom-until"]) {
+      const span = document.createElement("span");
+      span.className = part;
+      custom.append(span);
+    }
     const stop = document.createElement("button");
     stop.type = "button";
     stop.textContent = "Stop watching";
     stop.setAttribute("aria-label", `Stop watching ${userId}`);
     stop.addEventListener("click", () => unwatch(userId));
-    row.append(dot, user, text, lastSeen, stop);
+    row.append(dot, user, text, devices, lastSeen, stop, custom);
     $("watch-list").append(row);
-    const entry = { row, status: null, lastSeen: null };
+    const entry = { row, status: null, lastSeen: null, devices: {}, customStatus: null };
     state.watching.set(userId, entry);
     render(entry);
     $("watch-empty").hidden = true;
   }
 
-  function setSeen(userId, status, lastSeen) {
+  // The client keeps each user's presence (the newest seq it applied, the last seen time).
+  function setSeen(userId, presence) {
     const entry = state.watching.get(userId);
     if (!entry) return;
-    entry.status = status;
-    entry.lastSeen = lastSeen;
+    entry.status = presence ? presence.status : "denied";
+    entry.lastSeen = presence ? presence.lastSeen : null;
+    entry.devices = presence ? presence.devices : {};
+    entry.customStatus = presence ? presence.customStatus : null;
     render(entry);
-  }
-
-  function applyUpdate(userId, status, timestamp) {
-    const entry = state.watching.get(userId);
-    if (!entry) return;
-    let lastSeen = entry.lastSeen;
-    if (countsAsOnline(status)) lastSeen = null;
-    // Leaving the statuses that count as online: the update's time is the new last seen.
-    else if (!entry.status || countsAsOnline(entry.status) || !lastSeen) lastSeen = timestamp;
-    setSeen(userId, status, lastSeen);
   }
 
   function showPresence(presence) {
     if (presence.userId === state.userId) showOwn(presence.status);
-    if (state.watching.has(presence.userId)) setSeen(presence.userId, presence.status, presence.lastSeen);
+    if (state.watching.has(presence.userId)) setSeen(presence.userId, presence);
   }
 
   async function subscribe(userIds) {
@@ -146,7 +177,7 @@
       const reply = await client.watch(userIds);
       if (client !== state.client) return;
       for (const seen of reply.presence) showPresence(seen);
-      for (const userId of reply.denied) setSeen(userId, "denied", null);
+      for (const userId of reply.denied) setSeen(userId, null);
       $("watch-list").dataset.subscribed = String(Number($("watch-list").dataset.subscribed || 0) + 1);
     } catch (error) {
       if (client === state.client) showProblem(`The gateway refused the watch request: ${error.message} (${error.code})`);
@@ -319,6 +350,19 @@
       event.preventDefault();
       if (!state.client || state.client.state !== "connected") return showProblem("Not connected: the status is not sent.");
       state.client.setStatus($("my-status").value).then(
+        () => showProblem(""),
+        (error) => showProblem(`The gateway refused: ${error.message} (${error.code})`),
+      );
+    });
+    $("custom-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      if (!state.client || state.client.state !== "connected") return showProblem("Not connected: the custom status is not sent.");
+      const text = $("custom-text").value.trim();
+      const emoji = $("custom-emoji").value.trim();
+      const minutes = Number($("custom-minutes").value);
+      const custom = text ? { text, emoji: emoji || null } : null; // no text: cleared
+      if (custom && minutes > 0) custom.expiresAt = new Date(Date.now() + minutes * 60_000);
+      state.client.setCustomStatus(custom).then(
         () => showProblem(""),
         (error) => showProblem(`The gateway refused: ${error.message} (${error.code})`),
       );
