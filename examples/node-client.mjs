@@ -3,9 +3,9 @@
 //   TOKEN=$(.venv/bin/presence-gateway token --user 42) node examples/node-client.mjs
 // GATEWAY_URL says where the gateway is (default http://localhost:3000).
 //
-// It goes IDLE and back to ONLINE, so a second run starts where the first began: IDLE is
-// remembered across connections, and a status that is already in force is not announced
-// again (a run that found the user IDLE only goes back to ONLINE).
+// It goes IDLE and back to ONLINE, so a second run starts where the first began (IDLE is
+// the socket's own state: a new socket is active; a run that found the user IDLE, from
+// another socket of theirs, only goes back to ONLINE).
 import { io } from "socket.io-client";
 
 const url = process.env.GATEWAY_URL ?? "http://localhost:3000";

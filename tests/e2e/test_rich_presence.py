@@ -4,6 +4,8 @@ away, until the phone goes idle too; every update carries a growing seq."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -19,8 +21,11 @@ from presence_gateway.domain.rich_presence import parse_timestamp
 
 from .clients import Client, connected_client, token_for
 from .gateway_process import GatewayProcess
+from .test_load_balancer import node_binary
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 async def device_client(url: str, user_id: str, device: str) -> Client:
@@ -168,3 +173,27 @@ async def test_devices_custom_status_and_seq_as_a_watcher_on_the_other_instance_
         assert await seen() == ("OFFLINE", {}, None)
 
         assert a.seq_grew_strictly(), a.seqs
+
+
+def test_the_rich_presence_example_of_the_docs_runs(tmp_path: Path) -> None:
+    node = node_binary()
+    gateway = GatewayProcess(tmp_path / "example", PRESENCE_SWEEP_INTERVAL="0.5").start()
+    try:
+        env = {**os.environ, "GATEWAY_URL": gateway.url, "TOKEN": token_for("42"), "WATCHER_TOKEN": token_for("7")}
+        run = subprocess.run(
+            [node, str(EXAMPLES / "rich-presence.mjs")], env=env, capture_output=True, text=True, timeout=60
+        )
+    finally:
+        gateway.stop()
+    assert run.returncode == 0, run.stdout + run.stderr
+    lines = run.stdout.splitlines()
+    seen = [line.rsplit(" ", 1)[0] for line in lines if line.startswith("42 ")]
+    assert seen[:3] == [
+        '42 ONLINE {"web":"ONLINE","mobile":"ONLINE"} null',
+        '42 ONLINE {"web":"IDLE","mobile":"ONLINE"} null',
+        '42 IDLE {"web":"IDLE","mobile":"IDLE"} null',
+    ]
+    assert '"text":"lunch","emoji":"🍜"' in seen[3] and seen[4] == '42 IDLE {"web":"IDLE","mobile":"IDLE"} null'
+    seqs = [int(line.rsplit(" ", 1)[1]) for line in lines if line.startswith("42 ")]
+    assert seqs == sorted(set(seqs))
+    assert lines[-1].startswith('refused: {"error":{"code":"invalid_payload"') and "customStatus.text" in lines[-1]
