@@ -148,8 +148,8 @@ class Instance:
         self.container = build_container(settings, jwt_secret="capacity")
         self.store = self.container.presence_store()
         self.registry = self.container.registry()
-        self.offline_grace = self.container.settings().offline_grace
-        self.session_ttl = self.container.settings().session_ttl
+        self.offline_grace = self.container.settings().timing.offline_grace
+        self.session_ttl = self.container.settings().timing.session_ttl
 
     async def start(self) -> None:
         await self.store.load_scripts()

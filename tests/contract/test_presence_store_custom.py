@@ -123,3 +123,21 @@ async def test_seeding_teaches_custom_statuses_with_their_expiry(presence_store)
     assert (u2.choice, u2.custom) == (Choice("DND", True), FOREVER)
     assert here.custom is None  # the store knew this user: its own state wins
     assert [d.user_id for d in await presence_store.claim_due_customs(LUNCH.expires_at, 10)] == ["u1"]
+
+
+@pytest.mark.parametrize("teach", ["seed", "adopt"])
+async def test_a_custom_status_set_before_the_store_knew_the_user_stays(presence_store, teach: str) -> None:
+    # A cold start: the user sets a custom status before their choice is learnt from the
+    # durable record, whose custom status is older. Seeding and adopting keep the newer one
+    # (and the older one's expiry clears nothing), as they learn the choice.
+    await presence_store.register("u1", "s1", WEB, expires_at=190.0)
+    await presence_store.choose("u1", "s1", WEB, None, 190.0, socket_state=None, custom=FOREVER, set_custom=True)
+
+    if teach == "seed":
+        assert await presence_store.seed_choices(_seeds(("u1", Choice("DND", True), None, LUNCH))) == 1
+    else:
+        await presence_store.adopt_choice("u1", Choice("DND", True), None, LUNCH)
+
+    (state,) = await presence_store.states(["u1"])
+    assert (state.choice, state.custom) == (Choice("DND", True), FOREVER)
+    assert await presence_store.claim_due_customs(LUNCH.expires_at + 1, 10) == []

@@ -105,6 +105,12 @@ class InMemoryPresenceStore:
         if custom is not None and custom.expires_at is not None:
             heapq.heappush(self._customs, (custom.expires_at, user_id))
 
+    def _learn_custom(self, user: _User, user_id: str, custom: CustomStatus | None) -> None:
+        """The durable record's custom status, unless one was set since the store lost the
+        user (it is newer)."""
+        if user.custom is None:
+            self._set_custom(user, user_id, custom)
+
     def _follow_devices(self, user: _User, user_id: str) -> None:
         """Decay follows the shown status (``ShownDecays``), after the sockets changed."""
         states = [state for _, _, state in user.sessions.values()]
@@ -175,7 +181,7 @@ class InMemoryPresenceStore:
         user = self._user(user_id)
         if not user.known:
             self._set_choice(user, user_id, choice, decays_at)
-            self._set_custom(user, user_id, custom)
+            self._learn_custom(user, user_id, custom)
             user.seq = next_seq(user.seq, self._clock.now())
         return user.state()
 
@@ -296,7 +302,7 @@ class InMemoryPresenceStore:
             user = self._user(user_id)
             if not user.known:
                 self._set_choice(user, user_id, choice, decays_at)
-                self._set_custom(user, user_id, custom)
+                self._learn_custom(user, user_id, custom)
                 learnt += 1
         self._seeded = True
         return learnt

@@ -23,21 +23,24 @@ device kind or status name holds); a state is ONLINE (active) or a socket-scoped
 from __future__ import annotations
 
 _PRELUDE = """
+-- The sockets, packed, and the user's seq ('#'), in one read.
 local function sockets_of(key)
   local all = redis.call('HGETALL', key)
   local parts = {}
+  local seq = '0'
   for i = 1, #all, 2 do
-    if all[i] ~= '#' then parts[#parts + 1] = all[i + 1] end
+    if all[i] == '#' then seq = all[i + 1] else parts[#parts + 1] = all[i + 1] end
   end
-  return table.concat(parts, '\\30')
+  return table.concat(parts, '\\30'), seq
 end
 
 -- The user's next version: above the last, never below Redis's clock in ms (one clock
 -- for every instance), so a Redis that lost the last one still goes forward.
-local function bump(key, ttl)
+-- `last` is the seq as sockets_of read it in this call (nil: read it here).
+local function bump(key, ttl, last)
   local t = redis.call('TIME')
   local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  local s = tonumber(redis.call('HGET', key, '#') or '0') + 1
+  local s = tonumber(last or redis.call('HGET', key, '#') or '0') + 1
   if now > s then s = now end
   s = string.format('%d', s)
   redis.call('HSET', key, '#', s)
@@ -45,10 +48,12 @@ local function bump(key, ttl)
   return s
 end
 
+-- Also the decay of the shown status ('i', 'k': follow_devices), the due time ('d') and
+-- the custom status ('x', '' for none), read in the same call.
 local function read_choice(key)
-  local v = redis.call('HMGET', key, 'c', 'r')
-  if not v[1] then return '', '0', 0 end
-  return v[1], v[2] or '0', 1
+  local v = redis.call('HMGET', key, 'c', 'r', 'i', 'k', 'd', 'x')
+  if not v[1] then return '', '0', 0, v[3], v[4], v[5], v[6] or '' end
+  return v[1], v[2] or '0', 1, v[3], v[4], v[5], v[6] or ''
 end
 
 local function read_custom(key)
@@ -110,24 +115,25 @@ end
 -- stands and every socket is in a socket-scoped status, the decay of the one shown falls
 -- due ('i' names it, 'd' holds when, in the decay index); a socket active again cancels
 -- it and ends the choice such a decay made ('k'). `order` is the socket-scoped statuses
--- in declared order, 'name US due ms' ('' for no decay) joined by RS. Returns the choice
--- after.
-local function follow_devices(choice_key, decays_key, user, c, r, sockets, order)
-  local v = redis.call('HMGET', choice_key, 'i', 'k')
+-- in declared order, 'name US due ms' ('' for no decay) joined by RS; `i` and `k` are the
+-- fields as read_choice read them; `active` is true when the event made a socket active
+-- (then the sockets need no reading). Returns the choice after.
+local function follow_devices(choice_key, decays_key, user, c, r, i, k, sockets, order, active)
+  if not i and not k and (active or order == '') then return c, r end -- the common case
   local names, present = {}, {}
   for name in string.gmatch(order, '([^\\30\\31]+)\\31') do names[name] = true end
-  local any, active = false, false
+  local any = active or false
   for state in string.gmatch(sockets, '\\31([^\\30]*)') do
     any = true
     present[state] = true
     if not names[state] then active = true end
   end
   if not any or active then
-    if v[1] then
+    if i then
       redis.call('HDEL', choice_key, 'i', 'd')
       redis.call('ZREM', decays_key, user)
     end
-    if any and v[2] then
+    if any and k then
       redis.call('HSET', choice_key, 'c', '', 'r', '0')
       redis.call('HDEL', choice_key, 'k', 'd')
       redis.call('ZREM', decays_key, user)
@@ -135,7 +141,7 @@ local function follow_devices(choice_key, decays_key, user, c, r, sockets, order
     end
     return c, r
   end
-  if v[1] or v[2] or (c ~= '' and c ~= 'ONLINE' and not names[c]) then return c, r end
+  if i or k or (c ~= '' and c ~= 'ONLINE' and not names[c]) then return c, r end
   for name, due in string.gmatch(order, '([^\\30\\31]+)\\31([^\\30]*)') do
     if present[name] then
       if due ~= '' then
@@ -192,9 +198,8 @@ end
 -- `grace_due` ('' for none) keeps a user whose last session ends as they were until then.
 local function finish(keys, argv, grace_due, grace_ttl, order)
   local before = redis.call('SCARD', keys[2])
-  local c, r, known = read_choice(keys[4])
-  local x = read_custom(keys[4])
-  local sb = sockets_of(keys[10])
+  local c, r, known, i, k, _, x = read_choice(keys[4])
+  local sb, seq = sockets_of(keys[10])
   local removed = redis.call('SREM', keys[2], argv[2])
   redis.call('DEL', keys[1])
   redis.call('HDEL', keys[10], argv[2])
@@ -203,7 +208,7 @@ local function finish(keys, argv, grace_due, grace_ttl, order)
   local c2, r2 = c, r
   local sa = sockets_of(keys[10])
   local lingering = 0
-  if removed == 1 then c2, r2 = follow_devices(keys[4], keys[7], argv[1], c, r, sa, order) end
+  if removed == 1 then c2, r2 = follow_devices(keys[4], keys[7], argv[1], c, r, i, k, sa, order) end
   if removed == 1 and after == 0 and grace_due ~= '' then
     redis.call('SET', keys[8], grace_due, 'PX', grace_ttl)
     redis.call('ZADD', keys[9], grace_due, argv[1])
@@ -212,16 +217,15 @@ local function finish(keys, argv, grace_due, grace_ttl, order)
     if after == 0 then c2 = forget_unremembered(keys[4], c2, r2, known, argv[5]) end
     set_flag(keys[3], after, c2, argv[4], argv[3])
   end
-  return {before, after, c, r, c2, r2, known, 0, lingering, sb, sa, bump(keys[10], argv[3]), x, x}
+  return {before, after, c, r, c2, r2, known, 0, lingering, sb, sa, bump(keys[10], argv[3], seq), x, x}
 end
 """
 
 REGISTER = _PRELUDE + """
 local before = redis.call('SCARD', KEYS[2])
-local c, r, known = read_choice(KEYS[4])
+local c, r, known, i, k, _, x = read_choice(KEYS[4])
 if known == 0 then known = redis.call('EXISTS', KEYS[6]) end
-local x = read_custom(KEYS[4])
-local sb = sockets_of(KEYS[10])
+local sb, seq = sockets_of(KEYS[10])
 local lingered = arrive(KEYS, ARGV[1], before)
 local new = renew(KEYS, ARGV)
 local after = redis.call('SCARD', KEYS[2])
@@ -229,12 +233,13 @@ if new == 0 and lingered == 0 then
   -- A ping: nobody sees a difference, so the devices are as they were and seq stays.
   set_flag(KEYS[3], after, c, ARGV[10], ARGV[5])
   redis.call('PEXPIRE', KEYS[10], ARGV[5])
-  return {before, after, c, r, c, r, known, 0, 0, sb, sb, redis.call('HGET', KEYS[10], '#') or '0', x, x}
+  return {before, after, c, r, c, r, known, 0, 0, sb, sb, seq, x, x}
 end
 local sa = sockets_of(KEYS[10])
-local c2, r2 = follow_devices(KEYS[4], KEYS[7], ARGV[1], c, r, sa, ARGV[11])
+local c2, r2 = c, r
+if new == 1 then c2, r2 = follow_devices(KEYS[4], KEYS[7], ARGV[1], c, r, i, k, sa, ARGV[11], true) end
 set_flag(KEYS[3], after, c2, ARGV[10], ARGV[5])
-return {before, after, c, r, c2, r2, known, lingered, 0, sb, sa, bump(KEYS[10], ARGV[5]), x, x}
+return {before, after, c, r, c2, r2, known, lingered, 0, sb, sa, bump(KEYS[10], ARGV[5], seq), x, x}
 """
 
 # ARGV as REGISTER (1-10), then 11 chosen ('' keeps the choice), 12 remembered, 13 choice
@@ -242,9 +247,8 @@ return {before, after, c, r, c2, r2, known, lingered, 0, sb, sa, bump(KEYS[10], 
 # status to 17 (packed, '' clears it), due to clear at 18 (ms, or ''), 19 the shown decays
 CHOOSE = _PRELUDE + """
 local before = redis.call('SCARD', KEYS[2])
-local c, r, known = read_choice(KEYS[4])
-local x = read_custom(KEYS[4])
-local sb = sockets_of(KEYS[10])
+local c, r, known, i, k, _, x = read_choice(KEYS[4])
+local sb, seq = sockets_of(KEYS[10])
 local lingered = arrive(KEYS, ARGV[1], before)
 renew(KEYS, ARGV)
 if ARGV[15] ~= '' then redis.call('HSET', KEYS[10], ARGV[2], ARGV[6] .. '\\31' .. ARGV[15]) end
@@ -253,7 +257,7 @@ if ARGV[11] ~= '' then
   set_choice(KEYS[4], ARGV[11], ARGV[12])
   keep_choice(KEYS[4], ARGV[12], ARGV[13])
   schedule_decay(KEYS[4], KEYS[7], ARGV[1], ARGV[14])
-  c2, r2, known = ARGV[11], ARGV[12], 1
+  c2, r2, known, i, k = ARGV[11], ARGV[12], 1, false, false
 elseif known == 0 then
   known = redis.call('EXISTS', KEYS[6])
 end
@@ -264,9 +268,9 @@ if ARGV[16] == '1' then
 end
 local after = redis.call('SCARD', KEYS[2])
 local sa = sockets_of(KEYS[10])
-c2, r2 = follow_devices(KEYS[4], KEYS[7], ARGV[1], c2, r2, sa, ARGV[19])
+c2, r2 = follow_devices(KEYS[4], KEYS[7], ARGV[1], c2, r2, i, k, sa, ARGV[19], ARGV[15] == 'ONLINE')
 set_flag(KEYS[3], after, c2, ARGV[10], ARGV[5])
-return {before, after, c, r, c2, r2, known, lingered, 0, sb, sa, bump(KEYS[10], ARGV[5]), x, x2}
+return {before, after, c, r, c2, r2, known, lingered, 0, sb, sa, bump(KEYS[10], ARGV[5], seq), x, x2}
 """
 
 # ARGV as finish, then 6 grace due ms or '', 7 grace marker ttl ms, 8 the shown decays
@@ -371,15 +375,14 @@ return due
 # The decay of the devices' status (or of what it made, 'k') makes a choice that lasts
 # while they stay idle: not remembered, and ended by a socket active again.
 DECAY = _PRELUDE + """
-local c, r = read_choice(KEYS[1])
-local v = redis.call('HMGET', KEYS[1], 'i', 'k', 'd')
-if (v[1] or c) ~= ARGV[2] or v[3] ~= ARGV[3] then return false end
+local c, r, _, i, k, d = read_choice(KEYS[1])
+if (i or c) ~= ARGV[2] or d ~= ARGV[3] then return false end
 local x = read_custom(KEYS[1])
 local count = redis.call('SCARD', KEYS[2])
 local r2 = ARGV[5]
-if v[1] or v[2] then r2 = '0' end
+if i or k then r2 = '0' end
 set_choice(KEYS[1], ARGV[4], r2)
-if v[1] or v[2] then redis.call('HSET', KEYS[1], 'k', '1') end
+if i or k then redis.call('HSET', KEYS[1], 'k', '1') end
 keep_choice(KEYS[1], r2, ARGV[9])
 schedule_decay(KEYS[1], KEYS[4], ARGV[1], ARGV[6])
 if count > 0 then set_flag(KEYS[3], count, ARGV[4], ARGV[7], ARGV[8]) end
@@ -405,12 +408,14 @@ return {count, count, c, r, c, r, known, 0, 0, sockets, sockets, bump(KEYS[4], A
 # KEYS: choice, decay index, custom index. ARGV: 1 chosen ('' for none), 2 remembered,
 # 3 decays at or '', 4 user, 5 choice ttl, 6 custom status (packed, or ''), 7 its expiry or ''.
 # Copies one remembered choice and custom status from the durable record unless the store
-# knows the user already.
+# knows the user already; a custom status set since the store lost the user is newer and
+# kept (as ADOPT keeps it), with its own expiry.
 SEED = _PRELUDE + """
 if redis.call('HEXISTS', KEYS[1], 'c') == 1 then return 0 end
 set_choice(KEYS[1], ARGV[1], ARGV[2])
-if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'x', ARGV[6]) end
-if ARGV[7] ~= '' then redis.call('ZADD', KEYS[3], ARGV[7], ARGV[4]) end
+if ARGV[6] ~= '' and redis.call('HEXISTS', KEYS[1], 'x') == 0 then
+  set_custom(KEYS[1], KEYS[3], ARGV[4], ARGV[6], ARGV[7], ARGV[2], ARGV[5])
+end
 keep_choice(KEYS[1], ARGV[2], ARGV[5])
 if ARGV[1] ~= '' then schedule_decay(KEYS[1], KEYS[2], ARGV[4], ARGV[3]) end
 return 1
