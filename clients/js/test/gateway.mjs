@@ -11,7 +11,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const CHECKOUT = resolve(HERE, "../../..");
+export const CHECKOUT = resolve(HERE, "../../..");
 export const SECRET = "js-client-test-secret-long-enough-for-hs256";
 const BIN = process.env.PRESENCE_GATEWAY_BIN ?? join(CHECKOUT, ".venv/bin/presence-gateway");
 const running = new Set();
