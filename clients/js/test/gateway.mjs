@@ -122,6 +122,18 @@ export class Gateway {
     clearTimeout(timer);
   }
 
+  /** How many `event`s this gateway has received from all its sockets, answered or refused
+   * (its /metrics, `presence_events_total`). */
+  async received(event) {
+    const text = await (await fetch(`${this.url}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
+    let total = 0;
+    for (const line of text.split("\n")) {
+      const match = /^presence_events_total\{event="([^"]+)",outcome="[a-z]+"\} ([0-9.e+]+)$/.exec(line);
+      if (match && match[1] === event) total += Number(match[2]);
+    }
+    return total;
+  }
+
   log() {
     return existsSync(this.logPath) ? readFileSync(this.logPath, "utf8") : "";
   }
