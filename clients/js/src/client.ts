@@ -320,10 +320,14 @@ export class PresenceClient {
     const first = this.pending !== null;
     this.retries = 0;
     this.askedAgain = false;
-    this.setOwn({ ...this.ownOr(connected.userId), status: connected.status });
     const early = this.early;
     this.early = [];
     const announced = early.some((data) => (data as { userId?: unknown } | null)?.userId === connected.userId);
+    // What `connected` says, until something newer: told to `me` listeners only when no
+    // announced presence follows (an announced one is the same arrival, with its seq).
+    const own = { ...this.ownOr(connected.userId), status: connected.status };
+    if (announced) this.own = own;
+    else this.setOwn(own);
     this.setState("connected");
     for (const data of early) this.onUpdate(data);
     this.startPinging(socket);
