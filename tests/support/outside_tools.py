@@ -1,6 +1,6 @@
-"""Programs from outside the project some tests drive (HAProxy, Chromium and its driver,
-Node.js): found on the machine, or the test is skipped with one reason naming the tool and
-the one command that installs it.
+"""Programs from outside the project some tests drive (HAProxy, Chromium, Node.js): found
+on the machine, or the test is skipped with one reason naming the tool and the one command
+that installs it.
 
 A laptop without them still passes ``make test``. CI sets ``PRESENCE_TEST_REQUIRE_TOOLS=1``
 (``.ci/run`` does, after installing them): there a missing tool fails the test, so a run
@@ -18,7 +18,7 @@ import pytest
 REQUIRE = "PRESENCE_TEST_REQUIRE_TOOLS"
 
 HAPROXY = ("HAProxy", "apt-get install -y haproxy")
-CHROMIUM = ("Chromium and chromedriver", "apt-get install -y chromium chromium-driver")
+CHROMIUM = ("Chromium", "apt-get install -y chromium")
 NODE = ("Node.js and npm", "apt-get install -y nodejs npm")
 EXAMPLE_CLIENT = ("the stock socket.io-client", "npm ci --prefix examples")
 DEMO_CLIENT = ("the demo page's Socket.IO client", "npm ci --prefix web")

@@ -1,8 +1,9 @@
 """Every process a test starts, stopped by its id in a finalizer, whatever way the test ends.
 
-The helpers that start a process (gateways, redis-server, PostgreSQL, HAProxy, Node,
-chromedriver) call :func:`track` with it. The process belongs to whoever was running when
-it started: the fixture being set up (any scope) or, outside fixtures, the test itself.
+The helpers that start a process (gateways, redis-server, PostgreSQL, HAProxy, Node, whose
+tests' gateways share its group and whose Chromium exits with it) call :func:`track` with
+it. The process belongs to whoever was running when it started: the fixture being set up
+(any scope) or, outside fixtures, the test itself.
 :class:`Finalizers` (the plugin ``tests/conftest.py`` registers) stops what a fixture started once that fixture is
 finalized, and what a test started once the test is torn down: a test that fails half
 way, before its own ``finally`` or with no ``finally`` at all, still leaves nothing

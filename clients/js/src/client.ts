@@ -95,6 +95,22 @@ function userIdsOf(ids: readonly (string | number)[]): string[] {
   return [...seen];
 }
 
+/** The custom status as given, for the gateway to check (a shape it refuses is answered
+ * with its own code and words, so the client never accepts what the gateway would not);
+ * only a Date is written as the ISO-8601 UTC the gateway reads. */
+function customStatusBody(custom: CustomStatusInput | null): Record<string, unknown> | null {
+  if (custom === null) return null;
+  if (!custom || typeof custom !== "object") {
+    throw new PresenceError("invalid_payload", "a custom status is an object {text, emoji?, expiresAt?}, or null to clear it");
+  }
+  const body: Record<string, unknown> = { ...custom };
+  if (custom.expiresAt instanceof Date) {
+    if (Number.isNaN(custom.expiresAt.getTime())) throw new PresenceError("invalid_payload", "customStatus.expiresAt is an invalid Date");
+    body.expiresAt = custom.expiresAt.toISOString();
+  }
+  return body;
+}
+
 function chunks<T>(items: T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
@@ -199,16 +215,7 @@ export class PresenceClient {
 
   /** Set the user's custom status, or clear it with null; resolves once acknowledged. */
   async setCustomStatus(custom: CustomStatusInput | null): Promise<void> {
-    let body: Record<string, unknown> | null = null;
-    if (custom !== null) {
-      if (!custom || typeof custom.text !== "string") throw new PresenceError("invalid_payload", "a custom status has a text");
-      body = { text: custom.text };
-      if (custom.emoji !== undefined) body.emoji = custom.emoji;
-      if (custom.expiresAt !== undefined) {
-        body.expiresAt = custom.expiresAt instanceof Date ? custom.expiresAt.toISOString() : custom.expiresAt;
-      }
-    }
-    await this.request("presence:update", { customStatus: body });
+    await this.request("presence:update", { customStatus: customStatusBody(custom) });
   }
 
   /** Watch users: their presence now, then every change of theirs as `presence`, across
@@ -313,10 +320,14 @@ export class PresenceClient {
     const first = this.pending !== null;
     this.retries = 0;
     this.askedAgain = false;
-    this.setOwn({ ...this.ownOr(connected.userId), status: connected.status });
     const early = this.early;
     this.early = [];
     const announced = early.some((data) => (data as { userId?: unknown } | null)?.userId === connected.userId);
+    // What `connected` says, until something newer: told to `me` listeners only when no
+    // announced presence follows (an announced one is the same arrival, with its seq).
+    const own = { ...this.ownOr(connected.userId), status: connected.status };
+    if (announced) this.own = own;
+    else this.setOwn(own);
     this.setState("connected");
     for (const data of early) this.onUpdate(data);
     this.startPinging(socket);

@@ -26,6 +26,28 @@ describe("connect", () => {
     assert.deepEqual(states.values, ["connecting", "connected", "closed"]);
   });
 
+  test("me fires once on connect, with what the gateway announced, and its seq grows across a restart", async () => {
+    const client = open({ token: mint("eve"), device: "desktop" });
+    const me = new Recorder(client, "me");
+    await client.connect();
+    assert.deepEqual(
+      me.values.map((p) => [p.status, p.devices, p.seq > 0]),
+      [["ONLINE", { desktop: "ONLINE" }, true]],
+      "no made-up presence (no devices, seq 0) before the announced one",
+    );
+    const states = new Recorder(client, "state");
+    await gateway.stop();
+    await states.waitFor((s) => s === "reconnecting", "reconnecting");
+    await gateway.start();
+    await states.waitFor((s) => s === "connected", "connected again");
+    await me.waitFor((p, i) => i > 0 && p.status === "ONLINE", "eve ONLINE again");
+    const seqs = me.values.map((p) => p.seq);
+    assert.ok(
+      seqs.every((seq, i) => i === 0 || seq > seqs[i - 1]),
+      `each me newer than the one before: ${JSON.stringify(me.values.map((p) => [p.status, p.seq]))}`,
+    );
+  });
+
   for (const [code, token] of [
     ["missing_token", ""],
     ["invalid_token", mint("ada", { secret: "another-secret-that-is-long-enough-for-it" })],

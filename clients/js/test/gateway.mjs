@@ -11,7 +11,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const CHECKOUT = resolve(HERE, "../../..");
+export const CHECKOUT = resolve(HERE, "../../..");
 export const SECRET = "js-client-test-secret-long-enough-for-hs256";
 const BIN = process.env.PRESENCE_GATEWAY_BIN ?? join(CHECKOUT, ".venv/bin/presence-gateway");
 const running = new Set();
@@ -120,6 +120,18 @@ export class Gateway {
     const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
     await exited;
     clearTimeout(timer);
+  }
+
+  /** How many `event`s this gateway has received from all its sockets, answered or refused
+   * (its /metrics, `presence_events_total`). */
+  async received(event) {
+    const text = await (await fetch(`${this.url}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
+    let total = 0;
+    for (const line of text.split("\n")) {
+      const match = /^presence_events_total\{event="([^"]+)",outcome="[a-z]+"\} ([0-9.e+]+)$/.exec(line);
+      if (match && match[1] === event) total += Number(match[2]);
+    }
+    return total;
   }
 
   log() {

@@ -19,6 +19,7 @@
     token: null,
     client: null,
     PresenceClient: null,
+    loaded: null, // a promise: whether the client's module is here (see loadClient)
     connections: 0,
     watching: new Map(), // userId → { row, status, lastSeen, devices, customStatus }
   };
@@ -210,6 +211,7 @@
 
   function connect() {
     let asked = 0;
+    if (state.client) state.client.close(); // one socket per page, whatever signed in twice
     const client = new state.PresenceClient({
       url: location.origin,
       device: "web",
@@ -291,6 +293,7 @@
   }
 
   async function signIn(userId) {
+    if (!(await state.loaded)) return; // no client: the page says so
     let token;
     try {
       token = config.tokenEndpoint ? await fetchToken(userId) : $("token").value.trim();
@@ -331,7 +334,19 @@
     $("user-id").focus();
   }
 
+  /** The client's module, loading while the page is already usable: a sign-in made before
+   * it is here (a slow network, a quick Enter) waits for it instead of failing. */
+  async function loadClient() {
+    try {
+      if (config.clientScript) state.PresenceClient = (await import("/demo/assets/client/index.js")).PresenceClient;
+    } catch (_) {
+      // shown by setUp
+    }
+    return Boolean(state.PresenceClient);
+  }
+
   async function setUp() {
+    state.loaded = loadClient();
     for (const status of config.statuses) {
       if (!status.choosable) continue;
       const option = document.createElement("option");
@@ -381,12 +396,7 @@
       $("watch-id").value = "";
     });
 
-    try {
-      if (config.clientScript) state.PresenceClient = (await import("/demo/assets/client/index.js")).PresenceClient;
-    } catch (_) {
-      // shown below
-    }
-    if (!state.PresenceClient) {
+    if (!(await state.loaded)) {
       setConnection("unavailable", "No Socket.IO client");
       showProblem(MISSING_CLIENT);
       $("sign-in").querySelector("button").disabled = true;
