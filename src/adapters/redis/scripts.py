@@ -268,6 +268,36 @@ local sockets = sockets_of(KEYS[5])
 return {count, count, c, r, c, r, 1, 0, 0, sockets, sockets, seq, x, x}
 """
 
+# KEYS: sockets, choice, online, decay index, devices, leaving marker, custom index.
+# ARGV: 1 chosen, 2 remembered, 3 hidden, 4 user keys ttl, 5 choice ttl, 6 decays at or '', 7 user,
+#       8 '1' sets the choice, 9 '1' sets the custom status to 10 (packed, '' clears it),
+#       due to clear at 11 (ms, or '')
+# The server API's status: set whether the user is connected or not (a choice that is not
+# remembered ends at once for a user with no session and no grace).
+IMPOSE = _PRELUDE + """
+local count = redis.call('SCARD', KEYS[1])
+local c, r, known = read_choice(KEYS[2])
+local x = read_custom(KEYS[2])
+local lingering = 0
+if count == 0 then lingering = redis.call('EXISTS', KEYS[6]) end
+local c2, r2 = c, r
+if ARGV[8] == '1' then
+  c2, r2, known = ARGV[1], ARGV[2], 1
+  if count == 0 and lingering == 0 and r2 ~= '1' then c2 = '' end
+  redis.call('HSET', KEYS[2], 'c', c2, 'r', r2)
+  if c2 == '' then schedule_decay(KEYS[2], KEYS[4], ARGV[7], '') else schedule_decay(KEYS[2], KEYS[4], ARGV[7], ARGV[6]) end
+end
+local x2 = x
+if ARGV[9] == '1' then
+  set_custom(KEYS[2], KEYS[7], ARGV[7], ARGV[10], ARGV[11], r2, ARGV[5])
+  x2 = ARGV[10]
+end
+keep_choice(KEYS[2], r2, ARGV[5])
+if count > 0 then set_flag(KEYS[3], count, c2, ARGV[3], ARGV[4]) end
+local sockets = sockets_of(KEYS[5])
+return {count, count, c, r, c2, r2, known, lingering, lingering, sockets, sockets, bump(KEYS[5], ARGV[4]), x, x2}
+"""
+
 # KEYS: 1 the seeding epoch, then for each user: sockets, choice, leaving marker, devices.
 # Each user's state, for many users in one call (a snapshot of the users a socket
 # watches), one line per user, tab-separated: count, chosen, remembered, choice known,
