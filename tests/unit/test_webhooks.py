@@ -97,8 +97,16 @@ class Log:
 
 
 def change(entry_id: str, user: str, seq: int, at: float) -> StreamEntry:
-    body = {"userId": user, "status": "ONLINE", "previous": "OFFLINE", "devices": {"web": "ONLINE"},
-            "customStatus": None, "seq": seq, "timestamp": "2027-01-15T08:00:00.000Z", "instance": "a"}
+    body = {
+        "userId": user,
+        "status": "ONLINE",
+        "previous": "OFFLINE",
+        "devices": {"web": "ONLINE"},
+        "customStatus": None,
+        "seq": seq,
+        "timestamp": "2027-01-15T08:00:00.000Z",
+        "instance": "a",
+    }
     return StreamEntry(entry_id, body, at)
 
 
@@ -107,8 +115,14 @@ def deliverer(clock: FakeClock, log: Log, receiver: Receiver, retry_for: float =
         clock.advance(seconds)
 
     return WebhookDeliverer(
-        log_=log, sender=receiver, clock=clock, secret=SECRET, holder="a", retry_for=retry_for,
-        sleep=sleep, draw=lambda: 1.0,
+        log_=log,
+        sender=receiver,
+        clock=clock,
+        secret=SECRET,
+        holder="a",
+        retry_for=retry_for,
+        sleep=sleep,
+        draw=lambda: 1.0,
     )
 
 
@@ -151,6 +165,13 @@ def test_the_body_is_the_documented_shape() -> None:
     body = json.loads(webhook_body(change("5-1", "u1", 9, 0.0)))
 
     assert body == {
-        "id": "5-1", "type": "presence.changed", "userId": "u1", "status": "ONLINE", "previous": "OFFLINE",
-        "devices": {"web": "ONLINE"}, "customStatus": None, "seq": 9, "timestamp": "2027-01-15T08:00:00.000Z",
+        "id": "5-1",
+        "type": "presence.changed",
+        "userId": "u1",
+        "status": "ONLINE",
+        "previous": "OFFLINE",
+        "devices": {"web": "ONLINE"},
+        "customStatus": None,
+        "seq": 9,
+        "timestamp": "2027-01-15T08:00:00.000Z",
     }

@@ -4,8 +4,8 @@ group on it (``presence_webhook_cursor``: how far delivery got; ``presence_webho
 
 A socket event never waits on the database: a change is queued in memory (bounded) and
 written in batches by ``run``; a read writes what is queued first, so a reader sees every
-change made before it asked. Past ``maxlen`` rows the oldest are deleted, as ``MAXLEN ~``
-trims the Redis Stream.
+change made before it asked. Past ``maxlen`` rows the oldest are deleted (a tenth over at
+most), as ``MAXLEN ~`` trims the Redis Stream.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 MAX_QUEUED = 100_000  # changes held while the database does not take them
 WRITE_BATCH = 500
 MAX_ID_DIGITS = 19
-TRIM_EVERY = 100  # batches between trims
+TRIM_SHARE = 10  # trimmed each time a tenth of maxlen was written: about 1.1 x maxlen rows at most
 
 
 def _entry(row: object) -> StreamEntry:
@@ -44,7 +44,7 @@ class SqlChangeStream:
         self._queue: deque[dict[str, object]] = deque()
         self._queued = anyio.Event()
         self._lock = anyio.Lock()
-        self._batches = 0
+        self._since_trim = 0
         self.appended = 0
         self.lost = 0  # dropped from a full queue (the database away for long): metrics
 
@@ -72,9 +72,10 @@ class SqlChangeStream:
                     self._queue.popleft()
                 written += len(rows)
                 self.appended += len(rows)
-                self._batches += 1
-                if self._batches % TRIM_EVERY == 1:
+                self._since_trim += len(rows)
+                if self._since_trim >= max(1, self.maxlen // TRIM_SHARE):
                     await self._trim()
+                    self._since_trim = 0
         return written
 
     async def _trim(self) -> None:
