@@ -21,6 +21,7 @@ from .http.demo_page import announce_demo, demo_blueprint
 from .http.forwarded import TrustedForwarded
 from .http.health import health_blueprint
 from .http.metrics import MetricsPort, metrics_blueprint
+from .http.openapi import openapi_blueprint
 from .http.polling_guard import polling_post_refusal, send_refusal
 from .http.polling_refusal import PollingRefusal
 from .http.presence_api import presence_api_blueprint
@@ -120,6 +121,7 @@ def _build(settings: Settings, worker: HypercornWorker | None, hold_instance: bo
     http.register_blueprint(
         server_api_blueprint(keys, container.server_presence(), container.change_stream(), container.server_api_counts())
     )
+    http.register_blueprint(openapi_blueprint())
     if settings.server.metrics_port is None:
         http.register_blueprint(metrics_blueprint(registry))
     if settings.server.loop_monitor:
