@@ -26,7 +26,7 @@ from aiohttp import web
 from presence_gateway.entrypoints.http import api_models as models
 
 from .clients import Client, connected_client, token_for
-from .gateway_process import GatewayProcess
+from .gateway_process import GatewayProcess, scrape
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
@@ -155,6 +155,9 @@ async def test_the_server_routes_take_a_service_key_and_nothing_else(pair: Pair)
     assert key_as_user.status_code == 401 and "service key" in key_as_user.json()["error"]["message"]
     assert user_route.status_code == 200
     assert "server_api=backend" in a.log() and SECRET_KEY not in a.log()
+    figures = scrape(a.url + "/metrics")
+    assert figures[("presence_server_api_requests_total", (("code", "401"), ("route", "stats")))] == 3
+    assert figures[("presence_server_api_requests_total", (("code", "200"), ("route", "stats")))] == 1
 
 
 async def test_query_explain_and_stats_match_the_connected_sockets(pair: Pair) -> None:
@@ -323,12 +326,18 @@ async def test_every_change_reaches_the_receiver_signed_and_in_order_through_a_k
         await receiver.wait_until(
             lambda: {c["id"] for c in expected} <= {body["id"] for body in receiver.bodies()}, timeout=30
         )
+        figures = [scrape(instance.url + "/metrics") for instance in (a, b) if instance.process.poll() is None]
+        figures += [scrape(pair.instances[leader].url + "/metrics")]
     finally:
         for client in users:
             await client.close()
         await store.aclose()
 
     assert len({c["userId"] for c in expected}) == 2 and len(expected) >= 9
+    delivered = sum(f.get(("presence_webhook_deliveries_total", (("outcome", "delivered"),)), 0) for f in figures)
+    assert delivered >= 1
+    for f in figures:
+        assert ("presence_webhook_queue_depth", ()) in f and ("presence_change_stream_length", ()) in f
     for body, header, at in receiver.delivered:
         assert signed(WEBHOOK_SECRET, header, body, at), header
     first_seen: dict[str, dict[str, Any]] = {}
@@ -381,3 +390,36 @@ async def test_a_stream_consumer_that_stops_and_resumes_misses_nothing(pair: Pai
     assert [c["status"] for c in mine][-1:] == ["DND"]
     assert set(mine[0]) == {"id", "userId", "status", "previous", "devices", "customStatus", "seq", "timestamp"}
     assert page["next"] == page["changes"][-1]["id"]
+
+
+async def test_with_no_key_the_server_api_is_off(gateway: GatewayProcess) -> None:
+    answer = await api(gateway, "GET", "/api/v1/server/stats")
+
+    assert answer.status_code == 404 and answer.json()["error"]["code"] == "not_found"
+    assert "server_api=off" in gateway.log()
+
+
+async def test_the_embedded_default_keeps_the_stream_in_its_database_and_delivers_it(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    env = {"PRESENCE_API_KEYS": KEY, "PRESENCE_WEBHOOK_URL": receiver.url, "PRESENCE_WEBHOOK_SECRET": WEBHOOK_SECRET}
+    single = GatewayProcess(tmp_path / "embedded", **env).start()
+    try:
+        client = await connected_client(single.url, "u-embedded")
+        await client.call("presence:update", {"status": "DND"})
+        await client.close()
+        await receiver.wait_until(lambda: [b["status"] for b in receiver.bodies()][-1:] == ["OFFLINE"])
+        changes = await all_changes(single)
+        stats = (await api(single, "GET", "/api/v1/server/stats")).json()
+    finally:
+        single.stop()
+
+    assert [(c["status"], c["previous"]) for c in changes] == [
+        ("ONLINE", "OFFLINE"),
+        ("DND", "ONLINE"),
+        ("OFFLINE", "DND"),
+    ]
+    assert [b["id"] for b in receiver.bodies()] == [c["id"] for c in changes] == ["1", "2", "3"]
+    assert receiver.attempts == 5  # two refused, then each once
+    assert stats["sockets"] == 0 and stats["users"]["online"] == 0
+    assert "Traceback" not in single.log()

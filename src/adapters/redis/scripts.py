@@ -88,6 +88,13 @@ local function set_custom(choice_key, customs_key, user, packed, expires, rememb
   keep_choice(choice_key, remembered, ttl)
 end
 
+-- `flag` '1' sets the custom status to `packed` (set_custom); returns the custom status after.
+local function custom_after(flag, x, choice_key, customs_key, user, packed, expires, remembered, ttl)
+  if flag ~= '1' then return x end
+  set_custom(choice_key, customs_key, user, packed, expires, remembered, ttl)
+  return packed
+end
+
 -- A choice that decays carries its due time ('d', ms) and sits in the decay index.
 local function schedule_decay(choice_key, decays_key, user, due)
   if due == '' then
@@ -203,11 +210,7 @@ if ARGV[11] ~= '' then
 elseif known == 0 then
   known = redis.call('EXISTS', KEYS[6])
 end
-local x2 = x
-if ARGV[16] == '1' then
-  set_custom(KEYS[4], KEYS[11], ARGV[1], ARGV[17], ARGV[18], r2, ARGV[13])
-  x2 = ARGV[17]
-end
+local x2 = custom_after(ARGV[16], x, KEYS[4], KEYS[11], ARGV[1], ARGV[17], ARGV[18], r2, ARGV[13])
 local after = redis.call('SCARD', KEYS[2])
 set_flag(KEYS[3], after, c2, ARGV[10], ARGV[5])
 return {before, after, c, r, c2, r2, known, lingered, 0, sb, sockets_of(KEYS[10]), bump(KEYS[10], ARGV[5]), x, x2}
@@ -287,11 +290,7 @@ if ARGV[8] == '1' then
   redis.call('HSET', KEYS[2], 'c', c2, 'r', r2)
   if c2 == '' then schedule_decay(KEYS[2], KEYS[4], ARGV[7], '') else schedule_decay(KEYS[2], KEYS[4], ARGV[7], ARGV[6]) end
 end
-local x2 = x
-if ARGV[9] == '1' then
-  set_custom(KEYS[2], KEYS[7], ARGV[7], ARGV[10], ARGV[11], r2, ARGV[5])
-  x2 = ARGV[10]
-end
+local x2 = custom_after(ARGV[9], x, KEYS[2], KEYS[7], ARGV[7], ARGV[10], ARGV[11], r2, ARGV[5])
 keep_choice(KEYS[2], r2, ARGV[5])
 if count > 0 then set_flag(KEYS[3], count, c2, ARGV[3], ARGV[4]) end
 local sockets = sockets_of(KEYS[5])
