@@ -156,6 +156,8 @@ class WebhookDeliverer:
         first = self._clock.now()
         while True:
             attempt += 1
+            if not await self._hold_lead():
+                return False  # another instance delivers now: never two at once, nor out of order
             outcome = await self._attempt(body)
             if outcome is None:
                 self.outcomes["delivered"] += 1

@@ -175,3 +175,38 @@ async def test_the_stream_is_capped_near_its_maxlen(world: World) -> None:
 
     assert 100 <= await world.stream.length() <= 300
     assert newest[-1].body["seq"] == 1000
+
+
+async def test_changes_trimmed_before_delivery_are_passed_over_not_owed_for_ever(world: World) -> None:
+    log = world.open_log()
+    assert await log.lead("a", 1_800_000_000.0, 10.0)
+    await published(world.stream, *(change("u1", seq) for seq in range(1, 6)))
+    assert len(await log.owed(5)) == 5  # read, never acknowledged (the deliverer died)
+    world.stream.maxlen = 10
+    await published(world.stream, *(change("u1", seq) for seq in range(6, 506)))
+
+    again = world.open_log()
+    assert await again.lead("a", 1_800_000_001.0, 10.0)
+    seen: list[int] = []
+    with anyio.fail_after(5):
+        while entries := await again.owed(100):
+            for entry in entries:
+                seen.append(entry.body["seq"])
+                await again.ack(entry.id)
+        # The trimmed ones were passed over: nothing is owed any more.
+        assert await again.owed(100) == []
+
+    assert seen == sorted(seen) and seen[-1] == 505 and 1 not in seen
+    assert await again.pending() == 0
+
+
+async def test_what_is_owed_counts_the_unread_and_the_unacknowledged(world: World) -> None:
+    log = world.open_log()
+    assert await log.lead("a", 1_800_000_000.0, 10.0)
+    await published(world.stream, *(change("u1", seq) for seq in range(1, 5)))
+    assert await log.pending() == 4
+
+    (first, *_) = await log.owed(2)
+    await log.ack(first.id)
+
+    assert await log.pending() == 3

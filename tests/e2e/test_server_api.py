@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import os
 import signal
+import sqlite3
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -411,8 +412,14 @@ async def test_the_embedded_default_keeps_the_stream_in_its_database_and_deliver
         await receiver.wait_until(lambda: [b["status"] for b in receiver.bodies()][-1:] == ["OFFLINE"])
         changes = await all_changes(single)
         stats = (await api(single, "GET", "/api/v1/server/stats")).json()
+        await connected_client(single.url, "u-at-stop")  # still connected when the gateway stops
     finally:
         single.stop()
+    with sqlite3.connect(single.data_dir / "presence.sqlite3") as db:
+        at_stop = [
+            orjson.loads(body)["status"]
+            for (body,) in db.execute("SELECT body FROM presence_changes WHERE user_id = 'u-at-stop' ORDER BY id")
+        ]
 
     assert [(c["status"], c["previous"]) for c in changes] == [
         ("ONLINE", "OFFLINE"),
@@ -423,3 +430,4 @@ async def test_the_embedded_default_keeps_the_stream_in_its_database_and_deliver
     assert receiver.attempts == 5  # two refused, then each once
     assert stats["sockets"] == 0 and stats["users"]["online"] == 0
     assert "Traceback" not in single.log()
+    assert at_stop == ["ONLINE", "OFFLINE"]  # the shutdown's OFFLINE is kept too

@@ -205,6 +205,7 @@ class SqlDeliveryLog:
         return len(rows)
 
     async def pending(self) -> int:
+        await self._stream.flush()
         t = presence_changes
         async with self._engine.connect() as conn:
             last = await self._last_id(conn)

@@ -13,7 +13,7 @@ from ...adapters.memory.user_blocks import InMemoryUserBlocks
 from ...adapters.sql.change_stream import SqlChangeStream, SqlDeliveryLog
 from ...compat.lean_manager import LocalManager
 from ..process.start_steps import forget_previous_run
-from .resources import disposed_at_stop, held_data_dir
+from .resources import disposed_at_stop, flushed_at_stop, held_data_dir
 
 
 class Embedded(containers.DeclarativeContainer):
@@ -41,6 +41,7 @@ class Embedded(containers.DeclarativeContainer):
         maxlen=core.settings.provided.server_api.stream_maxlen,
         instance=core.settings.provided.server.instance_id,
     )
+    change_stream_resource = providers.Resource(flushed_at_stop, change_stream, engine_resource)
     delivery_log = providers.Singleton(SqlDeliveryLog, core.engine, change_stream)
     instance_leases: providers.Object[None] = providers.Object(None)
     fleet: providers.Object[None] = providers.Object(None)

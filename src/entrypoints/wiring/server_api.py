@@ -39,7 +39,9 @@ def webhook_deliverer(settings: Settings, log_: Any, sender: HttpWebhookSender |
         return None
     return WebhookDeliverer(
         log_=log_, sender=sender, clock=clock, secret=api.webhook_secret, holder=settings.server.instance_id,
-        retry_for=api.webhook_retry_for, lead_ttl=settings.timing.lease_ttl,
+        retry_for=api.webhook_retry_for,
+        # Held across an attempt: longer than the longest one, so no other leader starts meanwhile.
+        lead_ttl=max(settings.timing.lease_ttl, 3 * api.webhook_timeout),
     )
 
 
