@@ -322,6 +322,9 @@ class ServerReads(Protocol):
     async def online_users(self, limit: int) -> list[str]:
         """Up to ``limit`` users with a live socket (each once)."""
 
+    async def end_grace(self, user_id: str) -> Transition | None:
+        """End the user's offline grace now (None: they are in none, or came back)."""
+
     async def impose(self, user_id: str, update: Update) -> Transition:
         """Set the user's choice and custom status whether they are connected or not (the
         server API's PUT); the socket state of ``update`` is not used."""

@@ -141,6 +141,11 @@ class ServerPresence:
         # The store first: watchers see OFFLINE now, and the closes that follow find
         # nothing left to end (no grace starts from them).
         await self._service.end_sessions(checked, ids)
+        if not ids and sessions.grace_until is not None:
+            # No socket left, but still shown as before: the grace ends now too.
+            transition = await self._reads.end_grace(checked)
+            if transition is not None:
+                await self._service.record(checked, transition)
         if ids:
             await self._sockets.disconnect(ids, DISCONNECTED_EVENT, {"reason": reason})
         log.info("user %r disconnected by the server API: %d sockets", checked, len(ids))

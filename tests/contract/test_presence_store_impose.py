@@ -46,3 +46,26 @@ async def test_a_user_with_no_socket_keeps_a_remembered_choice_and_a_custom_stat
     assert dropped.after.choice is None
     back = await presence_store.register("away", "s1", WEB, expires_at=190.0)
     assert (back.after.choice, back.after.custom) == (Choice("DND", True), CALL)
+
+
+async def test_an_offline_grace_is_ended_at_once_when_asked(presence_store) -> None:
+    await presence_store.register("u1", "s1", WEB, expires_at=190.0)
+    await presence_store.choose("u1", "s1", WEB, Choice("DND", False), expires_at=190.0)
+    await presence_store.end("u1", "s1", grace_until=1_800_000_030.0)
+
+    ended = await presence_store.end_grace("u1")
+
+    assert ended is not None
+    assert (ended.before.lingering, ended.after.lingering) == (True, False)
+    assert ended.after.choice is None  # not remembered: gone with the user
+    assert await presence_store.end_grace("u1") is None  # none left
+    assert await presence_store.settle_due_graces(1_800_000_031.0, 10) == []
+
+
+async def test_a_user_connected_or_back_has_no_grace_to_end(presence_store) -> None:
+    await presence_store.register("u1", "s1", WEB, expires_at=190.0)
+    assert await presence_store.end_grace("u1") is None
+    await presence_store.end("u1", "s1", grace_until=1_800_000_030.0)
+    await presence_store.register("u1", "s2", WEB, expires_at=290.0)
+    assert await presence_store.end_grace("u1") is None
+    assert await presence_store.end_grace("nobody") is None

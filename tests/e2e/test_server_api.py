@@ -431,3 +431,22 @@ async def test_the_embedded_default_keeps_the_stream_in_its_database_and_deliver
     assert stats["sockets"] == 0 and stats["users"]["online"] == 0
     assert "Traceback" not in single.log()
     assert at_stop == ["ONLINE", "OFFLINE"]  # the shutdown's OFFLINE is kept too
+
+
+async def test_a_disconnect_ends_an_offline_grace_at_once(pair: Pair) -> None:
+    a, b = pair.instances["a"], pair.instances["b"]
+    watcher = await connected_client(a.url, "u-watcher-2")
+    await watcher.call("presence:subscribe", {"userIds": ["u-leaving"]})
+    leaving = await connected_client(b.url, "u-leaving")
+    await watcher.wait_until(lambda: [u["status"] for u in watcher.received("presence:updated")][-1:] == ["ONLINE"])
+    await leaving.close()  # within its 30 s grace: still ONLINE to everybody
+    try:
+        explained = (await api(a, "GET", "/api/v1/server/users/u-leaving")).json()
+        answer = await api(a, "POST", "/api/v1/server/users/u-leaving/disconnect")
+        await watcher.wait_until(lambda: watcher.received("presence:updated")[-1]["status"] == "OFFLINE", timeout=1.0)
+    finally:
+        await watcher.close()
+
+    assert explained["offlineGrace"]["active"] is True and explained["offlineGrace"]["until"]
+    assert explained["status"] == "ONLINE" and explained["sockets"] == 0
+    assert answer.json() == {"disconnected": 0}

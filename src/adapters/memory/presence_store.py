@@ -308,6 +308,15 @@ class InMemoryPresenceStore:
         online = (user_id for user_id, user in self._users.items() if user.sessions)
         return [user_id for user_id, _ in zip(online, range(limit), strict=False)]
 
+    async def end_grace(self, user_id: str) -> Transition | None:
+        user = self._users.get(user_id)
+        if user is None or user.leaving_at is None or user.sessions:
+            return None
+        before = user.state()
+        user.leaving_at = None
+        self._gone(user)
+        return self._changed(user, before)
+
     async def impose(self, user_id: str, update: Update) -> Transition:
         user = self._user(user_id)
         before = user.state()

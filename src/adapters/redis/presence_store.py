@@ -348,6 +348,21 @@ class RedisPresenceStore:
         ]
         return _transition(await self._call("IMPOSE", keys, args))
 
+    @translates_redis_errors
+    async def end_grace(self, user_id: str) -> Transition | None:
+        """The user's offline grace ends now (the server API's disconnect): FINISH_GRACE
+        with the marker's own value, so a reconnect meanwhile (no marker) wins."""
+        k = self._keys
+        due = await self._redis.get(k.leaving(user_id))
+        if due is None:
+            return None
+        keys = [
+            k.sockets(user_id), k.online(user_id), k.choice(user_id), k.leaving(user_id),
+            self._graces_of(user_id), k.devices(user_id),
+        ]
+        reply = await self._call("FINISH_GRACE", keys, [user_id, due, self._hidden, self._user_ttl, self._choice_ttl])
+        return None if reply is None else _transition(reply)
+
     def graces_of(self, user_id: str) -> str:
         return self._graces_of(user_id)
 

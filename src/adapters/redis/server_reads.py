@@ -104,6 +104,9 @@ class RedisServerReads:
                         return list(users)
         return list(users)
 
+    async def end_grace(self, user_id: str) -> Transition | None:
+        return await self._store.end_grace(user_id)
+
     async def impose(self, user_id: str, update: Update) -> Transition:
         return await self._store.impose(user_id, update)
 
