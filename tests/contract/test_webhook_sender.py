@@ -13,6 +13,7 @@ import pytest
 from aiohttp import web
 
 from presence_gateway.adapters.webhook_sender import HttpWebhookSender
+from tests.support.local_http import serving
 
 pytestmark = pytest.mark.anyio
 
@@ -44,16 +45,9 @@ async def server() -> AsyncIterator[Server]:
     app.router.add_post("/hook", moved)
     app.router.add_post("/elsewhere", elsewhere)
     app.router.add_post("/slow", slow)
-    runner = web.AppRunner(app, shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        seen.url = f"http://127.0.0.1:{port}"
+    async with serving(app) as url:
+        seen.url = url
         yield seen
-    finally:
-        await runner.cleanup()
 
 
 async def test_a_redirect_is_not_followed(server: Server) -> None:

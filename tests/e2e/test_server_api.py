@@ -25,6 +25,7 @@ import socketio
 from aiohttp import web
 
 from presence_gateway.entrypoints.http import api_models as models
+from tests.support.local_http import serving
 
 from .clients import Client, connected_client, token_for
 from .gateway_process import GatewayProcess, scrape
@@ -72,16 +73,9 @@ async def receiver() -> AsyncIterator[Receiver]:
     hook = Receiver(failing=2)
     app = web.Application()
     app.router.add_post("/hook", hook.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        hook.url = f"http://127.0.0.1:{port}/hook"
+    async with serving(app) as url:
+        hook.url = url + "/hook"
         yield hook
-    finally:
-        await runner.cleanup()
 
 
 class Pair:
