@@ -162,6 +162,7 @@ async def test_query_explain_and_stats_match_the_connected_sockets(pair: Pair) -
     other = await connected_client(b.url, "u-2")
     await on_a.call("presence:update", {"status": "DND", "customStatus": {"text": "deep work"}})
     await other.call("presence:update", {"status": "INVISIBLE"})
+    await on_b.call("presence:update", {"status": "IDLE"})  # this socket's own state
     try:
         sids = (on_a.sid, on_b.sid)
         query = (await api(a, "POST", "/api/v1/server/presence/query", json={"userIds": ["u-1", "u-2", "u-3"]})).json()
@@ -182,7 +183,7 @@ async def test_query_explain_and_stats_match_the_connected_sockets(pair: Pair) -
         "sockets": 2,
     }
     assert one["customStatus"] == {"text": "deep work", "emoji": None, "expiresAt": None}
-    assert set(one["devices"].values()) == {"ONLINE"}
+    assert one["devices"] and set(one["devices"].values()) <= {"ONLINE", "IDLE"}
     assert isinstance(one["seq"], int) and one["seq"] > 0 and "lastSeen" in one
     assert (two["status"], two["visibleStatus"], two["sockets"]) == ("INVISIBLE", "OFFLINE", 1)
     assert (three["status"], three["sockets"]) == ("OFFLINE", 0)
@@ -191,7 +192,8 @@ async def test_query_explain_and_stats_match_the_connected_sockets(pair: Pair) -
     assert (sockets[sids[0]]["instance"], sockets[sids[1]]["instance"]) == ("a", "b")
     for s in sockets.values():
         assert set(s) >= {"socketId", "device", "instance", "connectedAt", "lastPingAt", "idle"}
-        assert s["idle"] is False
+    assert (sockets[sids[0]]["idle"], sockets[sids[0]]["state"]) == (False, "ONLINE")
+    assert (sockets[sids[1]]["idle"], sockets[sids[1]]["state"]) == (True, "IDLE")
     assert explain["offlineGrace"] == {"active": False, "until": None}
     assert stats["users"]["online"] == 2 and stats["sockets"] == 3
     assert stats["users"]["byStatus"] == {"DND": 1, "INVISIBLE": 1}
