@@ -28,10 +28,12 @@ KEY = "presence:changes"
 
 @dataclass
 class World:
-    """A stream, and a way to open its consumer group again (a gateway restarted)."""
+    """A stream, a way to open its consumer group again (a gateway restarted), and a wait
+    until what was appended is in the store (on Redis the XADDs are not awaited)."""
 
     stream: Any
     open_log: Any
+    written: Any = None
 
 
 def change(user: str, seq: int, status: str = "ONLINE", previous: str = "OFFLINE", **more: Any) -> PresenceChanged:
@@ -48,6 +50,7 @@ async def redis_world(redis_url: str) -> AsyncIterator[World]:
         yield World(
             RedisChangeStream(client, key=KEY, maxlen=1000, instance="a", events=events),
             lambda: RedisDeliveryLog(client, key=KEY),
+            lambda: events.execute("PING"),  # answered after every command sent before it
         )
     finally:
         await events.aclose()
@@ -70,15 +73,17 @@ def world(request: pytest.FixtureRequest) -> World:
     return request.getfixturevalue(request.param)
 
 
-async def published(stream: Any, *changes: PresenceChanged) -> None:
+async def published(world: World, *changes: PresenceChanged) -> None:
     for one in changes:
-        await stream.publish(one)
+        await world.stream.publish(one)
+    if world.written is not None:
+        await world.written()
 
 
 async def test_changes_are_read_oldest_first_after_an_id(world: World) -> None:
     lunch = CustomStatus("lunch", "🍜", None)
     await published(
-        world.stream,
+        world,
         change("u1", 1),
         change("u2", 5, "DND", "ONLINE", custom_status=lunch),
         change("u1", 2, "OFFLINE", "ONLINE"),
@@ -102,7 +107,7 @@ async def test_a_change_others_do_not_see_is_not_kept(world: World) -> None:
     # INVISIBLE to OFFLINE: the user's own sockets saw it, nobody else did.
     unseen = PresenceChanged("u1", "OFFLINE", "OFFLINE", "INVISIBLE", "OFFLINE", 1_800_000_000.0, 3)
 
-    await published(world.stream, unseen, change("u1", 4))
+    await published(world, unseen, change("u1", 4))
 
     assert [e.body["seq"] for e in await world.stream.read("0", 10)] == [4]
 
@@ -115,16 +120,16 @@ async def test_ids_are_checked_before_they_reach_the_store(world: World) -> None
 
 async def test_a_consumer_group_resumes_where_it_stopped_with_no_gap(world: World) -> None:
     before = change("u0", 1)
-    await published(world.stream, before)
+    await published(world, before)
     log = world.open_log()
     assert await log.lead("a", 1_800_000_000.0, 10.0)
-    await published(world.stream, *(change("u1", seq) for seq in range(1, 6)))
+    await published(world, *(change("u1", seq) for seq in range(1, 6)))
 
     first = await log.owed(3)
     for entry in first[:2]:
         await log.ack(entry.id)
     # Stopped here (the third read, never acknowledged); more changes while it is away.
-    await published(world.stream, *(change("u1", seq) for seq in range(6, 9)))
+    await published(world, *(change("u1", seq) for seq in range(6, 9)))
     again = world.open_log()
     assert await again.lead("a", 1_800_000_001.0, 10.0)
     seen: list[int] = []
@@ -153,7 +158,7 @@ async def test_one_holder_leads_at_a_time(world: World) -> None:
 async def test_a_dead_letter_is_kept_and_replayed_as_a_new_entry_with_its_seq(world: World) -> None:
     log = world.open_log()
     assert await log.lead("a", 1_800_000_000.0, 10.0)
-    await published(world.stream, change("u1", 7), change("u1", 8))
+    await published(world, change("u1", 7), change("u1", 8))
     (dead, live) = await log.owed(10)
 
     await log.dead_letter(dead, "HTTP 500")
@@ -169,7 +174,7 @@ async def test_a_dead_letter_is_kept_and_replayed_as_a_new_entry_with_its_seq(wo
 
 async def test_the_stream_is_capped_near_its_maxlen(world: World) -> None:
     world.stream.maxlen = 100
-    await published(world.stream, *(change("u1", seq) for seq in range(1, 1001)))
+    await published(world, *(change("u1", seq) for seq in range(1, 1001)))
 
     newest = await world.stream.read("0", 1000)
 
@@ -180,10 +185,10 @@ async def test_the_stream_is_capped_near_its_maxlen(world: World) -> None:
 async def test_changes_trimmed_before_delivery_are_passed_over_not_owed_for_ever(world: World) -> None:
     log = world.open_log()
     assert await log.lead("a", 1_800_000_000.0, 10.0)
-    await published(world.stream, *(change("u1", seq) for seq in range(1, 6)))
+    await published(world, *(change("u1", seq) for seq in range(1, 6)))
     assert len(await log.owed(5)) == 5  # read, never acknowledged (the deliverer died)
     world.stream.maxlen = 10
-    await published(world.stream, *(change("u1", seq) for seq in range(6, 506)))
+    await published(world, *(change("u1", seq) for seq in range(6, 506)))
 
     again = world.open_log()
     assert await again.lead("a", 1_800_000_001.0, 10.0)
@@ -203,7 +208,7 @@ async def test_changes_trimmed_before_delivery_are_passed_over_not_owed_for_ever
 async def test_what_is_owed_counts_the_unread_and_the_unacknowledged(world: World) -> None:
     log = world.open_log()
     assert await log.lead("a", 1_800_000_000.0, 10.0)
-    await published(world.stream, *(change("u1", seq) for seq in range(1, 5)))
+    await published(world, *(change("u1", seq) for seq in range(1, 5)))
     assert await log.pending() == 4
 
     (first, *_) = await log.owed(2)
