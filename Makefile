@@ -15,7 +15,7 @@ CLIENT_STAMP := clients/js/node_modules/.installed
 CLIENT_BUILD := clients/js/dist/index.js
 NPM ?= npm
 
-.PHONY: run test lint bench capacity clean
+.PHONY: run test lint bench capacity openapi clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "presence-gateway needs Python 3.11 or newer (set PYTHON=...)")'
@@ -70,6 +70,10 @@ bench: $(STAMP)
 # What one Redis primary spends per event, user and change; writes docs/scaling.md's tables.
 capacity: $(STAMP)
 	$(BIN)/python benchmarks/redis_capacity.py $(CAPACITY_ARGS)
+
+# docs/openapi.json, generated from the routes' models (tests/unit/test_openapi.py compares).
+openapi: $(STAMP)
+	$(BIN)/python -m presence_gateway.entrypoints.http.openapi > docs/openapi.json
 
 clean:
 	rm -rf $(VENV) data web/node_modules examples/node_modules clients/js/node_modules clients/js/dist test-artefacts

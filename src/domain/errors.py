@@ -13,6 +13,7 @@ PresenceError
 ├── RateLimited             — more events from one socket than its budget allows
 ├── SocketTokenExpired      — the socket's token expired; it is disconnected
 ├── Forbidden               — the audience policy does not let this viewer see that user
+├── NotFound                — no such route (the server API with no service key configured)
 └── Unavailable             — a dependency the event needs is down; retry later
 
 InvalidStatuses (a ValueError) — status declarations the gateway refuses to start with
@@ -92,6 +93,11 @@ class SocketTokenExpired(PresenceError):
 class Forbidden(PresenceError):
     code = "forbidden"
     default_message = "not allowed to see this user's presence"
+
+
+class NotFound(PresenceError):
+    code = "not_found"
+    default_message = "not found"
 
 
 class Unavailable(PresenceError):

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from .presence import Choice, DurableStatus, PresenceChanged, Transition, UserState
+from .presence import Choice, DurableStatus, PresenceChanged, Transition, Update, UserState
 from .rich_presence import CustomStatus
 
 
@@ -280,3 +280,113 @@ class WatchRooms(Protocol):
     async def enter(self, user_ids: Sequence[str]) -> None: ...
 
     async def leave(self, user_ids: Sequence[str]) -> None: ...
+
+
+# The server API (docs/server-api.md): what the backend asks beyond what watchers see.
+
+
+@dataclass(frozen=True, slots=True)
+class SessionDetail:
+    """One socket of a user as the store holds it; ``renewed_at`` is its last ping (or
+    connect), ``state`` ONLINE (active) or a socket-scoped status (IDLE)."""
+
+    session_id: str
+    device: str
+    instance: str
+    connected_at: float
+    renewed_at: float
+    state: str
+
+
+@dataclass(frozen=True, slots=True)
+class UserSessions:
+    sessions: list[SessionDetail]
+    grace_until: float | None  # within the offline grace until then (no socket left)
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceCount:
+    instance: str
+    sockets: int
+    started_at: float | None
+
+
+class ServerReads(Protocol):
+    """What the server API reads that no watcher may: each socket of a user, and counts."""
+
+    async def sessions_of(self, user_id: str) -> UserSessions: ...
+
+    async def instances(self) -> list[InstanceCount]:
+        """Every live instance and its socket count (cheap: one call per instance)."""
+
+    async def online_users(self, limit: int) -> list[str]:
+        """Up to ``limit`` users with a live socket (each once)."""
+
+    async def end_grace(self, user_id: str) -> Transition | None:
+        """End the user's offline grace now (None: they are in none, or came back)."""
+
+    async def impose(self, user_id: str, update: Update) -> Transition:
+        """Set the user's choice and custom status whether they are connected or not (the
+        server API's PUT); the socket state of ``update`` is not used."""
+
+
+class UserBlocks(Protocol):
+    """Users the backend disconnected and keeps out for a while."""
+
+    async def block(self, user_id: str, until: float) -> None: ...
+
+    async def blocked(self, user_id: str, now: float) -> bool: ...
+
+
+class SocketControl(Protocol):
+    """Sockets on every instance, by id."""
+
+    async def disconnect(self, session_ids: Sequence[str], event: str, payload: dict[str, str]) -> None:
+        """Send each ``event`` with ``payload``, then close it, wherever it is connected."""
+
+
+@dataclass(frozen=True, slots=True)
+class StreamEntry:
+    """One change of the change stream: its id (opaque, ordered), its JSON body, and when it
+    was appended (seconds since the epoch: where a delivery's retry window starts)."""
+
+    id: str
+    body: dict[str, object]
+    at: float = 0.0
+
+
+class ChangeStream(Protocol):
+    """Every change others can see, kept in order for consumers that come and go."""
+
+    async def read(self, after: str, limit: int) -> list[StreamEntry]:
+        """Up to ``limit`` entries newer than ``after`` (``"0"``: from the start), oldest first."""
+
+    async def length(self) -> int: ...
+
+    def valid_id(self, entry_id: str) -> bool:
+        """Whether ``entry_id`` is an id of this stream's form (the ``after`` a client sends)."""
+
+
+class DeliveryLog(Protocol):
+    """The webhooks' consumer group on the change stream: what was delivered, what is
+    owed, what gave up; one deliverer at a time holds the lead."""
+
+    async def lead(self, holder: str, now: float, ttl: float) -> bool:
+        """Hold (or renew) the lead; False while another instance holds it."""
+
+    async def owed(self, limit: int) -> list[StreamEntry]:
+        """The oldest entries not yet acknowledged, in stream order (a new leader starts
+        with those its predecessor left unacknowledged)."""
+
+    async def ack(self, entry_id: str) -> None: ...
+
+    async def dead_letter(self, entry: StreamEntry, reason: str) -> None:
+        """Keep an entry that gave up (acknowledged, so delivery goes on) for replay."""
+
+    async def dead_letters(self, limit: int) -> list[StreamEntry]: ...
+
+    async def replay_dead_letters(self, limit: int) -> int:
+        """Give up to ``limit`` dead letters another round of delivery; how many."""
+
+    async def pending(self) -> int:
+        """How many entries are owed (the retry queue's depth)."""

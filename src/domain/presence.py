@@ -23,6 +23,19 @@ class Choice:
 
 
 @dataclass(frozen=True, slots=True)
+class Update:
+    """A ``presence:update`` once checked, also what the server API sets for a user: the
+    user-wide choice (None keeps it), the socket's own state (None keeps it; the server
+    API has no socket) and the custom status, written only when ``set_custom``."""
+
+    choice: Choice | None = None
+    decays_at: float | None = None
+    socket_state: str | None = None
+    custom: CustomStatus | None = None
+    set_custom: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class UserState:
     """What the store holds for one user: live sessions and the standing choice.
 

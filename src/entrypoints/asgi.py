@@ -21,9 +21,11 @@ from .http.demo_page import announce_demo, demo_blueprint
 from .http.forwarded import TrustedForwarded
 from .http.health import health_blueprint
 from .http.metrics import MetricsPort, metrics_blueprint
+from .http.openapi import openapi_blueprint
 from .http.polling_guard import polling_post_refusal, send_refusal
 from .http.polling_refusal import PollingRefusal
 from .http.presence_api import presence_api_blueprint
+from .http.server_api import server_api_blueprint
 from .limits import MAX_FRAME_BYTES
 from .process.lifecycle import Gateway
 from .process.log_escaping import escape_log_records, quiet_socket_libraries
@@ -35,6 +37,7 @@ from .sockets.events import register_socket_events
 from .sockets.watch_events import register_watch_events
 from .wiring.containers import build_container, refuse_split_presence
 from .wiring.secrets import known_secrets
+from .wiring.service_keys import configured_keys
 from .wiring.settings import ConfigError, Settings, load_settings
 
 
@@ -101,7 +104,10 @@ def _build(settings: Settings, worker: HypercornWorker | None, hold_instance: bo
     container = build_container(settings, worker)
     if hold_instance:
         container.instance_lock()  # held now, before anything else touches the data directory
-    configure_logging(settings.server.log_level, settings.server.log_format, known_secrets(settings, container.jwt_secret()))
+    file_keys = [secret for _, secret in configured_keys(settings)]
+    configure_logging(
+        settings.server.log_level, settings.server.log_format, known_secrets(settings, container.jwt_secret(), *file_keys)
+    )
     escape_log_records(logging.getLogger().handlers)
     quiet_socket_libraries()
     gateway: Gateway = container.gateway()
@@ -110,7 +116,12 @@ def _build(settings: Settings, worker: HypercornWorker | None, hold_instance: bo
 
     http = Quart("presence_gateway")
     http.register_blueprint(health_blueprint(container.durable_writer(), container.shared_readiness()))
-    http.register_blueprint(presence_api_blueprint(container.presence_service(), container.watch_service()))
+    keys = container.service_keys()
+    http.register_blueprint(presence_api_blueprint(container.presence_service(), container.watch_service(), keys))
+    http.register_blueprint(
+        server_api_blueprint(keys, container.server_presence(), container.change_stream(), container.server_api_counts())
+    )
+    http.register_blueprint(openapi_blueprint())
     if settings.server.metrics_port is None:
         http.register_blueprint(metrics_blueprint(registry))
     if settings.server.loop_monitor:
@@ -128,7 +139,8 @@ def _build(settings: Settings, worker: HypercornWorker | None, hold_instance: bo
 
     sio = container.socket_server()
     gate = container.socket_gate()
-    register_socket_events(sio, container.presence_service(), container.clock(), gate, counts)
+    blocked = container.server_presence().blocked if keys is not None else None
+    register_socket_events(sio, container.presence_service(), container.clock(), gate, counts, blocked)
     register_watch_events(sio, container.watch_service(), gate, counts)
     register_auth_events(sio, container.presence_service(), gate, counts)
     gateway_app: GatewayApp

@@ -28,7 +28,7 @@ from ..domain.ports import (
     SessionSweeps,
     TokenVerifier,
 )
-from ..domain.presence import Choice, Transition, UserState, decide, own_status
+from ..domain.presence import Choice, Transition, Update, UserState, decide, own_status
 from ..domain.rich_presence import parse_custom_status
 from ..domain.statuses import MAX_STATUS_NAME, ONLINE, Status, StatusRegistry
 
@@ -121,9 +121,19 @@ class PresenceService:
     async def update(self, user_id: str, session_id: str, meta: SessionMeta, payload: dict[str, object]) -> None:
         """``presence:update``: a ``status``, a ``customStatus`` (an object, or None to clear
         it), or both, in one store call. Everything is checked before anything changes."""
+        now = self._clock.now()
+        terms = self.update_terms(payload, now)
+        transition = await self._sessions.choose(
+            user_id, session_id, meta, terms.choice, now + self.session_ttl, terms.decays_at, terms.socket_state,
+            terms.custom, terms.set_custom,
+        )
+        await self._apply(user_id, transition, now)
+
+    def update_terms(self, payload: dict[str, object], now: float, *, socket: bool = True) -> Update:
+        """What an update asks, checked; the server API (``socket`` False) has no socket
+        whose own state (IDLE) it could set, so such a status is refused there."""
         if "status" not in payload and "customStatus" not in payload:
             raise InvalidPayload("presence:update needs a status or a customStatus")
-        now = self._clock.now()
         set_custom = "customStatus" in payload
         custom = parse_custom_status(payload["customStatus"], now) if set_custom else None
         choice: Choice | None = None
@@ -132,16 +142,15 @@ class PresenceService:
         if "status" in payload:
             status = self._status(payload["status"])
             if self.registry.socket_scoped(status.name):
+                if not socket:
+                    raise InvalidPayload(f"{status.name} is a socket's own state: only that socket sets it")
                 socket_state = status.name  # a socket's own state (IDLE): the user-wide choice stands
             else:
                 # A user-wide choice, made by someone at this socket: it is active.
                 socket_state = ONLINE
                 choice = Choice(status.name, status.remembered)
                 decays_at = self.registry.decays_at(status.name, now)
-        transition = await self._sessions.choose(
-            user_id, session_id, meta, choice, now + self.session_ttl, decays_at, socket_state, custom, set_custom
-        )
-        await self._apply(user_id, transition, now)
+        return Update(choice, decays_at, socket_state, custom, set_custom)
 
     def _status(self, status_name: object) -> Status:
         if not isinstance(status_name, str) or not status_name:
@@ -157,6 +166,22 @@ class PresenceService:
         grace_until = now + self.offline_grace if self.offline_grace > 0 else None
         transition = await self._sessions.end(user_id, session_id, grace_until)
         await self._apply(user_id, transition, now)
+
+    async def record(self, user_id: str, transition: Transition) -> None:
+        """A transition made outside a socket event (the server API's status): decided,
+        written and broadcast as any other."""
+        await self._apply(user_id, transition, self._clock.now())
+
+    async def end_sessions(self, user_id: str, session_ids: list[str]) -> int:
+        """End these sessions of the user now, wherever they are, with no offline grace:
+        the last one takes the user OFFLINE at once. Returns how many the store had."""
+        ended = 0
+        for session_id in session_ids:
+            now = self._clock.now()
+            transition = await self._sessions.end(user_id, session_id, None)
+            ended += transition.before.sessions - transition.after.sessions
+            await self._apply(user_id, transition, now)
+        return ended
 
     async def sweep(self, limit: int = 1000) -> int:
         """Expire sessions whose TTL passed without a ping, as if they disconnected, settle

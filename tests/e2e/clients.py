@@ -30,6 +30,15 @@ class Client:
             self.events.append((event, args[0] if args else None))
             self._arrived.notify_all()
 
+    def keep_disconnects(self) -> Client:
+        """Keep the server's closing of this socket among the events, as ``disconnect``."""
+
+        async def closed(*reason: Any) -> None:
+            await self._record("disconnect", *reason)
+
+        self.sio.on("disconnect", closed)
+        return self
+
     async def _connect_error(self, data: Any) -> None:
         await self._record("connect_error", data)
 
@@ -47,6 +56,7 @@ class Client:
     async def next(self, event: str, timeout: float = 5.0) -> Any:
         """The next ``event`` not yet taken by an earlier call."""
         async with self._arrived:
+
             def ready() -> bool:
                 return len(self.received(event)) > self._cursor.get(event, 0)
 

@@ -83,7 +83,7 @@ EVERY_MODE = ["DurableWriter.run", "run_sweeper", "warm_up", "SocketSweeper.run"
         ({}, ["prepare_database", "forget_previous_run"], EVERY_MODE),
         (
             REDIS,
-            ["prepare_database", "load_scripts", "initialize_manager"],
+            ["prepare_database", "load_scripts", "initialize_manager", "announce_instance"],
             [*EVERY_MODE, "keep_lease", "watch_dead_instances", "RedisHealth.run", "PooledRedisManager.run",
              "keep_sessions_restored"],
         ),

@@ -206,9 +206,15 @@ EVERY_VARIABLE = {
     "JWT_ISSUER": "https://id.example", "JWT_AUDIENCE": "presence", "JWT_JWKS_URL": "https://id.example/jwks",
     "JWT_JWKS_ALGORITHMS": "ES256", "REDIS_CLUSTER_NODES": "10.0.0.1:7000", "PRESENCE_REDIS_BUCKETS": "16",
     "REDIS_SENTINELS": "10.0.0.5:26379", "REDIS_SENTINEL_MASTER": "presence",
+    "PRESENCE_API_KEYS": "chat:" + "k" * 32, "PRESENCE_API_KEYS_FILE": "/run/keys", "PRESENCE_STREAM_KEY": "changes",
+    "PRESENCE_STREAM_MAXLEN": "5000", "PRESENCE_WEBHOOK_URL": "https://hooks.example/presence",
+    "PRESENCE_WEBHOOK_SECRET": "whsec", "PRESENCE_WEBHOOK_RETRY_FOR": "600", "PRESENCE_WEBHOOK_TIMEOUT": "3",
 }
 # A variable that means nothing alone is set with the one it needs.
-COMPANIONS = {"REDIS_SENTINELS": {"REDIS_SENTINEL_MASTER": "presence"}}
+COMPANIONS = {
+    "REDIS_SENTINELS": {"REDIS_SENTINEL_MASTER": "presence"},
+    "PRESENCE_WEBHOOK_URL": {"PRESENCE_WEBHOOK_SECRET": "whsec"},
+}
 
 
 def test_each_variable_changes_its_setting_from_the_process_environment(monkeypatch, tmp_path: Path) -> None:

@@ -11,8 +11,20 @@ import heapq
 from collections.abc import AsyncIterable, Callable, Sequence
 from typing import Any, TypeVar
 
-from ...domain.ports import Clock, DueCustom, DueDecay, Expired, HeldSession, Seed, SessionMeta, UserTransition
-from ...domain.presence import Choice, Transition, UserState
+from ...domain.ports import (
+    Clock,
+    DueCustom,
+    DueDecay,
+    Expired,
+    HeldSession,
+    InstanceCount,
+    Seed,
+    SessionDetail,
+    SessionMeta,
+    UserSessions,
+    UserTransition,
+)
+from ...domain.presence import Choice, Transition, Update, UserState
 from ...domain.rich_presence import CustomStatus, ShownDecays, next_seq
 from ...domain.statuses import ONLINE
 from ..clock import SystemClock
@@ -67,11 +79,21 @@ class InMemoryPresenceStore:
     instance. It never loses its sessions either; ``SessionRecovery`` is implemented as
     the Redis store implements it, for the contract suite and the restore rules' tests."""
 
-    def __init__(self, clock: Clock | None = None, shown_decays: ShownDecays | None = None) -> None:
+    def __init__(
+        self,
+        clock: Clock | None = None,
+        shown_decays: ShownDecays | None = None,
+        *,
+        instance: str = "local",
+        session_ttl: float = 90.0,
+    ) -> None:
         # seq never falls below the clock in ms, so a restarted process still goes forward;
         # a decay of the shown status is due from the clock's now.
         self._clock = clock or SystemClock()
         self._shown_decays = shown_decays or ShownDecays()
+        self.instance = instance
+        self._session_ttl = session_ttl
+        self._started_at = self._clock.now()
         self._users: dict[str, _User] = {}
         self._expiries: list[tuple[float, str, str]] = []
         self._decays: list[tuple[float, str, str]] = []
@@ -311,6 +333,46 @@ class InMemoryPresenceStore:
         # Nothing here awaits, so all of them are read at one moment.
         users, nobody = self._users, UserState(0, None, self._seeded)
         return [user.state() if (user := users.get(user_id)) is not None else nobody for user_id in user_ids]
+
+    # ---------------------------------------------------------------- the server API's reads
+
+    async def sessions_of(self, user_id: str) -> UserSessions:
+        user = self._users.get(user_id)
+        if user is None:
+            return UserSessions([], None)
+        details = [
+            SessionDetail(sid, meta.device, self.instance, meta.connected_at, expires_at - self._session_ttl, state)
+            for sid, (expires_at, meta, state) in user.sessions.items()
+        ]
+        return UserSessions(details, user.leaving_at)
+
+    async def instances(self) -> list[InstanceCount]:
+        sockets = sum(len(user.sessions) for user in self._users.values())
+        return [InstanceCount(self.instance, sockets, self._started_at)]
+
+    async def online_users(self, limit: int) -> list[str]:
+        online = (user_id for user_id, user in self._users.items() if user.sessions)
+        return [user_id for user_id, _ in zip(online, range(limit), strict=False)]
+
+    async def end_grace(self, user_id: str) -> Transition | None:
+        user = self._users.get(user_id)
+        if user is None or user.leaving_at is None or user.sessions:
+            return None
+        before = user.state()
+        user.leaving_at = None
+        self._gone(user)
+        return self._changed(user_id, user, before)
+
+    async def impose(self, user_id: str, update: Update) -> Transition:
+        user = self._user(user_id)
+        before = user.state()
+        if update.choice is not None:
+            self._set_choice(user, user_id, update.choice, update.decays_at)
+            if not user.sessions and user.leaving_at is None:
+                self._gone(user)  # nobody is connected: a choice that is not remembered ends now
+        if update.set_custom:
+            self._set_custom(user, user_id, update.custom)
+        return self._changed(user_id, user, before)
 
     async def needs_restore(self) -> bool:
         return not self._restored

@@ -58,6 +58,10 @@ class RedisKeys:
         """Each session's device kind and state, and the user's ``seq`` (field ``#``)."""
         return f"presence:devices:{self._user(user_id)}"
 
+    def blocked(self, user_id: str) -> str:
+        """Set while the server API keeps the user's reconnects out (it expires by itself)."""
+        return f"presence:blocked:{self._user(user_id)}"
+
     def restored_choice(self, user_id: str) -> str:
         return f"presence:restored:{self._user(user_id)}"
 

@@ -233,6 +233,15 @@ class PipelinedRedis:
         except _Lost as lost:
             raise lost.cause from None
 
+    def send_nowait(self, *args: Any) -> bool:
+        """A command written with this turn's other commands, its reply not awaited (an
+        error reply is counted and logged); False when no connection is open to write it on."""
+        protocol = self._protocol
+        if protocol is None or protocol.lost is not None:
+            return False
+        protocol.send(_pack(args), None)
+        return True
+
     def publish_nowait(self, channel: str, message: bytes | str) -> None:
         """PUBLISH, written with this turn's other commands; its reply is not awaited. A
         publish that cannot be sent is lost, as a publish during an outage is anyway."""

@@ -26,7 +26,7 @@ from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import NoScriptError, RedisError
 
 from ...domain.ports import Clock, DueCustom, DueDecay, Expired, HeldSession, Seed, SessionMeta, UserTransition
-from ...domain.presence import Choice, Transition, UserState
+from ...domain.presence import Choice, Transition, Update, UserState
 from ...domain.rich_presence import CustomStatus, ShownDecays
 from ...domain.statuses import ONLINE
 from ..clock import SystemClock
@@ -197,7 +197,7 @@ class RedisPresenceStore:
         for name in (
             "REGISTER", "CHOOSE", "END", "EXPIRE", "FINISH_GRACE", "ADOPT", "CLAIM_DUE",
             "DECAY", "SEED", "RENEW_LEASE", "RELEASE_LEASE", "CLAIM_INSTANCE",
-            "RESTORE", "CLAIM_BUCKET_DUE", "CLEAR_CUSTOM",
+            "RESTORE", "CLAIM_BUCKET_DUE", "CLEAR_CUSTOM", "IMPOSE",
         ):
             self._scripts[name] = redis.register_script(getattr(scripts, name))
         self._scripts["STATES"] = redis.register_script(scripts.STATES)
@@ -344,6 +344,54 @@ class RedisPresenceStore:
             *_packed_custom(custom),
         ]
         return _transition(await self._call("ADOPT", keys, args)).after
+
+    async def impose(self, user_id: str, update: Update) -> Transition:
+        """The server API's status and custom status, connected or not (scripts.IMPOSE)."""
+        k = self._keys
+        keys = [
+            k.sockets(user_id), k.choice(user_id), k.online(user_id), self._decays_of(user_id), k.devices(user_id),
+            k.leaving(user_id), self._customs_of(user_id),
+        ]
+        choice = update.choice
+        chosen, remembered = (choice.status, _flag(choice.remember)) if choice else ("", "0")
+        args = [
+            chosen, remembered, self._hidden, self._user_ttl, self._choice_ttl,
+            _ms_or_blank(update.decays_at), user_id, _flag(choice is not None), _flag(update.set_custom),
+            *_packed_custom(update.custom),
+        ]
+        return _transition(await self._call("IMPOSE", keys, args))
+
+    @translates_redis_errors
+    async def end_grace(self, user_id: str) -> Transition | None:
+        """The user's offline grace ends now (the server API's disconnect): FINISH_GRACE
+        with the marker's own value, so a reconnect meanwhile (no marker) wins."""
+        k = self._keys
+        due = await self._redis.get(k.leaving(user_id))
+        if due is None:
+            return None
+        keys = [
+            k.sockets(user_id), k.online(user_id), k.choice(user_id), k.leaving(user_id),
+            self._graces_of(user_id), k.devices(user_id),
+        ]
+        reply = await self._call("FINISH_GRACE", keys, [user_id, due, self._hidden, self._user_ttl, self._choice_ttl])
+        return None if reply is None else _transition(reply)
+
+    def graces_of(self, user_id: str) -> str:
+        return self._graces_of(user_id)
+
+    def session_indexes(self, instance: str) -> list[str]:
+        """Every key of an instance's session index (one per bucket in the cluster layout)."""
+        if self._bucketed:
+            return [self._keys.bucket_instance_sessions(instance, b) for b in self._buckets]
+        return [self._keys.instance_sessions(instance)]
+
+    @property
+    def instance_registry(self) -> str:
+        return self._instances
+
+    @property
+    def session_ttl(self) -> float:
+        return self._session_ttl / 1000
 
     @translates_redis_errors
     async def states(self, user_ids: Sequence[str]) -> list[UserState]:

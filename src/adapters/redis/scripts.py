@@ -94,6 +94,13 @@ local function set_custom(choice_key, customs_key, user, packed, expires, rememb
   keep_choice(choice_key, remembered, ttl)
 end
 
+-- `flag` '1' sets the custom status to `packed` (set_custom); returns the custom status after.
+local function custom_after(flag, x, choice_key, customs_key, user, packed, expires, remembered, ttl)
+  if flag ~= '1' then return x end
+  set_custom(choice_key, customs_key, user, packed, expires, remembered, ttl)
+  return packed
+end
+
 -- A choice that decays carries its due time ('d', ms) and sits in the decay index.
 local function schedule_decay(choice_key, decays_key, user, due)
   if due == '' then
@@ -261,11 +268,7 @@ if ARGV[11] ~= '' then
 elseif known == 0 then
   known = redis.call('EXISTS', KEYS[6])
 end
-local x2 = x
-if ARGV[16] == '1' then
-  set_custom(KEYS[4], KEYS[11], ARGV[1], ARGV[17], ARGV[18], r2, ARGV[13])
-  x2 = ARGV[17]
-end
+local x2 = custom_after(ARGV[16], x, KEYS[4], KEYS[11], ARGV[1], ARGV[17], ARGV[18], r2, ARGV[13])
 local after = redis.call('SCARD', KEYS[2])
 local sa = sockets_of(KEYS[10])
 c2, r2 = follow_devices(KEYS[4], KEYS[7], ARGV[1], c2, r2, i, k, sa, ARGV[19], ARGV[15] == 'ONLINE')
@@ -326,6 +329,32 @@ local count = redis.call('SCARD', KEYS[1])
 if count > 0 then set_flag(KEYS[3], count, c, ARGV[3], ARGV[4]) end
 local sockets = sockets_of(KEYS[5])
 return {count, count, c, r, c, r, 1, 0, 0, sockets, sockets, seq, x, x}
+"""
+
+# KEYS: sockets, choice, online, decay index, devices, leaving marker, custom index.
+# ARGV: 1 chosen, 2 remembered, 3 hidden, 4 user keys ttl, 5 choice ttl, 6 decays at or '', 7 user,
+#       8 '1' sets the choice, 9 '1' sets the custom status to 10 (packed, '' clears it),
+#       due to clear at 11 (ms, or '')
+# The server API's status: set whether the user is connected or not (a choice that is not
+# remembered ends at once for a user with no session and no grace).
+IMPOSE = _PRELUDE + """
+local count = redis.call('SCARD', KEYS[1])
+local c, r, known = read_choice(KEYS[2])
+local x = read_custom(KEYS[2])
+local lingering = 0
+if count == 0 then lingering = redis.call('EXISTS', KEYS[6]) end
+local c2, r2 = c, r
+if ARGV[8] == '1' then
+  c2, r2, known = ARGV[1], ARGV[2], 1
+  if count == 0 and lingering == 0 and r2 ~= '1' then c2 = '' end
+  redis.call('HSET', KEYS[2], 'c', c2, 'r', r2)
+  if c2 == '' then schedule_decay(KEYS[2], KEYS[4], ARGV[7], '') else schedule_decay(KEYS[2], KEYS[4], ARGV[7], ARGV[6]) end
+end
+local x2 = custom_after(ARGV[9], x, KEYS[2], KEYS[7], ARGV[7], ARGV[10], ARGV[11], r2, ARGV[5])
+keep_choice(KEYS[2], r2, ARGV[5])
+if count > 0 then set_flag(KEYS[3], count, c2, ARGV[3], ARGV[4]) end
+local sockets = sockets_of(KEYS[5])
+return {count, count, c, r, c2, r2, known, lingering, lingering, sockets, sockets, bump(KEYS[5], ARGV[4]), x, x2}
 """
 
 # KEYS: 1 the seeding epoch, then for each user: sockets, choice, leaving marker, devices.

@@ -7,7 +7,7 @@ the queries are built from, and a test holds the two to the same columns.
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, MetaData, String, Table
+from sqlalchemy import BigInteger, Column, DateTime, Float, Integer, MetaData, String, Table, Text
 
 metadata = MetaData()
 
@@ -35,4 +35,36 @@ presence_contacts = Table(
     metadata,
     Column("viewer_id", String(255), primary_key=True),
     Column("target_id", String(255), primary_key=True),
+)
+
+# The change stream of the embedded default (the Redis Stream's stand-in): every change
+# others can see, in order; ``id`` is the entry's id as the server API's ``changes`` give it.
+CHANGE_ID = BigInteger().with_variant(Integer(), "sqlite")  # SQLite: the rowid, ever growing
+presence_changes = Table(
+    "presence_changes",
+    metadata,
+    Column("id", CHANGE_ID, primary_key=True, autoincrement=True),
+    Column("user_id", String(255), nullable=False),
+    Column("body", Text, nullable=False),  # the JSON of the presence:updates message
+    Column("created_at", Float, nullable=False),
+)
+
+# The webhooks' consumer group there: how far delivery got, and who delivers.
+presence_webhook_cursor = Table(
+    "presence_webhook_cursor",
+    metadata,
+    Column("consumer", String(64), primary_key=True),
+    Column("last_id", BigInteger, nullable=False),
+    Column("leader", String(255), nullable=True),
+    Column("lead_until", Float, nullable=False),
+)
+
+# Changes whose delivery gave up, kept for an operator to replay.
+presence_webhook_dead = Table(
+    "presence_webhook_dead",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("body", Text, nullable=False),
+    Column("reason", String(255), nullable=False),
+    Column("created_at", Float, nullable=False),
 )

@@ -144,10 +144,12 @@ def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
     return GaugeMetricFamily(name, documentation, value=value)
 
 
-def metrics_registry(latencies: Latencies, collector: GatewayCollector) -> CollectorRegistry:
-    """The histograms' registry, with the collector that reads the counts at scrape time."""
+def metrics_registry(latencies: Latencies, collector: GatewayCollector, *more: Collector) -> CollectorRegistry:
+    """The histograms' registry, with the collectors that read the counts at scrape time."""
     registry = latencies.registry
     registry.register(collector)
+    for other in more:
+        registry.register(other)
     return registry
 
 

@@ -14,14 +14,28 @@ from typing import Any
 import orjson
 from quart import Blueprint, Response, request
 
-from ...domain.errors import Forbidden, InvalidPayload, InvalidToken, LimitExceeded, Refused, Unavailable
+from ...domain.errors import (
+    Forbidden,
+    InvalidPayload,
+    InvalidToken,
+    LimitExceeded,
+    NotFound,
+    Refused,
+    StatusNotChoosable,
+    Unavailable,
+    UnknownStatus,
+)
 from ...domain.user_ids import MAX_USER_ID
+from ...service_layer.service_keys import ServiceKeys
 from ...service_layer.use_cases import PresenceService
 from ...service_layer.watching import WatchService
 from ..error_body import error_body
 from ..sockets.watch_events import seen_body, snapshot_body, user_ids_payload
 
-_STATUS = {Refused: 401, Forbidden: 403, InvalidPayload: 400, LimitExceeded: 413, Unavailable: 503}
+_STATUS = {
+    Refused: 401, Forbidden: 403, NotFound: 404, InvalidPayload: 400, UnknownStatus: 400, StatusNotChoosable: 400,
+    LimitExceeded: 413, Unavailable: 503,
+}
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -36,7 +50,7 @@ def error_response(error: Exception) -> Response:
     return json_response({"error": error_body(error, "a presence API request")}, status, headers)
 
 
-def _bearer() -> str | None:
+def bearer() -> str | None:
     """The token of ``Authorization: Bearer <token>``; a header in any other form (no
     scheme, ``Basic``) is refused as it stands, whatever it holds."""
     header = request.headers.get("Authorization")
@@ -70,13 +84,21 @@ async def _query_body(max_ids: int) -> object:
     return user_ids_payload(payload, "query")
 
 
-def presence_api_blueprint(presence: PresenceService, watch: WatchService) -> Blueprint:
+async def _user(presence: PresenceService, keys: ServiceKeys | None) -> str:
+    """The user a request's token names; a service key is no user (refused, 401)."""
+    token = bearer()
+    if keys is not None and keys.is_key(token):
+        raise InvalidToken("a service key is not a user token: use it on /api/v1/server/")
+    return await presence.authenticate(token)
+
+
+def presence_api_blueprint(presence: PresenceService, watch: WatchService, keys: ServiceKeys | None = None) -> Blueprint:
     bp = Blueprint("presence_api", __name__, url_prefix="/api/v1/presence")
 
     @bp.get("/<path:user_id>")
     async def one(user_id: str) -> Response:
         try:
-            viewer = await presence.authenticate(_bearer())
+            viewer = await _user(presence, keys)
             seen = await watch.one(viewer, user_id)
         except Exception as error:
             return error_response(error)
@@ -85,7 +107,7 @@ def presence_api_blueprint(presence: PresenceService, watch: WatchService) -> Bl
     @bp.post("/query")
     async def query() -> Response:
         try:
-            viewer = await presence.authenticate(_bearer())
+            viewer = await _user(presence, keys)
             snapshot = await watch.query(viewer, await _query_body(watch.max_ids))
         except Exception as error:
             return error_response(error)

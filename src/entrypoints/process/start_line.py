@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from ...adapters.addresses import bracketed
 from ...adapters.sql.engine import printable_url
+from ...service_layer.service_keys import ServiceKeys
 from ..wiring.settings import Settings
 from .database import database_url
 from .logs import redact
@@ -13,7 +14,7 @@ from .version import installed_version
 
 
 def describe_instance(
-    settings: Settings, shape: str, redis_url: str | None, version: str | None = None
+    settings: Settings, shape: str, redis_url: str | None, keys: ServiceKeys | None = None, version: str | None = None
 ) -> tuple[str, dict[str, object]]:
     """``shape``: the deployment's (``embedded``, ``redis``); ``redis_url``: where instances
     share presence, None in the embedded default."""
@@ -30,6 +31,9 @@ def describe_instance(
         "environment": settings.server.environment,
         "instance_id": settings.server.instance_id,
         "listening": f"http://{host}:{settings.server.port}",
+        # The key names, never the secrets; "off" says why /api/v1/server/ answers 404.
+        "server_api": ",".join(keys.names) if keys is not None else "off",
+        "webhooks": "on" if settings.server_api.webhook_url else None,
         "metrics": f"http://{host}:{settings.server.metrics_port}/metrics" if settings.server.metrics_port else "/metrics",
     }
     shown = " ".join(f"{key}={value}" for key, value in fields.items() if value is not None and key != "version")

@@ -8,6 +8,7 @@ import logging
 from redis.exceptions import RedisError
 
 from ...adapters.redis.presence_store import RedisPresenceStore
+from ...adapters.redis.server_reads import RedisServerReads
 from ...adapters.socketio.server import PresenceSocketServer
 from ...domain.ports import Clock, StatusRepository
 from ...domain.statuses import OFFLINE
@@ -37,3 +38,12 @@ async def initialize_manager(sio: PresenceSocketServer) -> None:
     if not sio.manager_initialized:
         sio.manager_initialized = True
         sio.manager.initialize()
+
+
+async def announce_instance(reads: RedisServerReads, clock: Clock) -> None:
+    """Note when this instance started, for the server API's stats (Redis down: said, and
+    the stats show no start time for it)."""
+    try:
+        await reads.announce(clock.now())
+    except Exception as error:
+        log.warning("start time of this instance not recorded: %r", error)

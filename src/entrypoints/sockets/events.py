@@ -42,6 +42,19 @@ class SocketSession:
         self.refused = 0  # events refused in a row
 
 
+BLOCKED = "blocked"
+
+
+async def _blocked(blocked: Callable[[str], Awaitable[bool]], user_id: str) -> bool:
+    """A block that cannot be read (Redis down) lets the user in: presence degrades, never
+    every connect with it."""
+    try:
+        return await blocked(user_id)
+    except Exception as error:
+        log.warning("block of user %r not read: %r", user_id, error)
+        return False
+
+
 def _token(auth: Any, environ: dict[str, Any]) -> object:
     if isinstance(auth, dict) and "token" in auth:
         return auth["token"]
@@ -141,7 +154,9 @@ def register_socket_events(
     clock: Clock,
     gate: SocketGate,
     counts: SocketCounts | None = None,
+    blocked: Callable[[str], Awaitable[bool]] | None = None,
 ) -> None:
+    """``blocked``: whether the server API keeps a user out (None: it is off, no check)."""
     counts = counts if counts is not None else SocketCounts()
 
     async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
@@ -155,6 +170,9 @@ def register_socket_events(
         except Refused as refused:
             counts.count_refusal(refused.default_message)
             raise socketio.exceptions.ConnectionRefusedError(refused.message) from None
+        if blocked is not None and await _blocked(blocked, identity.user_id):
+            counts.count_refusal(BLOCKED)
+            raise socketio.exceptions.ConnectionRefusedError(BLOCKED)
         now = clock.now()
         if identity.expires_at <= now:
             raise socketio.exceptions.ConnectionRefusedError(ExpiredToken.default_message)

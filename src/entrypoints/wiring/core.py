@@ -23,6 +23,7 @@ from ...adapters.jwt.verifier import JwtTokenVerifier
 from ...adapters.open_policy import OpenAudience
 from ...adapters.socketio.broadcaster import SocketIOBroadcaster
 from ...adapters.socketio.server import PresenceSocketServer
+from ...adapters.socketio.socket_control import SocketIOControl
 from ...adapters.sql.contacts_policy import SqlContactsAudience
 from ...adapters.sql.engine import create_engine
 from ...adapters.sql.status_repository import SqlStatusRepository
@@ -33,12 +34,15 @@ from ...domain.budget import Budget
 from ...domain.rich_presence import ShownDecays
 from ...domain.sockets_per_user import SocketsPerUser
 from ...service_layer.durable_writer import DurableWriter
+from ...service_layer.server_api import ServerPresence
 from ...service_layer.sweeper import run_sweeper
 from ...service_layer.use_cases import PresenceService
 from ...service_layer.warm_up import warm_up
 from ...service_layer.watching import WatchService
 from ..http.cors import socket_origins
 from ..http.metrics import GatewayCollector, Latencies, metrics_registry
+from ..http.server_api import ServerApiCounts
+from ..http.server_api_metrics import ServerApiFigures
 from ..limits import MAX_FRAME_BYTES
 from ..process.database import database_url, prepare_database
 from ..process.lifecycle import Gateway
@@ -47,7 +51,9 @@ from ..process.start_line import describe_instance
 from ..sockets.counts import SocketCounts
 from ..sockets.gate import SocketGate
 from ..sockets.sweeper import SocketSweeper
+from . import server_api as api
 from .secrets import resolve_jwt_secret
+from .service_keys import service_keys
 from .settings import Settings
 
 
@@ -97,6 +103,12 @@ class Core(containers.DeclarativeContainer):
     broadcaster: providers.Dependency[Any] = providers.Dependency()  # every change, to sockets (and beyond)
     shared_readiness: providers.Dependency[Any] = providers.Dependency()  # for /readyz: None, or Redis's answer
     shared_figures: providers.Dependency[Any] = providers.Dependency()  # metrics only the shared store has, or None
+    # The server API's: its reads, the blocks of disconnected users, the change stream and
+    # the webhooks' consumer group on it.
+    server_reads: providers.Dependency[Any] = providers.Dependency()
+    user_blocks: providers.Dependency[Any] = providers.Dependency()
+    change_stream: providers.Dependency[Any] = providers.Dependency()
+    delivery_log: providers.Dependency[Any] = providers.Dependency()
     shape_start_steps: providers.Dependency[list[Any]] = providers.Dependency()
     shape_jobs: providers.Dependency[list[Any]] = providers.Dependency()
     shape_resources: providers.Dependency[list[Any]] = providers.Dependency()  # their clients, closed at stop
@@ -156,6 +168,11 @@ class Core(containers.DeclarativeContainer):
     del tokens
     loop_lag = providers.Singleton(LoopLag)
 
+    # The server API: off (None) without a service key.
+    service_keys = providers.Singleton(service_keys, settings)
+    stream_kept = providers.Singleton(api.stream_kept, settings, service_keys)
+    changes_broadcaster = providers.Singleton(api.with_stream, broadcaster, change_stream, stream_kept)
+
     presence_service = providers.Singleton(
         PresenceService,
         registry=registry,
@@ -163,7 +180,7 @@ class Core(containers.DeclarativeContainer):
         sweeps=service_store,
         seeding=presence_store,
         durable=durable_writer,
-        broadcaster=broadcaster,
+        broadcaster=changes_broadcaster,
         clock=clock,
         verifier=token_verifier,
         leases=instance_leases,
@@ -187,6 +204,29 @@ class Core(containers.DeclarativeContainer):
         max_ids=settings.provided.limits.max_ids_per_call,
     )
 
+    server_presence = providers.Singleton(
+        ServerPresence,
+        registry=registry,
+        service=presence_service,
+        store=presence_store,
+        reads=server_reads,
+        durable=durable_writer,
+        blocks=user_blocks,
+        sockets=providers.Singleton(SocketIOControl, socket_server),
+        clock=clock,
+        max_ids=settings.provided.limits.max_ids_per_call,
+    )
+    server_api_counts = providers.Singleton(ServerApiCounts)
+    webhook_sender = providers.Singleton(api.webhook_sender, settings)
+    webhook_sender_resource = providers.Resource(api.closed_sender, webhook_sender)
+    webhook_deliverer = providers.Singleton(api.webhook_deliverer, settings, delivery_log, webhook_sender, clock)
+    server_api_figures = providers.Singleton(
+        ServerApiFigures,
+        server_api_counts,
+        providers.Callable(lambda kept, stream: stream if kept else None, stream_kept, change_stream),
+        webhook_deliverer,
+    )
+
     socket_counts = providers.Singleton(SocketCounts)
     metrics = providers.Singleton(
         metrics_registry,
@@ -194,6 +234,7 @@ class Core(containers.DeclarativeContainer):
         providers.Singleton(
             GatewayCollector, socket_server, presence_service, durable_writer, socket_counts, shared_figures
         ),
+        server_api_figures,
     )
 
     # Awaited in order once the resources are open, before the background jobs start.
@@ -213,9 +254,10 @@ class Core(containers.DeclarativeContainer):
         ),
         shape_jobs,
         providers.Callable(optional_jobs, settings.provided.server.loop_monitor, loop_lag),
+        providers.Callable(api.server_api_jobs, stream_kept, change_stream, server_api_figures, webhook_deliverer),
     )
 
-    start_line = providers.Callable(describe_instance, settings, shape_name, shared_redis_url)
+    start_line = providers.Callable(describe_instance, settings, shape_name, shared_redis_url, service_keys)
     gateway = providers.Singleton(
         Gateway,
         open_resources=__self__.provided.init_resources,

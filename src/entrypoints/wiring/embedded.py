@@ -9,9 +9,11 @@ from functools import partial
 from dependency_injector import containers, providers
 
 from ...adapters.memory.presence_store import InMemoryPresenceStore
+from ...adapters.memory.user_blocks import InMemoryUserBlocks
+from ...adapters.sql.change_stream import SqlChangeStream, SqlDeliveryLog
 from ...compat.lean_manager import LocalManager
 from ..process.start_steps import forget_previous_run
-from .resources import disposed_at_stop, held_data_dir
+from .resources import disposed_at_stop, flushed_at_stop, held_data_dir
 
 
 class Embedded(containers.DeclarativeContainer):
@@ -22,8 +24,26 @@ class Embedded(containers.DeclarativeContainer):
     instance_lock = providers.Resource(held_data_dir, core.settings.provided.server.data_dir)
     # Disposed before the lock is released: no other process opens the file meanwhile.
     engine_resource = providers.Resource(disposed_at_stop, core.engine, instance_lock)
-    presence_store = providers.Singleton(InMemoryPresenceStore, core.clock, core.shown_decays)
+    presence_store = providers.Singleton(
+        InMemoryPresenceStore,
+        core.clock,
+        core.shown_decays,
+        instance=core.settings.provided.server.instance_id,
+        session_ttl=core.settings.provided.timing.session_ttl,
+    )
     service_store = presence_store
+    server_reads = presence_store
+    user_blocks = providers.Singleton(InMemoryUserBlocks)
+    # The change stream in the database (the SQLite file, or DATABASE_URL's PostgreSQL).
+    change_stream = providers.Singleton(
+        SqlChangeStream,
+        core.engine,
+        core.clock,
+        maxlen=core.settings.provided.server_api.stream_maxlen,
+        instance=core.settings.provided.server.instance_id,
+    )
+    change_stream_resource = providers.Resource(flushed_at_stop, change_stream, engine_resource)
+    delivery_log = providers.Singleton(SqlDeliveryLog, core.engine, change_stream)
     instance_leases: providers.Object[None] = providers.Object(None)
     fleet: providers.Object[None] = providers.Object(None)
     client_manager = providers.Singleton(LocalManager)

@@ -17,6 +17,7 @@ from functools import partial
 from dependency_injector import containers, providers
 
 from ...adapters.fanout import FanOutBroadcaster
+from ...adapters.redis.change_stream import RedisChangeStream, RedisDeliveryLog
 from ...adapters.redis.circuit import RedisCircuit
 from ...adapters.redis.client import create_redis, create_redis_cluster, pubsub_client
 from ...adapters.redis.cluster_events import ClusterPipelinedRedis
@@ -25,6 +26,7 @@ from ...adapters.redis.health import RedisHealth, probe_client
 from ...adapters.redis.keys import RedisKeys
 from ...adapters.redis.pipelined import PipelinedRedis
 from ...adapters.redis.presence_store import RedisPresenceStore
+from ...adapters.redis.server_reads import RedisServerReads, RedisUserBlocks
 from ...adapters.redis.shard_publisher import ShardPublisher
 from ...adapters.redis.updates_publisher import RedisUpdatesPublisher
 from ...compat.socketio_cluster_manager import ClusterRedisManager
@@ -33,7 +35,7 @@ from ...service_layer.held_sessions import HeldSessions, RecordingStore
 from ...service_layer.instance_lease import keep_lease, watch_dead_instances
 from ...service_layer.restore import RestoreRequests, SessionRestorer, keep_sessions_restored
 from ..http.metrics import SharedPresenceFigures
-from ..process.start_steps import initialize_manager, load_scripts
+from ..process.start_steps import announce_instance, initialize_manager, load_scripts
 from .resources import closed_at_stop, disposed_at_stop
 
 
@@ -58,8 +60,10 @@ class OneRedis(containers.DeclarativeContainer):
     # The health probe's one connection, outside the circuit (health.py).
     redis_probe = providers.Singleton(probe_client, redis_settings.shared_presence_url)
     keys = providers.Singleton(RedisKeys, redis_settings.cluster_keys, redis_settings.buckets)
-    # Emits and presence:updates leave with the socket events' commands.
+    # Emits and presence:updates leave with the socket events' commands, and so does the
+    # change stream's XADD.
     publisher = redis_events
+    stream_events = redis_events
     client_manager = providers.Singleton(
         PooledRedisManager, redis_pubsub, channel=redis_settings.socketio_channel, circuit=circuit, events=redis_events
     )
@@ -96,6 +100,8 @@ class RedisCluster(containers.DeclarativeContainer):
         redis_settings.shared_presence_url,
         channels=providers.List(redis_settings.socketio_channel, redis_settings.updates_channel),
     )
+    # The change stream's XADD goes to its slot's node through the cluster client.
+    stream_events: providers.Object[None] = providers.Object(None)
     # A sharded channel: one shard carries the emits (cluster_socketio_manager.py).
     client_manager = providers.Singleton(
         ClusterRedisManager, redis_pubsub, channel=redis_settings.socketio_channel, events=publisher
@@ -154,6 +160,20 @@ class Shared(containers.DeclarativeContainer):
     )
     broadcaster = providers.Singleton(FanOutBroadcaster, core.socket_broadcaster, updates_publisher)
 
+    server_reads = providers.Singleton(
+        RedisServerReads, topology.redis, presence_store, topology.keys, instance=settings.provided.server.instance_id
+    )
+    user_blocks = providers.Singleton(RedisUserBlocks, topology.redis, topology.keys)
+    change_stream = providers.Singleton(
+        RedisChangeStream,
+        topology.redis,
+        key=settings.provided.server_api.stream_key,
+        maxlen=settings.provided.server_api.stream_maxlen,
+        instance=settings.provided.server.instance_id,
+        events=topology.stream_events,
+    )
+    delivery_log = providers.Singleton(RedisDeliveryLog, topology.redis, key=settings.provided.server_api.stream_key)
+
     redis_health = providers.Singleton(
         RedisHealth,
         topology.redis_probe,
@@ -171,6 +191,7 @@ class Shared(containers.DeclarativeContainer):
     shape_start_steps = providers.List(
         providers.Callable(partial, load_scripts, presence_store),
         providers.Callable(partial, initialize_manager, core.socket_server),
+        providers.Callable(partial, announce_instance, server_reads, core.clock),
     )
     shape_jobs = providers.List(
         providers.Callable(partial, keep_lease, core.presence_service, settings.provided.timing.lease_ttl),

@@ -38,3 +38,10 @@ async def disposed_at_stop(engine: AsyncEngine, *outlived: Any) -> AsyncIterator
     disposed (``shutdown_resources`` ends a resource's dependents before the resource)."""
     yield engine
     await engine.dispose()
+
+
+async def flushed_at_stop(stream: Any, *outlived: Any) -> AsyncIterator[Any]:
+    """The embedded change stream: the changes still queued (the OFFLINEs of the shutdown
+    among them) are written at stop, before the engine in ``outlived`` is disposed."""
+    yield stream
+    await stream.aclose()

@@ -43,7 +43,8 @@ def known_secrets(settings: Settings, *more: str) -> list[str]:
     """Every secret the settings hold, for the log filter to hide (``logs.py``)."""
     from sqlalchemy.engine import make_url
 
-    found = [settings.tokens.secret or "", settings.redis.cache_pass or "", *more]
+    found = [settings.tokens.secret or "", settings.redis.cache_pass or "", settings.server_api.webhook_secret or "", *more]
+    found += [secret for _, secret in settings.server_api.api_keys]
     for url in (settings.database.url, settings.redis.url):
         if url:
             try:

@@ -425,6 +425,57 @@ class TimingSettings(_Group):
     sweep_interval: Annotated[float, _read(_number(minimum=0.01))] = _env("PRESENCE_SWEEP_INTERVAL", 5.0)
 
 
+def _service_keys(value: str, name: str) -> tuple[tuple[str, str], ...]:
+    """``name:secret,name:secret``: each name 1-64 of ``[A-Za-z0-9._-]``, once; the secret
+    never appears in a message (only the name does)."""
+    keys: dict[str, str] = {}
+    for part in value.replace("\n", ",").split(","):
+        part = part.strip()
+        if not part or part.startswith("#"):
+            continue
+        key_name, colon, secret = part.partition(":")
+        key_name, secret = key_name.strip(), secret.strip()
+        if not colon or not secret:
+            raise ConfigError(f"{name}: each key is name:secret (the entry named {key_name[:64]!r} has no secret)")
+        if not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", key_name):
+            raise ConfigError(f"{name}: a key's name is 1-64 letters, digits, '.', '_' and '-'")
+        if key_name in keys:
+            raise ConfigError(f"{name}: the key name {key_name!r} is given twice")
+        keys[key_name] = secret
+    return tuple(keys.items())
+
+
+def _webhook_url(value: str, name: str) -> str | None:
+    url = value.strip()
+    if not url:
+        return None
+    if not re.match(r"https?://[^/\s]+", url) or any(c.isspace() for c in url):
+        raise ConfigError(f"{name}: an http:// or https:// URL")
+    return url
+
+
+class ServerApiSettings(_Group):
+    """The server API for the backend (docs/server-api.md): its service keys, the change
+    stream and the webhooks that follow it."""
+
+    # name:secret,... (or the same, one a line, in the file PRESENCE_API_KEYS_FILE names).
+    api_keys: Annotated[tuple[tuple[str, str], ...], NoDecode, _read(_service_keys)] = _env("PRESENCE_API_KEYS", ())
+    api_keys_file: Path | None = _env("PRESENCE_API_KEYS_FILE")
+    stream_key: str = _env("PRESENCE_STREAM_KEY", "presence:changes")
+    stream_maxlen: Count = _env("PRESENCE_STREAM_MAXLEN", 1_000_000)
+    webhook_url: Annotated[str | None, _read(_webhook_url)] = _env("PRESENCE_WEBHOOK_URL")
+    webhook_secret: str | None = _env("PRESENCE_WEBHOOK_SECRET")
+    # How long a change is retried before it goes to the dead letters.
+    webhook_retry_for: Annotated[float, _read(_number(minimum=1.0))] = _env("PRESENCE_WEBHOOK_RETRY_FOR", 3600.0)
+    webhook_timeout: Annotated[float, _read(_number(minimum=0.1))] = _env("PRESENCE_WEBHOOK_TIMEOUT", 10.0)
+
+    @model_validator(mode="after")
+    def _webhook_needs_secret(self) -> ServerApiSettings:
+        if self.webhook_url and not self.webhook_secret:
+            raise ValueError("PRESENCE_WEBHOOK_URL is set: PRESENCE_WEBHOOK_SECRET must say how deliveries are signed")
+        return self
+
+
 class Settings(BaseModel):
     """The gateway's settings, by group. ``Settings(server=ServerSettings(port=4000))``
     takes attribute names and reads no environment; ``load_settings()`` and
@@ -439,6 +490,7 @@ class Settings(BaseModel):
     limits: LimitSettings = Field(default_factory=LimitSettings)
     statuses: StatusSettings = Field(default_factory=StatusSettings)
     timing: TimingSettings = Field(default_factory=TimingSettings)
+    server_api: ServerApiSettings = Field(default_factory=ServerApiSettings)
 
     @classmethod
     def groups(cls) -> dict[str, type[_Group]]:
