@@ -4,7 +4,10 @@ At-least-once: delivery reads the stream through a consumer group (``DeliveryLog
 acknowledges an entry after the receiver answered 2xx, so an entry read and not
 acknowledged — a gateway killed mid-retry, a receiver down — is delivered again by whoever
 delivers next. One instance delivers at a time (it holds the lead), one entry after the
-other in stream order: a user's changes arrive in ``seq`` order. A failing entry is
+other in stream order. Two instances changing one user at the same moment can append
+their changes to the stream in the other order than their ``seq``s; the older one is then
+acknowledged unsent (counted ``superseded``), so a receiver sees each user's ``seq`` only
+grow. A failing entry is
 retried with exponential backoff and jitter (1 s, 2 s, 4 s … up to 5 min) until
 ``retry_for`` has passed since its first attempt; then it is set aside in the dead letters
 (an operator replays them) and delivery goes on. Waits are measured on the ``Clock`` port;
@@ -38,6 +41,7 @@ LONGEST_RETRY = 300.0
 BATCH = 100
 IDLE_POLL = 0.2  # seconds between looks at the stream when nothing is owed
 TOLERANCE = 300  # what receivers are told to accept (docs/server-api.md)
+SEQS_KEPT = 100_000  # users whose last delivered seq is remembered (the least recent forgotten)
 
 
 def signature(secret: str, timestamp: int, body: bytes) -> str:
@@ -111,7 +115,9 @@ class WebhookDeliverer:
         self._sleep = sleep
         self._draw = draw
         # Read by the metrics collector.
-        self.outcomes: dict[str, int] = {"delivered": 0, "failed": 0, "dead": 0}
+        self.outcomes: dict[str, int] = {"delivered": 0, "failed": 0, "dead": 0, "superseded": 0}
+        # user id -> the highest seq delivered (or given up) this lead, least recent first.
+        self._delivered: dict[str, int] = {}
         self.depth = 0
         self.leading = False
 
@@ -149,6 +155,13 @@ class WebhookDeliverer:
     async def settle(self, entry: StreamEntry) -> bool:
         """Deliver one entry, retrying until it is delivered or given up; False when the
         lead was lost meanwhile (the entry stays owed, unacknowledged)."""
+        user, seq = entry.body.get("userId"), entry.body.get("seq")
+        if not (isinstance(user, str) and isinstance(seq, int)):
+            user, seq = None, None
+        elif seq <= self._delivered.get(user, -1):
+            self.outcomes["superseded"] += 1
+            await self._log.ack(entry.id)
+            return True
         body = webhook_body(entry)
         attempt = 0
         # The window starts at the first attempt, not at the append: a change that waited
@@ -162,6 +175,7 @@ class WebhookDeliverer:
             if outcome is None:
                 self.outcomes["delivered"] += 1
                 await self._log.ack(entry.id)
+                self._passed(user, seq)
                 return True
             self.outcomes["failed"] += 1
             due = self._clock.now() + retry_delay(attempt, self._draw)
@@ -170,11 +184,20 @@ class WebhookDeliverer:
                 log.warning("webhook for change %s gave up after %d attempts (%s): kept in the dead letters",
                             entry.id, attempt, outcome)
                 await self._log.dead_letter(entry, outcome)
+                self._passed(user, seq)
                 return True
             if attempt in (1, 5) or attempt % 20 == 0:
                 log.warning("webhook for change %s failed (%s), attempt %d; retrying", entry.id, outcome, attempt)
             if not await self._wait_until(due):
                 return False
+
+    def _passed(self, user: str | None, seq: int | None) -> None:
+        if user is None or seq is None:
+            return
+        self._delivered.pop(user, None)
+        self._delivered[user] = seq
+        if len(self._delivered) > SEQS_KEPT:
+            del self._delivered[next(iter(self._delivered))]
 
     async def _attempt(self, body: bytes) -> str | None:
         """None when delivered (2xx), else what went wrong."""

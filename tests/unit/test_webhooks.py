@@ -161,6 +161,23 @@ async def test_a_change_given_up_after_an_hour_of_retries_goes_to_the_dead_lette
     assert receiver.attempts[-1][1]["userId"] == "u2"
 
 
+async def test_a_change_appended_after_a_newer_one_of_the_same_user_is_acknowledged_unsent() -> None:
+    """Two instances changing one user at once can append in the other order than their
+    seqs: the receiver still sees the user's seq only grow, and other users are untouched."""
+    clock = FakeClock()
+    start = clock.now()
+    log = Log([change("1-0", "u1", 7, start), change("2-0", "u1", 6, start), change("3-0", "u2", 1, start),
+               change("4-0", "u1", 8, start)])
+    receiver = Receiver(clock, [])
+    sending = deliverer(clock, log, receiver)
+
+    await sending.round()
+
+    assert [(body["userId"], body["seq"]) for _, body, _ in receiver.attempts] == [("u1", 7), ("u2", 1), ("u1", 8)]
+    assert log.acked == ["1-0", "2-0", "3-0", "4-0"]
+    assert sending.outcomes["superseded"] == 1
+
+
 def test_the_body_is_the_documented_shape() -> None:
     body = json.loads(webhook_body(change("5-1", "u1", 9, 0.0)))
 
