@@ -389,8 +389,8 @@ class LeanSocket(async_socket.AsyncSocket):
                 data = await ws.wait()
             except (OSError, asyncio.CancelledError):
                 break
-            if data is None or len(data) > limit:
-                break
+            if data is None or len(data) > limit or self.closed:
+                break  # closed: what the client had already sent is not handled (a flood's rest)
             try:
                 await self.receive(packet.Packet(encoded_packet=data))
             except exceptions.UnknownPacketError:
