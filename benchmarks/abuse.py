@@ -29,6 +29,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
+from itertools import repeat
 from pathlib import Path
 
 import aiohttp
@@ -106,48 +108,46 @@ async def _drain(ws: aiohttp.ClientWebSocketResponse) -> None:
             await ws.send_str("3")
 
 
-async def resent_connect(http: aiohttp.ClientSession, url: str, until: float) -> int:
+async def _send_until_closed(
+    http: aiohttp.ClientSession, url: str, auth: dict, frames: Iterable[str], until: float, every: int, pause: float
+) -> int:
+    """One socket sending ``frames`` (reading what comes back) until the gateway closes it
+    or ``until``; a pause of ``pause`` s every ``every`` frames. How many it sent."""
+    ws = await _socket(http, url, auth)
+    reader = asyncio.ensure_future(_drain(ws))
     sent = 0
-    while time.monotonic() < until:
-        ws = await _socket(http, url, {"token": token_for("resender")})
-        reader = asyncio.ensure_future(_drain(ws))
-        try:
-            while not ws.closed and time.monotonic() < until:
-                await ws.send_str("40" + json.dumps({"token": token_for("resender")}))
-                sent += 1
-                await asyncio.sleep(0.0005)  # about 2000 a second
-        except ConnectionError:
-            pass
-        finally:
-            await ws.close()
-            reader.cancel()
+    try:
+        for frame in frames:
+            if ws.closed or time.monotonic() > until:
+                break
+            await ws.send_str(frame)
+            sent += 1
+            if sent % every == 0:
+                await asyncio.sleep(pause)
+    except ConnectionError:
+        pass
+    finally:
+        await ws.close()
+        reader.cancel()
+    return sent
+
+
+async def resent_connect(http: aiohttp.ClientSession, url: str, until: float) -> int:
+    auth = {"token": token_for("resender")}
+    sent = 0
+    while time.monotonic() < until:  # about 2000 a second, reconnecting when closed for it
+        sent += await _send_until_closed(http, url, auth, repeat("40" + json.dumps(auth)), until, 1, 0.0005)
     return sent
 
 
 async def subscribe_flood(http: aiohttp.ClientSession, url: str, until: float) -> int:
     ids = json.dumps({"userIds": [f"target-{n}" for n in range(100)]})
     frames = [f'42{n}["presence:subscribe",{ids}]' for n in range(1000)]
-
-    async def one(user: str) -> int:
-        ws = await _socket(http, url, {"token": token_for(user)})
-        reader = asyncio.ensure_future(_drain(ws))
-        sent = 0
-        try:
-            for frame in frames:
-                if ws.closed or time.monotonic() > until:
-                    break
-                await ws.send_str(frame)
-                sent += 1
-                if sent % 50 == 0:
-                    await asyncio.sleep(0)
-        except ConnectionError:
-            pass
-        finally:
-            await ws.close()
-            reader.cancel()
-        return sent
-
-    return sum(await asyncio.gather(*(one(f"flooder-{n % 20}") for n in range(200))))
+    floods = (
+        _send_until_closed(http, url, {"token": token_for(f"flooder-{n % 20}")}, frames, until, 50, 0)
+        for n in range(200)
+    )
+    return sum(await asyncio.gather(*floods))
 
 
 async def connect_storm(http: aiohttp.ClientSession, url: str, until: float) -> int:

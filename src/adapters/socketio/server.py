@@ -15,7 +15,7 @@ What a client may send is checked in ``frame_guard`` (reserved events, binary
 attachments, undecodable frames); the two overrides below only call it.
 
 A socket whose client does not read what it is sent would queue it without end: past
-``max_queued_packets`` waiting the socket is closed as a slow consumer
+``max_queued_packets`` (or ``max_queued_bytes``) waiting the socket is closed as a slow consumer
 (``lean_engineio.py`` keeps the count).
 """
 
