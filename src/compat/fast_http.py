@@ -45,6 +45,7 @@ import httptools
 from hypercorn.protocol.ws_stream import Handshake
 from hypercorn.utils import build_and_validate_headers, suppress_body
 
+from . import request_deadline
 from .fast_websocket import UnexpectedMessage, WebSocketSession
 
 MAX_RECV = 2**16
@@ -75,9 +76,13 @@ class BadRequest(Exception):
 class Request:
     """One parsed request: its head, then its body as it arrives."""
 
-    __slots__ = ("body", "complete", "expects_continue", "headers", "keep_alive", "method", "upgrade", "url")
+    __slots__ = (
+        "began", "body", "complete", "due", "expects_continue", "headers", "keep_alive", "method", "upgrade", "url",
+    )
 
-    def __init__(self) -> None:
+    def __init__(self, began: float = 0.0) -> None:
+        self.began = began  # loop time of its first byte
+        self.due: float | None = None  # when it must be whole (request_deadline), once it is the one answered
         self.url = b""
         self.headers: list[tuple[bytes, bytes]] = []
         self.method = b""
@@ -107,6 +112,7 @@ class HTTPConnection:
         self._idle = idle  # the worker's idle connections, closed when it terminates
         self._parser = httptools.HttpRequestParser(self)
         self._parsing: Request | None = None
+        self._head_began: float | None = None  # loop time of the first byte of a head not yet whole
         self._pending: deque[Request] = deque()
         self._head_size = 0
         self._raw = bytearray()  # bytes of requests not yet answered, for a hand-over
@@ -123,7 +129,8 @@ class HTTPConnection:
     def on_message_begin(self) -> None:
         if len(self._pending) >= MAX_PIPELINED:
             raise BadRequest(400)
-        self._parsing = Request()
+        self._parsing = Request(self.loop.time())
+        self._head_began = self._parsing.began
         self._head_size = 0
 
     def on_url(self, url: bytes) -> None:
@@ -148,6 +155,7 @@ class HTTPConnection:
         request.method = parser.get_method()
         request.keep_alive = parser.should_keep_alive()
         request.upgrade = parser.should_upgrade()
+        self._head_began = None
         self._pending.append(request)
 
     def on_body(self, body: bytes) -> None:
@@ -191,25 +199,35 @@ class HTTPConnection:
 
     def body_read_deadline(self, request: Request) -> float | None:
         """When the read of ``request``'s body in progress must end (an absolute loop time),
-        or None for ``read_timeout`` per read. A per-request body deadline plugs in here."""
-        return None
+        or None for ``read_timeout`` per read: the request deadline."""
+        return request.due
 
     async def _next_request(self) -> Request | None:
-        """The next request whose head is whole, within ``keep_alive_timeout``."""
-        deadline = self.loop.time() + self.config.keep_alive_timeout
+        """The next request whose head is whole, within ``keep_alive_timeout`` and, once
+        its first byte is in, the request deadline (timed from then, or from now for a
+        request that was waiting behind the previous one)."""
+        ready = self.loop.time()
+        idle_until = ready + self.config.keep_alive_timeout
+        deadline = request_deadline.DEADLINE
         if not self._pending:
             self._idle.add(self)
         try:
             while not self._pending:
                 if self.context.terminated.is_set():
                     return None
-                data = await self.read(None, deadline)
+                began = self._head_began
+                due = None if began is None else deadline.due(max(began, ready))
+                data = await self.read(None, idle_until if due is None or idle_until < due else due)
                 if not data:
+                    if due is not None and self.loop.time() >= due:
+                        deadline.expired += 1
                     return None
                 self._feed(data)
         finally:
             self._idle.discard(self)
-        return self._pending[0]
+        request = self._pending[0]
+        request.due = deadline.due(max(request.began, ready))
+        return request
 
     # writing ---------------------------------------------------------------------
     def write(self, data: bytes) -> None:
@@ -223,13 +241,14 @@ class HTTPConnection:
             self._drain_lock = asyncio.Lock()
         async with self._drain_lock:
             try:
-                await self.writer.drain()
+                await request_deadline.drain(self.writer)
             except (ConnectionError, RuntimeError):
                 self.close_soon()
 
     def close_soon(self) -> None:
         self._closing = True
-        self.transport.close()
+        if not self.transport.is_closing():
+            request_deadline.close(self.transport)
 
     async def write_head(self, status: int, headers: list[tuple[bytes, bytes]], keep_alive_header: bool) -> None:
         lines = [b"HTTP/1.1 %d %s\r\n" % (status, _REASONS.get(status, b""))]
@@ -400,6 +419,8 @@ class _Exchange:
             deadline = connection.body_read_deadline(request)
             data = await connection.read(connection.config.read_timeout, deadline)
             if not data:
+                if deadline is not None and connection.loop.time() >= deadline:
+                    request_deadline.DEADLINE.expired += 1
                 connection.close_soon()
                 return {"type": "http.disconnect"}
             connection._feed(data)

@@ -23,6 +23,7 @@ from typing import Any
 from hypercorn.asyncio import tcp_server
 from hypercorn.utils import parse_socket_addr
 
+from . import request_deadline
 from .fast_http import HandOver, HTTPConnection
 
 UPSTREAM_RUN = tcp_server.TCPServer.run
@@ -102,7 +103,8 @@ async def _close(server: Any) -> None:
     except (NotImplementedError, OSError, RuntimeError):
         pass
     try:
-        writer.close()
+        if not writer.transport.is_closing():
+            request_deadline.close(writer.transport)  # a client that reads nothing is reset
         await writer.wait_closed()
     except (ConnectionError, RuntimeError, asyncio.CancelledError):
         pass

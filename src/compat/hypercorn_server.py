@@ -1,5 +1,5 @@
 """Replaces parts of hypercorn 0.18 (``hypercorn.asyncio.task_group.TaskGroup``,
-``worker_context.EventWrapper``, ``tcp_server.TCPServer._read_data``,
+``worker_context.EventWrapper``, ``tcp_server.TCPServer._read_data``, ``protocol_send`` and ``_close``,
 ``protocol.ws_stream.WebsocketBuffer`` and ``PerMessageDeflate``), h11 0.16's
 ``Headers`` iteration and wsproto 1.2's ``PerMessageDeflate.accept``: hypercorn's and
 h11's internals, replaced in the worker process (the app factory calls
@@ -21,6 +21,10 @@ Hot paths:
   which on Python 3.11 wraps every read in a task of its own: a task per frame received,
   and one pending per idle connection. ``asyncio.timeout`` bounds the same read with one
   timer handle.
+
+Hostile clients and time: ``_read_data`` bounds, besides each read, a request's head and
+body by the request deadline, and ``protocol_send`` and ``_close`` reset a connection
+whose client reads nothing of what is queued for it (``request_deadline.py``).
 
 Hostile clients and memory:
 
@@ -51,12 +55,12 @@ from typing import Any
 from h11._headers import Headers
 from hypercorn.asyncio import task_group as hypercorn_task_group
 from hypercorn.asyncio import tcp_server, worker_context
-from hypercorn.events import Closed, RawData
+from hypercorn.events import Closed, RawData, Updated
 from hypercorn.protocol import ws_stream
 from hypercorn.protocol.ws_stream import FrameTooLargeError, WebsocketBuffer
 from wsproto.extensions import PerMessageDeflate
 
-from . import fast_serve
+from . import fast_serve, request_deadline
 
 _PER_MESSAGE_DEFLATE = ws_stream.PerMessageDeflate
 
@@ -161,14 +165,22 @@ class LightEvent:
 
 
 async def _read_data(self: tcp_server.TCPServer) -> None:
-    """hypercorn's ``TCPServer._read_data``, each read bounded by ``asyncio.timeout``."""
-    timeout = self.config.read_timeout
+    """hypercorn's ``TCPServer._read_data``, each read bounded by ``asyncio.timeout``, and
+    by what is left of the request deadline while a request arrives."""
+    idle = self.config.read_timeout
+    deadline = request_deadline.DEADLINE
+    timed = deadline.seconds is not None
     reader = self.reader
+    loop = self.loop
+    started: float | None = None  # when the request being received began to arrive
     prefetched = getattr(self, "prefetched", None)
     if prefetched:  # read by the fast path before it handed the connection over
         self.prefetched = None  # type: ignore[attr-defined]
         await self.protocol.handle(RawData(prefetched))
+        if timed and request_deadline.reading_request(self.protocol):
+            started = loop.time()
     while not reader.at_eof():
+        timeout = idle if started is None else deadline.next_wait(started, idle, loop.time())
         try:
             if timeout is None:
                 data = await reader.read(tcp_server.MAX_RECV)
@@ -176,10 +188,54 @@ async def _read_data(self: tcp_server.TCPServer) -> None:
                 async with asyncio.timeout(timeout):
                     data = await reader.read(tcp_server.MAX_RECV)
         except (ConnectionError, OSError, TimeoutError, SSLError):
+            due = deadline.due(started)
+            if due is not None and loop.time() >= due:
+                deadline.expired += 1
+                self.writer.close()  # before the app hears of it: what it answers now is not sent
             break
         else:
             await self.protocol.handle(RawData(data))
+            if timed:
+                if not request_deadline.reading_request(self.protocol):
+                    started = None
+                elif started is None:
+                    started = loop.time()
     await self.protocol.handle(Closed())
+
+
+async def protocol_send(self: tcp_server.TCPServer, event: Any) -> None:
+    """hypercorn's ``TCPServer.protocol_send``, its wait for the client to read bounded by
+    ``request_deadline.drain`` (a client that reads nothing is reset)."""
+    if isinstance(event, RawData):
+        async with self.send_lock:
+            try:
+                self.writer.write(event.data)
+                await request_deadline.drain(self.writer)
+            except (ConnectionError, RuntimeError):
+                await self.protocol.handle(Closed())
+    elif isinstance(event, Closed):
+        await self._close()
+    elif isinstance(event, Updated):
+        if event.idle:
+            await self.idle_task.restart(self._task_group, self._idle_timeout)
+        else:
+            await self.idle_task.stop()
+
+
+async def _close(self: tcp_server.TCPServer) -> None:
+    """hypercorn's ``TCPServer._close``, its close of the transport through
+    ``request_deadline.close``: a client that reads nothing would hold it open for ever."""
+    try:
+        self.writer.write_eof()
+    except (NotImplementedError, OSError, RuntimeError):
+        pass  # Likely SSL connection
+    try:
+        request_deadline.close(self.writer.transport)
+        await self.writer.wait_closed()
+    except (BrokenPipeError, ConnectionAbortedError, ConnectionResetError, RuntimeError, asyncio.CancelledError):
+        pass  # Already closed
+    finally:
+        await self.idle_task.stop()
 
 
 class ForgettingWebsocketBuffer(WebsocketBuffer):
@@ -210,15 +266,21 @@ PATCHES: tuple[tuple[Any, str, Any], ...] = (
     (hypercorn_task_group.TaskGroup, "spawn_app", spawn_app),
     (worker_context.WorkerContext, "event_class", LightEvent),
     (tcp_server.TCPServer, "_read_data", _read_data),
+    (tcp_server.TCPServer, "protocol_send", protocol_send),
+    (tcp_server.TCPServer, "_close", _close),
     (tcp_server.TCPServer, "run", fast_serve.run),
     (ws_stream, "WebsocketBuffer", ForgettingWebsocketBuffer),
     (ws_stream, "PerMessageDeflate", DecliningPerMessageDeflate),
 )
 
 
-def patch_hypercorn(ws_deflate: bool, fast_protocol: bool = True) -> None:
+def patch_hypercorn(
+    ws_deflate: bool, fast_protocol: bool = True, deadline: float | None = request_deadline.DEFAULT_SECONDS
+) -> None:
     """Every replacement above; with ``ws_deflate``, hypercorn's own permessage-deflate;
-    with ``fast_protocol``, cleartext HTTP/1.1 and WebSocket on ``fast_serve``'s path."""
+    with ``fast_protocol``, cleartext HTTP/1.1 and WebSocket on ``fast_serve``'s path;
+    ``deadline``, the request deadline's seconds (None: off)."""
+    request_deadline.DEADLINE.seconds = deadline
     for owner, attribute, replacement in PATCHES:
         setattr(owner, attribute, replacement)
     fast_serve.FastPath.enabled = fast_protocol

@@ -44,15 +44,26 @@ log = logging.getLogger(__name__)
 
 # Packets held for a client that stopped reading, after which it is disconnected: a
 # presence client receives a few small packets a minute; this is minutes of backlog.
-# (``PRESENCE_MAX_QUEUED_PACKETS`` sets the server's ``max_queued_packets``.)
+# (``PRESENCE_MAX_QUEUED_PACKETS`` sets the server's ``max_queued_packets``.) And the bytes
+# they may hold: a WebSocket whose client stopped reading holds at most the transport's
+# 64 KiB high-water mark, the write that passed it, and this (``PRESENCE_MAX_QUEUED_BYTES``).
 MAX_BACKLOG = 1000
+MAX_BACKLOG_BYTES = 1 << 20
 
 _NOOP = packet.Packet(packet.NOOP)
 _PING = packet.Packet(packet.PING).encode()
 
 
+class BodyCutOff(exceptions.EngineIOError):
+    """The connection ended before the body its ``Content-Length`` announced was whole (the
+    request deadline, or the client going): upstream hands the app what part had come as
+    if it were the whole body, and decodes half a packet. ``LeanSocket`` ends such a
+    session instead."""
+
+
 class AwaitablePayload:
-    """The request body, read on demand (upstream defines this class per request)."""
+    """The request body, read on demand (upstream defines this class per request); an
+    ``http.disconnect`` before the body is whole raises ``BodyCutOff``."""
 
     __slots__ = ("event", "payload", "receive")
 
@@ -69,6 +80,9 @@ class AwaitablePayload:
                 if self.event["type"] == "http.request":
                     if length is None or len(self.payload) < length:
                         self.payload += self.event.get("body") or b""
+                elif self.event["type"] == "http.disconnect":
+                    self.payload = b""
+                    raise BodyCutOff()
         payload = self.payload or b""
         if length is None:
             self.payload = b""
@@ -170,6 +184,7 @@ class LeanSocket(async_socket.AsyncSocket):
         self._ws: Any = None  # the WebSocket, once packets go straight to it
         self._timer: asyncio.TimerHandle | None = None
         self._backlog: deque[Any] | None = None  # while a write waits for the client
+        self._backlog_bytes = 0
         self._finisher: asyncio.Task[Any] | None = None
         self._close_after_backlog = False
         self._dropped = False  # given up on as a client that does not read
@@ -238,7 +253,8 @@ class LeanSocket(async_socket.AsyncSocket):
         """Write now; a write that has to wait finishes in a task while later ones queue."""
         backlog = self._backlog
         if backlog is not None:
-            if len(backlog) >= self.server.max_queued_packets:
+            self._backlog_bytes += len(data)
+            if len(backlog) >= self.server.max_queued_packets or self._backlog_bytes > self.server.max_queued_bytes:
                 self._give_up_on_slow_client()
                 return
             backlog.append(data)
@@ -251,6 +267,7 @@ class LeanSocket(async_socket.AsyncSocket):
         except Exception:  # the connection is gone; the reading side notices and closes
             return
         self._backlog = deque()
+        self._backlog_bytes = 0
         self._finisher = self.server.spawn(self._finish_write(step, waiting_on))
 
     async def _finish_write(self, step: Coroutine[Any, Any, Any], waiting_on: Any) -> None:
@@ -283,7 +300,10 @@ class LeanSocket(async_socket.AsyncSocket):
         if self._dropped or self.closing or self.closed:
             return
         self._dropped = True
-        log.warning("socket %s stopped reading (%d packets waiting): disconnecting it", self.sid, self.server.max_queued_packets)
+        waiting = len(self._backlog) if self._backlog is not None else self.server.max_queued_packets
+        log.warning(
+            "socket %s stopped reading (%d packets, %d bytes waiting): disconnecting it", self.sid, waiting, self._backlog_bytes
+        )
         if self._finisher is not None:
             self._finisher.cancel()  # lets go of the connection's send lock
         self._backlog = None
@@ -292,6 +312,14 @@ class LeanSocket(async_socket.AsyncSocket):
                 self._queue.get_nowait()
                 self._queue.task_done()
         self.server.spawn(self.terminate(tell=False))
+
+    async def handle_post_request(self, environ: dict[str, Any]) -> None:
+        """upstream's, ending the session at once when the body was cut off (upstream's
+        server would close it waiting for a poll that will not come, and answer nothing)."""
+        try:
+            await super().handle_post_request(environ)
+        except BodyCutOff:
+            await self.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_ERROR)
 
     async def terminate(self, *, tell: bool = True) -> None:
         """Close the session now, whatever its client does: the disconnect handlers run and
@@ -361,8 +389,8 @@ class LeanSocket(async_socket.AsyncSocket):
                 data = await ws.wait()
             except (OSError, asyncio.CancelledError):
                 break
-            if data is None or len(data) > limit:
-                break
+            if data is None or len(data) > limit or self.closed:
+                break  # closed: what the client had already sent is not handled (a flood's rest)
             try:
                 await self.receive(packet.Packet(encoded_packet=data))
             except exceptions.UnknownPacketError:
@@ -419,6 +447,7 @@ class LeanEngineIOServer(engineio.AsyncServer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs["monitor_clients"] = False
         self.max_queued_packets = kwargs.pop("max_queued_packets", MAX_BACKLOG)
+        self.max_queued_bytes = kwargs.pop("max_queued_bytes", MAX_BACKLOG_BYTES)
         super().__init__(*args, **kwargs)
         self._async: dict[str, Any] = {**self._async, "translate_request": translate_request}
         self._spawned: set[asyncio.Task[Any]] = set()

@@ -100,7 +100,7 @@ def _as_worker(settings: Settings, workers: int) -> Settings:
 def _build(settings: Settings, worker: HypercornWorker | None, hold_instance: bool) -> Any:
     configure_logging(settings.server.log_level, settings.server.log_format, known_secrets(settings))
     tune_interpreter()
-    patch_hypercorn(settings.server.ws_deflate, settings.server.fast_protocol)
+    patch_hypercorn(settings.server.ws_deflate, settings.server.fast_protocol, settings.limits.request_deadline)
     container = build_container(settings, worker)
     if hold_instance:
         container.instance_lock()  # held now, before anything else touches the data directory

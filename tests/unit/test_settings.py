@@ -75,6 +75,8 @@ def test_hostile_client_bounds_and_their_defaults() -> None:
     limits = defaults.limits
     assert (limits.max_sockets_per_user, limits.socket_budget, limits.handshake_timeout) == (20, 120, 10.0)
     assert defaults.limits.max_queued_packets == 1000
+    assert defaults.limits.max_queued_bytes == 1 << 20
+    assert defaults.limits.request_deadline == 10.0
     custom = Settings.from_env(
         {
             "PRESENCE_MAX_SOCKETS_PER_USER": "3",
@@ -203,6 +205,7 @@ EVERY_VARIABLE = {
     "PRESENCE_USER_EVENTS_PER_MINUTE": "70", "PRESENCE_CONNECTS_PER_MINUTE_PER_USER": "8",
     "PRESENCE_CONNECTS_PER_MINUTE_PER_ADDRESS": "90",
     "PRESENCE_HANDSHAKE_TIMEOUT": "1.5", "PRESENCE_MAX_QUEUED_PACKETS": "9", "JWT_SECRETS_PREVIOUS": "old",
+    "PRESENCE_MAX_QUEUED_BYTES": "4096", "PRESENCE_REQUEST_DEADLINE": "2.5",
     "JWT_ISSUER": "https://id.example", "JWT_AUDIENCE": "presence", "JWT_JWKS_URL": "https://id.example/jwks",
     "JWT_JWKS_ALGORITHMS": "ES256", "REDIS_CLUSTER_NODES": "10.0.0.1:7000", "PRESENCE_REDIS_BUCKETS": "16",
     "REDIS_SENTINELS": "10.0.0.5:26379", "REDIS_SENTINEL_MASTER": "presence",

@@ -15,7 +15,7 @@ What a client may send is checked in ``frame_guard`` (reserved events, binary
 attachments, undecodable frames); the two overrides below only call it.
 
 A socket whose client does not read what it is sent would queue it without end: past
-``max_queued_packets`` waiting the socket is closed as a slow consumer
+``max_queued_packets`` (or ``max_queued_bytes``) waiting the socket is closed as a slow consumer
 (``lean_engineio.py`` keeps the count).
 """
 
@@ -47,7 +47,12 @@ OnConnected = Callable[[str], Awaitable[None]]
 
 class PresenceSocketServer(socketio.AsyncServer):
     def __init__(
-        self, *, on_connected: OnConnected | None = None, max_queued_packets: int = 1000, **options: Any
+        self,
+        *,
+        on_connected: OnConnected | None = None,
+        max_queued_packets: int = 1000,
+        max_queued_bytes: int = 1 << 20,
+        **options: Any,
     ) -> None:
         # Named, not detected: with aiohttp installed engineio would pick the aiohttp driver.
         options.setdefault("async_mode", "asgi")
@@ -57,6 +62,7 @@ class PresenceSocketServer(socketio.AsyncServer):
         options.setdefault("async_handlers", False)
         super().__init__(**options)
         self.eio.max_queued_packets = max_queued_packets
+        self.eio.max_queued_bytes = max_queued_bytes
         self.on_connected = on_connected
         self._reply_first: set[str] = set()
         self._held: dict[str, list[Any]] = {}  # engine.io sid → packets waiting for an ack

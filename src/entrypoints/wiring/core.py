@@ -136,6 +136,7 @@ class Core(containers.DeclarativeContainer):
         cookie=settings.provided.server.sid_cookie,
         max_http_buffer_size=MAX_FRAME_BYTES,
         max_queued_packets=settings.provided.limits.max_queued_packets,
+        max_queued_bytes=settings.provided.limits.max_queued_bytes,
         transports=providers.Callable(engineio_transports, worker),
     )
     # Per-socket and per-user bounds on what a client may send (sockets/gate.py).

@@ -28,6 +28,9 @@ from ...adapters.jwt.verifier import JWKS_ALGORITHMS
 from ...adapters.redis.cluster_url import is_cluster_url, parse_cluster_url, parse_nodes
 from ...adapters.redis.keys import DEFAULT_BUCKETS, MAX_BUCKETS, UPDATES_CHANNEL
 from ...adapters.redis.sentinel import sentinel_url
+from ...compat.request_deadline import DEFAULT_SECONDS as DEFAULT_REQUEST_DEADLINE
+from ...compat.request_deadline import MAX_SECONDS as MAX_REQUEST_DEADLINE
+from ...compat.request_deadline import MIN_SECONDS as MIN_REQUEST_DEADLINE
 
 DEVELOPMENT = "development"
 PRODUCTION = "production"
@@ -69,14 +72,16 @@ def _flag(value: str, name: str) -> bool:
     raise ConfigError(f"{name}={value!r}: use true or false")
 
 
-def _number(minimum: float = 0.0) -> Callable[[str, str], float]:
+def _number(minimum: float = 0.0, maximum: float | None = None) -> Callable[[str, str], float]:
     def parse(value: str, name: str) -> float:
         try:
             number = float(value)
         except ValueError:
             raise ConfigError(f"{name}={value!r} is not a number") from None
-        if number < minimum:
+        if not number >= minimum:  # NaN included
             raise ConfigError(f"{name}={value!r} must be at least {minimum:g}")
+        if maximum is not None and not number <= maximum:
+            raise ConfigError(f"{name}={value!r} must be at most {maximum:g}")
         return number
 
     return parse
@@ -403,6 +408,12 @@ class LimitSettings(_Group):
     connects_per_address: Count = _env("PRESENCE_CONNECTS_PER_MINUTE_PER_ADDRESS", 1200)
     handshake_timeout: Annotated[float, _read(_number(minimum=0.05))] = _env("PRESENCE_HANDSHAKE_TIMEOUT", 10.0)
     max_queued_packets: Count = _env("PRESENCE_MAX_QUEUED_PACKETS", 1000)
+    max_queued_bytes: Count = _env("PRESENCE_MAX_QUEUED_BYTES", 1 << 20)
+    # Head and whole body of each HTTP request (polling included), then the connection is
+    # closed; also how long a client that reads nothing of its output keeps its connection.
+    request_deadline: Annotated[float, _read(_number(minimum=MIN_REQUEST_DEADLINE, maximum=MAX_REQUEST_DEADLINE))] = _env(
+        "PRESENCE_REQUEST_DEADLINE", DEFAULT_REQUEST_DEADLINE
+    )
     watch_max_targets: Count = _env("PRESENCE_WATCH_MAX_TARGETS", 1000)
     max_ids_per_call: Count = _env("PRESENCE_MAX_IDS_PER_CALL", 1000)
 
