@@ -160,6 +160,7 @@ def run_cleanup(ctx: Context, kind: str) -> Outcome:
             users = sorted({user for user, _sid in ids})
             keys = [f"presence:{user}:{sid}" for user, sid in ids] + [f"presence:sockets:{user}" for user in users]
             state["before"] = keys_left(keys, len(ids))
+            cpu_before = stack.main.usage()
             started = time.monotonic()
             reply()  # the clients close all at once now
             left = state["before"]
@@ -167,6 +168,7 @@ def run_cleanup(ctx: Context, kind: str) -> Outcome:
                 time.sleep(CLEANUP_POLL_S)  # a poll of Redis, bounded by CLEANUP_LIMIT_S
                 left = keys_left(keys, len(ids))
             state["seconds"] = time.monotonic() - started if left == 0 else None
+            state["server_cpu"] = stack.main.usage().cpu_s - cpu_before.cpu_s
             state["left"] = left
 
         command = load.node_command(
@@ -178,7 +180,7 @@ def run_cleanup(ctx: Context, kind: str) -> Outcome:
         notes = _failures(kind, r["failures"])
         if state.get("before") != 2 * r["connected"]:
             notes.append(f"{kind}: {state.get('before')} socket keys before the close, expected {2 * r['connected']}")
-        values = {"seconds": state.get("seconds"), "left": state.get("left"), "before": state.get("before")}
+        values = {key: state.get(key) for key in ("seconds", "left", "before", "server_cpu")}
         return Outcome(values, outcome.client_cpu_s, _logs(stack), notes)
 
 
@@ -186,6 +188,7 @@ CLEANUP_METRICS = (
     Metric("seconds", "seconds until every socket key is gone", "lower", 3),
     Metric("left", f"socket keys left after {CLEANUP_LIMIT_S:.0f} s", "lower", 0),
     Metric("before", "socket keys before the close (hashes + set members)", "", 0),
+    Metric("server_cpu", "server CPU s from the close until the keys were gone", "lower", 3),
 )
 
 
