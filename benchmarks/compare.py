@@ -235,7 +235,7 @@ SETTINGS = """\
 - Load: one Node process with the stock socket.io-client 4 (`benchmarks/node/scenarios.mjs`)
   drives every server the same way, on the same machine (client and server share the
   cores: the "load client CPU s" row says what the client took); the capacity scenario
-  adds one client process per step. Only 127.0.0.1 is a target.
+  adds one client process per step, the held scenario one per 5000 sockets. Only 127.0.0.1 is a target.
 - CPU and RSS are read from `/proc/PID/stat` and `/proc/PID/status` of the server process
   and its descendants (none of the three forks a worker here).
 - Ratios are gateway ÷ peer of the medians: above 1 is better for the gateway on a ↑

@@ -28,12 +28,12 @@ CLEANUP_POLL_S = 0.005
 FULL = dict(
     storm=2000, concurrency=100, cleanup=2000, idle=1000, pings=2000, cpu_seconds=10,
     cross_rate=500, cross_seconds=5, watchers=1000, changes=20,
-    hold_size=5000, probe_count=200, probe_gap_ms=25, capacity_at=15000, capacity_max=None,
+    hold_size=5000, probe_count=200, probe_gap_ms=25, capacity_at=15000, capacity_max=None, held=15000,
 )
 QUICK = dict(
     storm=300, concurrency=50, cleanup=300, idle=200, pings=300, cpu_seconds=3,
     cross_rate=200, cross_seconds=2, watchers=100, changes=5,
-    hold_size=500, probe_count=40, probe_gap_ms=20, capacity_at=1000, capacity_max=1000,
+    hold_size=500, probe_count=40, probe_gap_ms=20, capacity_at=1000, capacity_max=1000, held=1000,
 )
 
 
@@ -160,6 +160,7 @@ def run_cleanup(ctx: Context, kind: str) -> Outcome:
             users = sorted({user for user, _sid in ids})
             keys = [f"presence:{user}:{sid}" for user, sid in ids] + [f"presence:sockets:{user}" for user in users]
             state["before"] = keys_left(keys, len(ids))
+            cpu_before = stack.main.usage()
             started = time.monotonic()
             reply()  # the clients close all at once now
             left = state["before"]
@@ -167,6 +168,7 @@ def run_cleanup(ctx: Context, kind: str) -> Outcome:
                 time.sleep(CLEANUP_POLL_S)  # a poll of Redis, bounded by CLEANUP_LIMIT_S
                 left = keys_left(keys, len(ids))
             state["seconds"] = time.monotonic() - started if left == 0 else None
+            state["server_cpu"] = stack.main.usage().cpu_s - cpu_before.cpu_s
             state["left"] = left
 
         command = load.node_command(
@@ -178,7 +180,7 @@ def run_cleanup(ctx: Context, kind: str) -> Outcome:
         notes = _failures(kind, r["failures"])
         if state.get("before") != 2 * r["connected"]:
             notes.append(f"{kind}: {state.get('before')} socket keys before the close, expected {2 * r['connected']}")
-        values = {"seconds": state.get("seconds"), "left": state.get("left"), "before": state.get("before")}
+        values = {key: state.get(key) for key in ("seconds", "left", "before", "server_cpu")}
         return Outcome(values, outcome.client_cpu_s, _logs(stack), notes)
 
 
@@ -186,6 +188,7 @@ CLEANUP_METRICS = (
     Metric("seconds", "seconds until every socket key is gone", "lower", 3),
     Metric("left", f"socket keys left after {CLEANUP_LIMIT_S:.0f} s", "lower", 0),
     Metric("before", "socket keys before the close (hashes + set members)", "", 0),
+    Metric("server_cpu", "server CPU s from the close until the keys were gone", "lower", 3),
 )
 
 
@@ -421,6 +424,61 @@ def capacity_metrics(at: int) -> tuple[Metric, ...]:
     )
 
 
+# ---------------------------------------------------------------- many idle connections at once
+
+
+def run_held(ctx: Context, kind: str) -> Outcome:
+    """``held`` idle sockets in client processes of ``hold_size`` each (one Node process
+    would be the bottleneck), pinging every 30 s; once settled, RSS, and CPU and ping
+    p99 over a probe window in which every client process probes in turn."""
+    size = ctx.size
+    target, per = size["held"], size["hold_size"]
+    client_cpu = 0.0
+    with running(kind, ctx.workdir(f"held-{kind}"), ctx.secret, ctx.database) as stack:
+        holders: list[load.Holder] = []
+        try:
+            connected, failures = 0, {}
+            for index, start in enumerate(range(0, target, per)):
+                holder = load.Holder(load.node_command(
+                    "hold", stack.main.url, clients=min(per, target - start), concurrency=size["concurrency"],
+                    prefix=f"held{index}", ping_every=30_000,
+                ), ctx.secret)
+                holders.append(holder)
+                held = holder.held()
+                connected += held["connected"]
+                failures.update(held["failures"] or {})
+            settle_s = _settle(holders[-1])
+            before = stack.main.usage()
+            samples, lost = [], 0
+            for holder in holders:
+                probe = holder.probe(max(1, size["probe_count"] // len(holders)), size["probe_gap_ms"])
+                samples.append(probe["ms"])
+                lost += sum((probe["failures"] or {}).values())
+            after = stack.main.usage()
+        finally:
+            for holder in holders:
+                client_cpu += holder.close()
+        logs = _logs(stack)
+    p99s = [ms["p99"] for ms in samples if ms["p99"] is not None]
+    values = {
+        "held": connected, "rss_mib": after.rss_kib / 1024, "kib_per_conn": after.rss_kib / max(1, connected),
+        "cpu_pct": after.cpu_percent_since(before), "ping_p99": max(p99s) if p99s else None,
+        "ping_failed": lost, "settle_s": settle_s,
+    }
+    return Outcome(values, client_cpu, logs, _failures(kind, failures))
+
+
+HELD_METRICS = (
+    Metric("held", "idle websocket sockets held", "", 0),
+    Metric("rss_mib", "RSS with them held MiB", "lower", 0),
+    Metric("kib_per_conn", "RSS per held socket KiB (the whole process ÷ sockets)", "lower", 1),
+    Metric("cpu_pct", "server CPU % of one core while sampled (pings every 30 s)", "lower", 1),
+    Metric("ping_p99", "ping → pong p99 ms while sampled (worst client process)", "lower", 2),
+    Metric("ping_failed", "probe pings unanswered", "lower", 0),
+    Metric("settle_s", "seconds until 10 pings in a row came back fast", "lower", 1),
+)
+
+
 # ---------------------------------------------------------------- the list
 
 ALL_SINGLE = ("gateway", "embedded", "node", "bare")
@@ -476,6 +534,16 @@ def scenarios(size: dict, nofile: int = 1024) -> list[Scenario]:
                  f"changes status {s['changes']} times (IDLE/DND), 100 ms apart; time from the emit until the last "
                  "watcher has the change.",
                  ALL_SINGLE, FANOUT_METRICS, run_fanout),
+        Scenario("held", f"{s['held']} idle websocket connections in one process",
+                 f"{s['held']} websocket sockets connect from client processes of {s['hold_size']} each (one Node "
+                 "process would be the bottleneck), each emitting the guide's `ping` every 30 s (first at a random "
+                 f"point), so {s['held'] // 30} pings a second reach the server. Once 10 pings in a row come back "
+                 f"under {PING_P99_LIMIT_MS:.0f} ms (as in the capacity scenario), each client process in turn sends "
+                 f"{s['probe_count']} probe pings in all, one at a time {s['probe_gap_ms']} ms apart: server CPU "
+                 "(process tree) over that window, RSS at its end, and the worst client process's ping p99. The "
+                 f"server's open-files limit must exceed {s['held']} (the harness raises the soft limit to the hard "
+                 "one).",
+                 REDIS_ONLY, HELD_METRICS, run_held),
         Scenario("capacity", "Idle connections one process holds",
                  f"Client processes of {s['hold_size']} websocket sockets each are added one at a time; every socket "
                  "emits the guide's `ping` every 30 s (first at a random point). After each step the harness waits "

@@ -64,6 +64,19 @@ def frame(opcode: int, payload: bytes) -> bytes:
     return struct.pack("!BBQ", 0x80 | opcode, 127, length) + payload
 
 
+_last_text: list[Any] = [None, b""]  # the last text framed, and its frame
+
+
+def text_frame(text: str) -> bytes:
+    """``frame(OP_TEXT, …)``, computed once for a message written to many sockets in turn
+    (a broadcast hands every socket the same ``str``: one encoded packet, one frame)."""
+    if text is _last_text[0]:
+        return _last_text[1]
+    framed = frame(OP_TEXT, text.encode())
+    _last_text[0], _last_text[1] = text, framed
+    return framed
+
+
 def close_frame(code: int, reason: str = "") -> bytes:
     return frame(OP_CLOSE, struct.pack("!H", code) + reason.encode()[:123])
 
@@ -167,6 +180,19 @@ class WebSocketSession:
     def _write(self, data: bytes) -> None:
         self._connection.write(data)
 
+    def send_text_now(self, text: str) -> bool:
+        """A text message written at once, with no ASGI message or coroutine (Engine.IO's
+        writes: a broadcast to a thousand sockets made a thousand of each). False when it
+        cannot be written now — not open, or the client is behind — and the caller takes
+        the ASGI path, which waits for the client or drops the message as ``_send`` does."""
+        if self.closed or self.close_sent or not self.accepted:
+            return False
+        connection = self._connection
+        if connection.transport.get_write_buffer_size() > WRITE_HIGH_WATER:
+            return False
+        connection.write(text_frame(text))
+        return True
+
     async def _send(self, message: dict[str, Any]) -> None:
         kind = message["type"]
         if self.closed or self.close_sent:
@@ -179,7 +205,7 @@ class WebSocketSession:
                 text = message["text"]
                 if not isinstance(text, str):
                     raise TypeError(f"{text} should be a str")
-                self._write(frame(OP_TEXT, text.encode()))
+                self._write(text_frame(text))
             await self._connection.drain_if_full(WRITE_HIGH_WATER)
         elif kind == "websocket.accept" and not self.accepted:
             await self._accept(message)

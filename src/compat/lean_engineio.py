@@ -40,6 +40,8 @@ from typing import Any
 import engineio
 from engineio import async_socket, exceptions, packet
 
+from .fast_websocket import WebSocketSession
+
 log = logging.getLogger(__name__)
 
 # Packets held for a client that stopped reading, after which it is disconnected: a
@@ -182,6 +184,8 @@ class LeanSocket(async_socket.AsyncSocket):
         self.closed = False
         self.session: dict[str, Any] = {}
         self._ws: Any = None  # the WebSocket, once packets go straight to it
+        # On the fast protocol path, the session's own writer (``send_text_now``).
+        self._write_now: Callable[[str], bool] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._backlog: deque[Any] | None = None  # while a write waits for the client
         self._backlog_bytes = 0
@@ -258,6 +262,9 @@ class LeanSocket(async_socket.AsyncSocket):
                 self._give_up_on_slow_client()
                 return
             backlog.append(data)
+            return
+        write_now = self._write_now
+        if write_now is not None and type(data) is str and write_now(data):
             return
         step = self._ws.send(data)
         try:
@@ -401,12 +408,15 @@ class LeanSocket(async_socket.AsyncSocket):
                 server.logger.exception("Unknown receive error")
         await self.close(wait=False, abort=True, reason=server.reason.TRANSPORT_CLOSE)
         self._ws = None
+        self._write_now = None
         await ws.close()
 
     def _take_over(self, ws: Any) -> None:
         """From now on packets go straight to the WebSocket, after what polling queued."""
         queue, self._queue = self._queue, None
         self._ws = ws
+        session = getattr(getattr(ws, "asgi_send", None), "__self__", None)
+        self._write_now = session.send_text_now if isinstance(session, WebSocketSession) else None
         while queue is not None and not queue.empty():
             pkt = queue.get_nowait()
             if pkt is not None and pkt is not _NOOP:

@@ -15,9 +15,9 @@ from __future__ import annotations
 from typing import Any
 
 from engineio import packet as eio_packet
-from socketio.async_manager import AsyncManager
 
 from . import json_codec
+from .room_index import RoomIndex
 
 
 def encode_event(namespace: str, event: str, data: Any) -> eio_packet.Packet:
@@ -33,8 +33,9 @@ def encode_event(namespace: str, event: str, data: Any) -> eio_packet.Packet:
     return eio_packet.Packet(eio_packet.MESSAGE, prefix + json_codec.dumps(args))
 
 
-class LeanEmits(AsyncManager):
-    """The local part of an emit; the pub/sub manager adds the publish around it."""
+class LeanEmits(RoomIndex):
+    """The local part of an emit; the pub/sub manager adds the publish around it (and
+    ``RoomIndex`` the rooms of each socket)."""
 
     async def emit(
         self,

@@ -6,10 +6,11 @@ fingerprint.
 
 Where ours lives: ``compat/`` (hypercorn's and h11's internals, python-engineio's
 WebSocket, socket, request translation and connect handler in ``lean_engineio.py``,
-python-socketio's emits in ``lean_manager.py``, its Redis manager's publish and listen in
-``socketio_redis_manager.py``, what hypercorn's parent hands a worker in
-``hypercorn_worker.py``) and the gateway's Socket.IO server, ``adapters/socketio/server.py``
-(the post-CONNECT hook, replies first, held packets).
+python-socketio's emits in ``lean_manager.py`` and its room bookkeeping in
+``room_index.py``, its Redis manager's publish and listen in ``socketio_redis_manager.py``,
+what hypercorn's parent hands a worker in ``hypercorn_worker.py``) and the gateway's
+Socket.IO server, ``adapters/socketio/server.py`` (the post-CONNECT hook, replies first,
+held packets).
 """
 
 from __future__ import annotations
@@ -53,6 +54,9 @@ FINGERPRINTS = {
     "engineio.async_socket:AsyncSocket": "af72dafc541d46e6",
     "engineio.base_socket:BaseSocket.__init__": "8532b631a4dc815f",
     "socketio.async_manager:AsyncManager.emit": "01ccd5b82b4f955e",
+    # the class's text: room_index keeps each socket's rooms beside its room table and
+    # its pending lists as sets, relying on how every method of it uses them
+    "socketio.base_manager:BaseManager": "b393b4c05dbd88e2",
     "socketio.async_pubsub_manager:AsyncPubSubManager.emit": "6cc46e0ff9b6d7cf",
     "socketio.async_pubsub_manager:AsyncPubSubManager._handle_emit": "4284671be955f644",
     "socketio.async_pubsub_manager:AsyncPubSubManager.initialize": "e8a2b026ecea320f",
