@@ -20,7 +20,8 @@ replaces did, with fewer objects, tasks or loop turns, or without the failure.
   as the client closing.
 - ``lean_engineio``: python-engineio's socket, request translation and connect handler
   without a task, queue or timer per message, and the slow-consumer bound.
-- ``lean_manager``: python-socketio's emits, encoded once, no task per recipient.
+- ``lean_manager``: python-socketio's emits, encoded once, no task per recipient, with a hook
+  narrowing who of a room an emit reaches (``recipients``).
 - ``json_codec``: orjson as python-socketio's and engineio's JSON.
 - ``socketio_redis_manager`` and ``socketio_cluster_manager``: python-socketio's Redis
   manager on the gateway's clients, a listener that cannot go deaf, sharded channels on a
