@@ -191,6 +191,7 @@ class FanOutDelivery(SocketDelivery):
 
 
 class ChannelDelivery(Delivery):
+    broadcaster: RedisUpdatesPublisher
     redis_url: str
     channel: str
     connection: PipelinedRedis
