@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from typing import TypeVar
+
 from presence_gateway.domain.errors import InvalidToken, MissingToken, Unavailable
-from presence_gateway.domain.ports import Identity
-from presence_gateway.domain.presence import PresenceChanged
+from presence_gateway.domain.ports import Identity, StatusRepository
+from presence_gateway.domain.presence import DurableStatus, PresenceChanged
+from presence_gateway.domain.rich_presence import CustomStatus
 from presence_gateway.domain.user_ids import user_id_problem
+
+T = TypeVar("T")
+
+
+def known(value: T | None) -> T:
+    """``value``, which the test expects to be there (a record read back, a change made)."""
+    assert value is not None, "expected a value, found None"
+    return value
 
 
 class FakeClock:
@@ -66,7 +78,7 @@ class FakeWatchRooms:
     def __init__(self, broadcaster: RecordingBroadcaster, socket: str) -> None:
         self._broadcaster = broadcaster
         self.socket = socket
-        self.on_enter = None
+        self.on_enter: Callable[[], Awaitable[None]] | None = None
 
     async def enter(self, user_ids) -> None:
         for user_id in user_ids:
@@ -118,19 +130,25 @@ class TableTokenVerifier:
 class FlakyRepository:
     """Wraps a repository and refuses writes while ``down`` (a database outage)."""
 
-    def __init__(self, inner) -> None:
+    def __init__(self, inner: StatusRepository) -> None:
         self.inner = inner
         self.down = False
         self.refused = 0
 
-    async def get(self, user_id):
+    async def get(self, user_id: str) -> DurableStatus | None:
         return await self.inner.get(user_id)
 
-    async def save_many(self, records) -> None:
+    async def get_many(self, user_ids: Sequence[str]) -> dict[str, DurableStatus]:
+        return await self.inner.get_many(user_ids)
+
+    async def save_many(self, records: Iterable[DurableStatus]) -> None:
         if self.down:
             self.refused += 1
             raise ConnectionError("database unavailable")
         await self.inner.save_many(records)
 
-    async def mark_all_offline(self, offline, at):
+    def remembered_choices(self) -> AsyncIterator[tuple[str, str | None, CustomStatus | None]]:
+        return self.inner.remembered_choices()
+
+    async def mark_all_offline(self, offline: str, at: float) -> int:
         return await self.inner.mark_all_offline(offline, at)

@@ -20,7 +20,8 @@ replaces did, with fewer objects, tasks or loop turns, or without the failure.
   as the client closing.
 - ``lean_engineio``: python-engineio's socket, request translation and connect handler
   without a task, queue or timer per message, and the slow-consumer bound.
-- ``lean_manager``: python-socketio's emits, encoded once, no task per recipient.
+- ``lean_manager``: python-socketio's emits, encoded once, no task per recipient, with a hook
+  narrowing who of a room an emit reaches (``recipients``).
 - ``room_index``: python-socketio's rooms of a socket found from the socket on a
   disconnect, not by a scan of every room.
 - ``json_codec``: orjson as python-socketio's and engineio's JSON.

@@ -8,11 +8,17 @@ Engine.IO sends here never wait on a client (``lean_engineio.py``), so the packe
 encoded once (orjson) and handed to each recipient in turn; a recipient that has gone
 is skipped. Emits with a callback (acks) and payloads with binary parts keep upstream's
 path.
+
+Who of a room's participants an emit reaches can be narrowed by ``recipients`` (upstream
+has no such hook): the gateway drops a presence update a socket already holds something
+as new as (``adapters/socketio/fresh_updates.py``), on the one path every local and
+cross-instance emit takes.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, Protocol
 
 from engineio import packet as eio_packet
 
@@ -33,9 +39,19 @@ def encode_event(namespace: str, event: str, data: Any) -> eio_packet.Packet:
     return eio_packet.Packet(eio_packet.MESSAGE, prefix + json_codec.dumps(args))
 
 
+Participants = Iterable[tuple[str, str]]  # (sid, engine.io sid)
+
+
+class Recipients(Protocol):
+    def of(self, namespace: str, room: Any, event: str, data: Any) -> Participants | None:
+        """The participants of ``room`` this emit is for; None for all of them."""
+
+
 class LeanEmits(RoomIndex):
     """The local part of an emit; the pub/sub manager adds the publish around it (and
     ``RoomIndex`` the rooms of each socket)."""
+
+    recipients: Recipients | None = None
 
     async def emit(
         self,
@@ -59,12 +75,15 @@ class LeanEmits(RoomIndex):
         except TypeError:
             await super().emit(event, data, namespace, room=room, skip_sid=skip_sid, **kwargs)
             return
-        await self.deliver(pkt, namespace, room, skip_sid)
+        await self.deliver(pkt, namespace, room, skip_sid, event, data)
 
-    async def deliver(self, pkt: eio_packet.Packet, namespace: str, room: Any, skip_sid: Any = None) -> None:
+    async def deliver(
+        self, pkt: eio_packet.Packet, namespace: str, room: Any, skip_sid: Any = None, event: str = "", data: Any = None
+    ) -> None:
         skip = () if skip_sid is None else (skip_sid if isinstance(skip_sid, list) else (skip_sid,))
         send = self.server._send_eio_packet
-        for sid, eio_sid in self.get_participants(namespace, room):
+        participants = None if self.recipients is None else self.recipients.of(namespace, room, event, data)
+        for sid, eio_sid in self.get_participants(namespace, room) if participants is None else participants:
             if sid in skip:
                 continue
             try:

@@ -243,7 +243,7 @@ class PooledRedisManager(socketio.AsyncRedisManager, LeanEmits):
             await super().emit(event, data, namespace=namespace, room=room, skip_sid=skip_sid)
             return
         if namespace in self.rooms:
-            await self.deliver(pkt, namespace, room, skip_sid)
+            await self.deliver(pkt, namespace, room, skip_sid, event, data)
         if kwargs.get("ignore_queue") or (
             isinstance(room, str) and (self.is_connected(room, namespace) or self.is_pre_connected(room, namespace))
         ):

@@ -36,6 +36,7 @@ from .sockets.auth_events import register_auth_events
 from .sockets.events import register_socket_events
 from .sockets.watch_events import register_watch_events
 from .wiring.containers import build_container, refuse_split_presence
+from .wiring.core import Core
 from .wiring.secrets import known_secrets
 from .wiring.service_keys import configured_keys
 from .wiring.settings import ConfigError, Settings, load_settings
@@ -110,6 +111,11 @@ def _build(settings: Settings, worker: HypercornWorker | None, hold_instance: bo
     )
     escape_log_records(logging.getLogger().handlers)
     quiet_socket_libraries()
+    return app_of(settings, container, worker)
+
+
+def app_of(settings: Settings, container: Core, worker: HypercornWorker | None = None) -> Any:
+    """The app over a container already built (tests serve one whose adapters they replaced)."""
     gateway: Gateway = container.gateway()
     counts = container.socket_counts()
     registry = container.metrics()

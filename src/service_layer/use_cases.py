@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 import anyio
@@ -51,6 +52,15 @@ async def _each(items: Iterable[T], step: Callable[[T], Awaitable[object]], fail
             await step(item)
         except Exception:
             log.exception(failure + "; the rest of the batch goes on", item.user_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Arrival:
+    """What a new socket's user now is to their own sockets, and the ``seq`` of that: an
+    update the socket is sent later for a seq not above it is old news."""
+
+    status: str
+    seq: int
 
 
 class PresenceService:
@@ -101,12 +111,12 @@ class PresenceService:
     async def identify(self, token: object) -> Identity:
         return await self._verifier.identify(token)
 
-    async def connect(self, user_id: str, session_id: str, meta: SessionMeta) -> str:
-        """Register the session; returns the status the user's own sockets now see."""
+    async def connect(self, user_id: str, session_id: str, meta: SessionMeta) -> Arrival:
+        """Register the session; returns what the user's own sockets now see."""
         now = self._clock.now()
         transition = await self._sessions.register(user_id, session_id, meta, now + self.session_ttl)
         transition = await self._apply(user_id, transition, now)
-        return own_status(transition.after, self.registry)
+        return Arrival(own_status(transition.after, self.registry), transition.after.seq)
 
     async def heartbeat(self, user_id: str, session_id: str, meta: SessionMeta) -> None:
         """A ping renews the session; one that had expired comes back (and says so)."""

@@ -22,8 +22,6 @@ import orjson
 import pytest
 import redis.asyncio
 import socketio
-from hypercorn.asyncio import serve
-from hypercorn.config import Config
 
 from presence_gateway.adapters.fanout import FanOutBroadcaster
 from presence_gateway.adapters.redis.pipelined import PipelinedRedis
@@ -34,8 +32,8 @@ from presence_gateway.domain.ports import Broadcaster
 from presence_gateway.domain.presence import PresenceChanged
 from presence_gateway.domain.rich_presence import CustomStatus
 from tests.e2e.clients import Client
-from tests.e2e.gateway_process import free_port
 from tests.fakes import RecordingBroadcaster
+from tests.support.served import served
 
 pytestmark = pytest.mark.anyio
 
@@ -73,28 +71,8 @@ async def socket_server():
     sio.on("watch-unordered", watch)
     sio.reply_first("watch")
 
-    config = Config()
-    port = free_port()
-    config.bind = [f"127.0.0.1:{port}"]
-    config.accesslog = None
-    config.graceful_timeout = 0.5
-    stop = anyio.Event()
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(lambda: serve(socketio.ASGIApp(sio), config, shutdown_trigger=stop.wait))
-        url = f"http://127.0.0.1:{port}"
-        with anyio.fail_after(10):
-            while True:
-                probe = Client()
-                try:
-                    await probe.connect(url, {"user": "probe"})
-                    await probe.close()
-                    break
-                except socketio.exceptions.ConnectionError:  # not listening yet
-                    if probe.sio.eio.http is not None:
-                        await probe.sio.eio.http.close()
-                    await anyio.sleep(0.02)
+    async with served(socketio.ASGIApp(sio), {"user": "probe"}) as url:
         yield url, broadcaster
-        stop.set()
 
 
 class Listener(Protocol):
@@ -213,6 +191,7 @@ class FanOutDelivery(SocketDelivery):
 
 
 class ChannelDelivery(Delivery):
+    broadcaster: RedisUpdatesPublisher
     redis_url: str
     channel: str
     connection: PipelinedRedis

@@ -14,7 +14,7 @@ from tests.support import processes as tracked
 PROCESSES = 3
 
 
-def _prepare_when_all_are_ready(path: str, barrier, results) -> None:  # type: ignore[no-untyped-def]
+def _prepare_when_all_are_ready(path: str, barrier, results) -> None:
     async def prepare() -> str:
         engine = create_engine(sqlite_url(Path(path)))
         try:
@@ -39,6 +39,7 @@ def test_processes_migrating_one_fresh_sqlite_file_together_all_succeed(tmp_path
     ]
     for process in processes:
         process.start()
+        assert process.pid is not None  # started
         tracked.track(process.pid)
     outcomes = sorted(results.get(timeout=60) for _ in processes)
     for process in processes:

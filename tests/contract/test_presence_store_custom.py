@@ -14,7 +14,8 @@ pytestmark = pytest.mark.anyio
 
 WEB = SessionMeta(device="web", connected_at=100.0, ip="127.0.0.1")
 MOBILE = SessionMeta(device="mobile", connected_at=100.0, ip="127.0.0.1")
-LUNCH = CustomStatus("out for lunch", "🍜", 1_800_000_600.25)
+LUNCH_ENDS = 1_800_000_600.25
+LUNCH = CustomStatus("out for lunch", "🍜", LUNCH_ENDS)
 FOREVER = CustomStatus("on call", None, None)
 
 
@@ -66,17 +67,17 @@ async def test_null_clears_it(presence_store) -> None:
     cleared = await presence_store.choose("u1", "s1", WEB, None, 190.0, socket_state=None, set_custom=True)
 
     assert (cleared.before.custom, cleared.after.custom) == (LUNCH, None)
-    assert await presence_store.claim_due_customs(now=LUNCH.expires_at + 1, limit=10) == []
+    assert await presence_store.claim_due_customs(now=LUNCH_ENDS + 1, limit=10) == []
 
 
 async def test_it_is_claimed_at_its_expiry_once_and_cleared(presence_store) -> None:
     await presence_store.register("u1", "s1", WEB, expires_at=190.0)
     await presence_store.choose("u1", "s1", WEB, None, 190.0, socket_state=None, custom=LUNCH, set_custom=True)
 
-    assert await presence_store.claim_due_customs(now=LUNCH.expires_at - 0.5, limit=10) == []
-    claimed = await presence_store.claim_due_customs(now=LUNCH.expires_at, limit=10)
-    assert claimed == [DueCustom("u1", LUNCH.expires_at)]
-    assert await presence_store.claim_due_customs(now=LUNCH.expires_at + 5, limit=10) == []
+    assert await presence_store.claim_due_customs(now=LUNCH_ENDS - 0.5, limit=10) == []
+    claimed = await presence_store.claim_due_customs(now=LUNCH_ENDS, limit=10)
+    assert claimed == [DueCustom("u1", LUNCH_ENDS)]
+    assert await presence_store.claim_due_customs(now=LUNCH_ENDS + 5, limit=10) == []
 
     cleared = await presence_store.clear_custom(claimed[0])
     assert cleared is not None
@@ -89,7 +90,7 @@ async def test_it_is_claimed_at_its_expiry_once_and_cleared(presence_store) -> N
 async def test_a_custom_status_set_again_is_not_cleared_by_the_old_expiry(presence_store) -> None:
     await presence_store.register("u1", "s1", WEB, expires_at=190.0)
     await presence_store.choose("u1", "s1", WEB, None, 190.0, socket_state=None, custom=LUNCH, set_custom=True)
-    (due,) = await presence_store.claim_due_customs(now=LUNCH.expires_at, limit=10)
+    (due,) = await presence_store.claim_due_customs(now=LUNCH_ENDS, limit=10)
     await presence_store.choose("u1", "s1", WEB, None, 190.0, socket_state=None, custom=FOREVER, set_custom=True)
 
     assert await presence_store.clear_custom(due) is None
@@ -101,7 +102,7 @@ async def test_adopting_the_durable_record_brings_its_custom_status(presence_sto
     adopted = await presence_store.adopt_choice("u9", Choice("DND", True), None, LUNCH)
 
     assert adopted.custom == LUNCH
-    assert [d.user_id for d in await presence_store.claim_due_customs(LUNCH.expires_at, 10)] == ["u9"]
+    assert [d.user_id for d in await presence_store.claim_due_customs(LUNCH_ENDS, 10)] == ["u9"]
 
 
 async def _seeds(*items):
@@ -122,7 +123,7 @@ async def test_seeding_teaches_custom_statuses_with_their_expiry(presence_store)
     assert (u1.choice, u1.custom) == (None, LUNCH)
     assert (u2.choice, u2.custom) == (Choice("DND", True), FOREVER)
     assert here.custom is None  # the store knew this user: its own state wins
-    assert [d.user_id for d in await presence_store.claim_due_customs(LUNCH.expires_at, 10)] == ["u1"]
+    assert [d.user_id for d in await presence_store.claim_due_customs(LUNCH_ENDS, 10)] == ["u1"]
 
 
 @pytest.mark.parametrize("teach", ["seed", "adopt"])
@@ -140,4 +141,4 @@ async def test_a_custom_status_set_before_the_store_knew_the_user_stays(presence
 
     (state,) = await presence_store.states(["u1"])
     assert (state.choice, state.custom) == (Choice("DND", True), FOREVER)
-    assert await presence_store.claim_due_customs(LUNCH.expires_at + 1, 10) == []
+    assert await presence_store.claim_due_customs(LUNCH_ENDS + 1, 10) == []

@@ -151,7 +151,7 @@ async def test_owners_not_found_by_the_first_lookup_at_start_are_found_before_th
     instances = Instances(cluster.url)
     publisher = instances.publishers[0]
     publisher._channels = (instances.channel, "presence:updates")
-    route, failed = publisher._route, []
+    route, failed = publisher._route, list[set[str]]()
 
     async def slow_at_first(channels: set[str]) -> None:
         if not failed:

@@ -54,9 +54,14 @@ async def test_one_turn_of_commands_is_one_write(client, redis_url: str) -> None
     """Counted at the transport: a thousand commands issued in one turn leave in one write."""
     await client.execute("PING")
     protocol = client._protocol
-    writes = []
+    writes: list[int] = []
     real_write = protocol._transport.write
-    protocol._transport.write = lambda data: (writes.append(len(data)), real_write(data))
+
+    def counted_write(data: bytes) -> None:
+        writes.append(len(data))
+        real_write(data)
+
+    protocol._transport.write = counted_write
 
     await asyncio.gather(*(client.execute("SET", f"k{i}", "v") for i in range(1000)))
 
@@ -66,10 +71,11 @@ async def test_one_turn_of_commands_is_one_write(client, redis_url: str) -> None
 async def test_an_error_reply_fails_only_its_own_command(client) -> None:
     await client.execute("SET", "text", "x")
 
-    ok, bad, ok_again = await asyncio.gather(
+    replies = await asyncio.gather(
         client.execute("GET", "text"), client.execute("INCR", "text"), client.execute("GET", "text"),
         return_exceptions=True,
     )
+    ok, bad, ok_again = replies
 
     assert (ok, ok_again) == ("x", "x")
     assert isinstance(bad, ResponseError)
@@ -89,7 +95,7 @@ async def test_publish_nowait_reaches_subscribers(client, inspector) -> None:
     await pubsub.subscribe("news")
     client.publish_nowait("news", b"one")
     client.publish_nowait("news", "two")  # before any connection exists: sent once it does
-    got = []
+    got: list[str] = []
     async with asyncio.timeout(5):
         while len(got) < 2:
             message = await pubsub.get_message(timeout=1.0)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 
 import pytest
@@ -57,7 +58,7 @@ async def test_concurrent_operations_from_two_instances_never_diverge_from_the_m
     try:
         for batch in range(200):
             may_expire = batch % 2 == 1
-            calls: list[tuple[str, str, str, int, object]] = []  # kind, user, session, expected delta, coroutine
+            calls: list[tuple[str, str, str, int, Awaitable[object]]] = []  # kind, user, session, expected delta, coroutine
             touched: set[tuple[str, str]] = set()
             for _ in range(16):
                 user = rng.choice(USERS)

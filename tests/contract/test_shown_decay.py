@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -54,7 +55,7 @@ class World:
 async def world(request: pytest.FixtureRequest) -> AsyncIterator[World]:
     clock = FakeClock()
     statuses = idle_decays_to_away()
-    options = {"clock": clock, "shown_decays": ShownDecays.of(statuses)}
+    options: dict[str, Any] = {"clock": clock, "shown_decays": ShownDecays.of(statuses)}
     if request.param == "memory":
         yield _world(InMemoryPresenceStore(**options), statuses, clock)
         return

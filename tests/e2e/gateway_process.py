@@ -41,11 +41,12 @@ def free_port() -> int:
 
 
 class GatewayProcess:
-    def __init__(self, workdir: Path, *, workers: int = 1, runner: str = "serve", **env: str) -> None:
+    def __init__(self, workdir: Path, *, workers: int | str = 1, runner: str = "serve", **env: str) -> None:
         """``runner`` is ``serve`` (``presence-gateway serve --workers N``) or ``hypercorn``
-        (``hypercorn 'app:create_app()' --workers N``)."""
+        (``hypercorn 'app:create_app()' --workers N``); ``env``, the variables it is given
+        (a mapping of them passed as ``**env`` may name ``workers`` too, as text)."""
         self.workdir = workdir
-        self.workers = workers
+        self.workers = int(workers)
         self.runner = runner
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -62,7 +63,14 @@ class GatewayProcess:
             "PRESENCE_OFFLINE_GRACE": "0",
             **env,
         }
-        self.process: subprocess.Popen[bytes] | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def process(self) -> subprocess.Popen[bytes]:
+        """The server's process, once spawned."""
+        if self._process is None:
+            raise RuntimeError("the gateway was never started")
+        return self._process
 
     @property
     def command(self) -> list[str]:
@@ -75,12 +83,12 @@ class GatewayProcess:
     def spawn(self) -> subprocess.Popen[bytes]:
         self.workdir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")
-        self.process = subprocess.Popen(
+        process = self._process = subprocess.Popen(
             self.command, cwd=self.workdir, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
         log.close()
-        processes.track(self.process, group=True)
-        return self.process
+        processes.track(process, group=True)
+        return process
 
     def start(self, timeout: float = 20.0) -> GatewayProcess:
         self.spawn()
@@ -117,7 +125,7 @@ class GatewayProcess:
     def stop(self, timeout: float = 15.0, *, group: bool = False) -> float:
         """SIGTERM this process only, or (``group``) its whole process group, workers
         included, as systemd or a terminal does; returns how long it took to exit."""
-        if self.process is None or self.process.poll() is not None:
+        if self._process is None or self._process.poll() is not None:
             return 0.0
         started = time.monotonic()
         if group:

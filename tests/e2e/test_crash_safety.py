@@ -31,7 +31,7 @@ async def until_sentinel(follower: UpdatesFollower, redis_url: str) -> list[dict
     marker = uuid.uuid4().hex
     with redis_sync.Redis.from_url(redis_url) as client:
         client.publish("presence:updates", f'{{"userId": "{marker}"}}')
-    seen = []
+    seen: list[dict] = []
     with anyio.fail_after(5):
         while True:
             message = await follower.pubsub.get_message(timeout=5)

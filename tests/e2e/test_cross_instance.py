@@ -15,9 +15,10 @@ import redis.asyncio.cluster
 import redis.cluster
 
 from presence_gateway.adapters.redis.keys import RedisKeys
+from tests.fakes import known
 from tests.support.redis_cluster import RedisCluster
 
-from .clients import connected_client
+from .clients import Client, connected_client
 from .gateway_process import GatewayProcess
 from .test_guide_flow import wait_for_durable
 
@@ -75,6 +76,7 @@ class UpdatesFollower:
     def __init__(self, shared: SharedRedis | str) -> None:
         if isinstance(shared, str):  # one Redis's URL
             shared = SharedRedis({}, shared)
+        self.client: redis.asyncio.Redis | redis.asyncio.cluster.RedisCluster
         if shared.cluster is None:
             self.client = redis.asyncio.Redis.from_url(shared.url, decode_responses=True)
         else:
@@ -197,16 +199,17 @@ async def test_each_socket_event_is_one_store_round_trip(tmp_path: Path, redis_u
             first = await connected_client(gateway.url, "rt")  # first sighting: the store learns the user
             await first.close()
             await wait_for_durable(gateway, "rt", ("OFFLINE", None))
-            client = None
+            client: Client | None = None
 
             async def connect() -> None:
                 nonlocal client
                 client = await connected_client(gateway.url, "rt")
 
             assert await log.store_calls_of(connect) == ["EVALSHA"]
-            assert await log.store_calls_of(lambda: client.sio.emit("ping")) == ["EVALSHA"]
-            assert await log.store_calls_of(lambda: client.sio.emit("presence:update", {"status": "DND"})) == ["EVALSHA"]
-            assert await log.store_calls_of(client.close) == ["EVALSHA"]
+            tab = known(client)
+            assert await log.store_calls_of(lambda: tab.sio.emit("ping")) == ["EVALSHA"]
+            assert await log.store_calls_of(lambda: tab.sio.emit("presence:update", {"status": "DND"})) == ["EVALSHA"]
+            assert await log.store_calls_of(tab.close) == ["EVALSHA"]
             # Each window above ends where the next begins; a sentinel closes the last one,
             # so a late second call for the disconnect would show up here.
             sentinel = redis.asyncio.Redis.from_url(redis_url)

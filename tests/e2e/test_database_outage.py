@@ -70,7 +70,7 @@ async def test_presence_rides_out_a_postgres_outage_and_the_latest_states_land_w
         early = [await connected_client(gateway.url, f"early-{n}") for n in range(3)]
         clients += early
         assert [(await c.next("presence:updated"))["status"] for c in early] == ["ONLINE"] * 3
-        online = {f"early-{n}": ("ONLINE", None) for n in range(3)}
+        online: dict[str, tuple[str, str | None]] = {f"early-{n}": ("ONLINE", None) for n in range(3)}
         await wait_for(lambda: _matches(postgres.url, online), "early users stored ONLINE")
 
         stopped = time.monotonic()

@@ -213,10 +213,12 @@ class Bystander:
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
         )
         processes.track(self.process.pid)
+        assert self.process.stdout is not None and self.process.stdin is not None  # both piped
         assert (await asyncio.wait_for(self.process.stdout.readline(), 30)).strip() == b"ready"
         return self
 
     async def stop(self) -> dict[str, list[float]]:
+        assert self.process.stdin is not None  # piped
         self.process.stdin.close()
         out, _ = await asyncio.wait_for(self.process.communicate(), 20)
         return json.loads(out)

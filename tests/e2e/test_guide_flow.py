@@ -39,7 +39,7 @@ async def test_on_connect_the_status_arrives_before_the_confirmation(gateway, us
     the user's status), then ``connected``; a second tab, which changed nothing, hears
     ``connected`` alone."""
     first = await Client().connect(gateway.url, {"token": token_for(user)}, transports)
-    second = None
+    second: Client | None = None
     try:
         await first.next("connected")
         second = await Client().connect(gateway.url, {"token": token_for(user)}, transports)
@@ -50,9 +50,9 @@ async def test_on_connect_the_status_arrives_before_the_confirmation(gateway, us
         assert [name for name, _ in first.events] == ["presence:updated", "connected", "pong"]
         assert [name for name, _ in second.events] == ["connected", "pong"]
     finally:
-        for tab in (first, second):
-            if tab is not None:
-                await tab.close()
+        await first.close()
+        if second is not None:
+            await second.close()
 
 
 async def test_ping_is_answered_with_pong(gateway, user) -> None:

@@ -102,14 +102,15 @@ class NodeClients:
     """One Node process holding named sockets; every event it reports, kept in order."""
 
     def __init__(self, process: anyio.abc.Process) -> None:
-        self._process = process
+        assert process.stdout is not None and process.stdin is not None  # open_process pipes both
+        self._stdout, self._stdin = process.stdout, process.stdin
         self.events: list[dict[str, Any]] = []
         self._taken: dict[tuple[str, str], int] = {}
         self._changed = anyio.Event()
 
     async def _read(self) -> None:
         buffered = b""
-        async for chunk in self._process.stdout:
+        async for chunk in self._stdout:
             buffered += chunk
             *lines, buffered = buffered.split(b"\n")
             for line in lines:
@@ -117,8 +118,11 @@ class NodeClients:
             self._changed.set()
             self._changed = anyio.Event()
 
+    async def close_input(self) -> None:
+        await self._stdin.aclose()
+
     async def send(self, **command: Any) -> None:
-        await self._process.stdin.send((json.dumps(command) + "\n").encode())
+        await self._stdin.send((json.dumps(command) + "\n").encode())
 
     def of(self, name: str, event: str) -> list[Any]:
         return [e["data"] for e in self.events if e["name"] == name and e["event"] == event]
@@ -152,7 +156,7 @@ async def node_clients() -> AsyncIterator[NodeClients]:
             try:
                 yield clients
             finally:
-                await process.stdin.aclose()  # the agent closes its sockets and exits
+                await clients.close_input()  # the agent closes its sockets and exits
                 with anyio.move_on_after(5):
                     await process.wait()
                 tg.cancel_scope.cancel()

@@ -85,7 +85,7 @@ async def watched(one: GatewayProcess, two: GatewayProcess) -> AsyncIterator[Wat
     ]
     try:
         (entry,) = (await clients[2].call("presence:subscribe", {"userIds": [user]}))["presence"]
-        yield Watched(user, *clients, [entry["seq"]], entry)
+        yield Watched(user, clients[0], clients[1], clients[2], [entry["seq"]], entry)
     finally:
         for client in clients:
             await client.close()

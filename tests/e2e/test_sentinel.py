@@ -12,6 +12,7 @@ import anyio
 import pytest
 import redis
 
+from tests.fakes import known
 from tests.support.redis_sentinel import RedisSentinel
 
 from .clients import Client, connected_client
@@ -52,7 +53,7 @@ async def update_seen(sender: Client, watcher: Client, status: str, gateways, ti
             await watcher.wait_until(lambda: seen() is not None, timeout=1.0)
         except TimeoutError:
             continue
-    return seen()
+    return known(seen())
 
 
 async def test_two_instances_follow_a_failover(tmp_path: Path, sentinel: RedisSentinel) -> None:

@@ -280,7 +280,8 @@ def signed(secret: str, header: str, body: bytes, now: float) -> bool:
 
 
 async def all_changes(gateway: GatewayProcess) -> list[dict[str, Any]]:
-    changes, after = [], "0"
+    changes: list[dict[str, Any]] = []
+    after = "0"
     while True:
         page = (await api(gateway, "GET", "/api/v1/server/changes", params={"after": after, "limit": 100})).json()
         if not page["changes"]:
@@ -338,12 +339,12 @@ async def test_every_change_reaches_the_receiver_signed_and_in_order_through_a_k
     for body, header, at in receiver.delivered:
         assert signed(WEBHOOK_SECRET, header, body, at), header
     first_seen: dict[str, dict[str, Any]] = {}
-    for body in receiver.bodies():
-        first_seen.setdefault(body["id"], body)
+    for event in receiver.bodies():
+        first_seen.setdefault(event["id"], event)
     by_user: dict[str, list[int]] = {}
-    for body in first_seen.values():
-        models.WebhookEvent.model_validate(body)
-        assert set(body) == {
+    for event in first_seen.values():
+        models.WebhookEvent.model_validate(event)
+        assert set(event) == {
             "id",
             "type",
             "userId",
@@ -354,7 +355,7 @@ async def test_every_change_reaches_the_receiver_signed_and_in_order_through_a_k
             "seq",
             "timestamp",
         }
-        by_user.setdefault(body["userId"], []).append(body["seq"])
+        by_user.setdefault(event["userId"], []).append(event["seq"])
     for seqs in by_user.values():
         assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
     assert {c["id"]: c["seq"] for c in expected} == {i: first_seen[i]["seq"] for i in {c["id"] for c in expected}}
@@ -366,7 +367,7 @@ async def test_a_stream_consumer_that_stops_and_resumes_misses_nothing(pair: Pai
     await consumer.xgroup_create("presence:changes", "reports", id="$", mkstream=True)
     try:
         first = await connected_client(a.url, "u-stream")
-        read = await consumer.xreadgroup("reports", "r1", {"presence:changes": ">"}, count=100, block=2000)
+        read: Any = await consumer.xreadgroup("reports", "r1", {"presence:changes": ">"}, count=100, block=2000)
         seen = [orjson.loads(fields["change"]) for _, entries in read for _, fields in entries]
         for _, entries in read:
             await consumer.xack("presence:changes", "reports", *(entry_id for entry_id, _ in entries))

@@ -131,7 +131,7 @@ async def test_no_change_slips_between_the_snapshot_and_the_subscription(pair) -
             mark = len(watcher.events)
             reply = await watcher.call("presence:subscribe", {"userIds": ["race-target"]})
 
-        def known() -> str:
+        def known() -> str | None:
             status = None
             for name, payload in watcher.events[mark:]:  # noqa: B023 (awaited within this iteration)
                 if name == "ack":

@@ -47,7 +47,7 @@ class Hearing:
             while True:
                 await sender._publish(emit_message(sender, probe))
                 with anyio.move_on_after(0.2):
-                    await self.until(lambda p=probe: p in self.seqs(), 0.2)
+                    await self.until(lambda: probe in self.seqs(), 0.2)  # noqa: B023 (awaited within this iteration)
                 if probe in self.seqs():
                     return
                 probe -= 1
@@ -80,7 +80,7 @@ class Sender:
 
 
 async def across(
-    heard: Hearing, sender: Sender, disrupt: Callable[[], Awaitable[None]]
+    heard: Hearing, sender: Sender, disrupt: Callable[[], Awaitable[object]]
 ) -> tuple[float, int, int, float]:
     """Emits flowing from ``sender`` to ``heard``, then ``disrupt()`` (a failover), until
     delivery resumed and everything sent since reached the listener: the longest silence,

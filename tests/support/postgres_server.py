@@ -28,6 +28,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import TypedDict
 
 from tests.support import processes
 
@@ -72,14 +73,20 @@ def find_binaries() -> Path | None:
         if (directory / "initdb").is_file() and (directory / "postgres").is_file():
             return directory
     try:
-        import pgserver  # type: ignore[import-not-found]  # last: its import has side effects
+        import pgserver  # last: its import has side effects
     except ImportError:
         return None
     bundled = Path(pgserver.__file__).parent / "pginstall" / "bin"
     return bundled if (bundled / "initdb").is_file() else None
 
 
-def _run_as() -> dict[str, object]:
+class RunAs(TypedDict, total=False):
+    user: int
+    group: int
+    extra_groups: list[int]
+
+
+def _run_as() -> RunAs:
     """Popen arguments that drop root: PostgreSQL will not run as root."""
     if os.geteuid() != 0:
         return {}
@@ -115,7 +122,7 @@ class ThrowawayPostgres:
         self.log_path = self.root / "postgres.log"
         self.process: subprocess.Popen[bytes] | None = None
         if self._as:
-            os.chown(self.root, self._as["user"], self._as["group"])  # type: ignore[arg-type]
+            os.chown(self.root, self._as["user"], self._as["group"])
 
     @property
     def url(self) -> str:
@@ -129,7 +136,7 @@ class ThrowawayPostgres:
         result = subprocess.run(
             [str(self.binaries / "initdb"), "-D", str(self.data), "-U", self.user, "-A", "trust",
              "-E", "UTF8", "--locale=C", "--no-sync"],
-            capture_output=True, text=True, timeout=120, cwd=self.root, **self._as,  # type: ignore[arg-type]
+            capture_output=True, text=True, timeout=120, cwd=self.root, **self._as,
         )
         if result.returncode != 0:
             raise NoPostgres(f"initdb failed ({self.binaries}):\n{result.stdout}\n{result.stderr}")
@@ -140,31 +147,31 @@ class ThrowawayPostgres:
         if not (self.data / "PG_VERSION").exists():
             self._initdb()
         with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(
+            process = self.process = subprocess.Popen(
                 [str(self.binaries / "postgres"), "-D", str(self.data), "-p", str(self.port),
                  "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=",
                  "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
                  "-c", "max_connections=100"],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                cwd=self.root, start_new_session=True, **self._as,  # type: ignore[arg-type]
+                cwd=self.root, start_new_session=True, **self._as,
             )
-        processes.track(self.process, group=True, stop_signal=signal.SIGINT)
-        self._wait_ready()
+        processes.track(process, group=True, stop_signal=signal.SIGINT)
+        self._wait_ready(process)
         return self
 
-    def _wait_ready(self) -> None:
+    def _wait_ready(self, process: subprocess.Popen[bytes]) -> None:
         """postmaster.pid's status line says ``ready`` once connections are accepted (what
         ``pg_ctl -w`` waits for)."""
         deadline = time.monotonic() + START_TIMEOUT
         pid_file = self.data / "postmaster.pid"
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise NoPostgres(f"postgres exited with {self.process.returncode}:\n{self.log()}")
+            if process.poll() is not None:
+                raise NoPostgres(f"postgres exited with {process.returncode}:\n{self.log()}")
             try:
                 lines = pid_file.read_text().splitlines()
             except FileNotFoundError:
                 lines = []
-            if len(lines) >= 8 and lines[0].strip() == str(self.process.pid) and lines[7].strip() == "ready":
+            if len(lines) >= 8 and lines[0].strip() == str(process.pid) and lines[7].strip() == "ready":
                 return
             time.sleep(0.02)  # polling a file for a condition, bounded by the deadline
         raise NoPostgres(f"postgres not ready after {START_TIMEOUT}s:\n{self.log()}")

@@ -17,9 +17,10 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 
@@ -34,7 +35,7 @@ class Tracked:
     pid: int
     group: bool
     stop_signal: int
-    popen: subprocess.Popen[bytes] | None = None
+    popen: subprocess.Popen[Any] | None = None
     owner: object = TEST
     started: float = field(default_factory=time.monotonic)
 
@@ -113,7 +114,7 @@ def _signal(pid: int, sig: int, group: bool) -> None:
 
 
 def track(
-    process: subprocess.Popen[bytes] | int, *, group: bool = False, stop_signal: int = signal.SIGTERM
+    process: subprocess.Popen[Any] | int, *, group: bool = False, stop_signal: int = signal.SIGTERM
 ) -> None:
     """Stop ``process`` (a Popen or a pid) when its owner ends; ``group`` when it was
     started with ``start_new_session=True`` (its pid is its process group's id)."""
@@ -164,7 +165,9 @@ class Finalizers:
     ``pytest_fixture_setup`` is not called for session fixtures, which belong to the root."""
 
     @pytest.hookimpl(wrapper=True)
-    def pytest_fixture_setup(self, fixturedef: pytest.FixtureDef, request: pytest.FixtureRequest) -> Iterator[object]:
+    def pytest_fixture_setup(
+        self, fixturedef: pytest.FixtureDef, request: pytest.FixtureRequest
+    ) -> Generator[None, object, object]:
         """What a fixture starts is its own: stopped when the fixture is finalized, after
         its own teardown (which stops it gracefully when the fixture gets that far)."""
         owner = object()

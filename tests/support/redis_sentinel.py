@@ -94,7 +94,10 @@ class RedisSentinel:
         return self
 
     def master_port(self) -> int:
-        return int(self.sentinel.client().sentinel_get_master_addr_by_name(self.master)[1])
+        address = self.sentinel.client().sentinel_get_master_addr_by_name(self.master)
+        if not isinstance(address, tuple):
+            raise RuntimeError(f"the sentinel names no primary for {self.master!r}")
+        return int(address[1])
 
     def current_primary(self) -> RedisServer:
         return self.primary if self.master_port() == self.primary.port else self.replica

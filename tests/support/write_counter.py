@@ -51,7 +51,7 @@ class WriteCounter:
         self.statements = 0
         event.listen(engine.sync_engine, "before_cursor_execute", self._on_statement)
 
-    def _on_statement(self, _conn, _cursor, statement: str, _params, _context, _executemany) -> None:  # type: ignore[no-untyped-def]
+    def _on_statement(self, _conn, _cursor, statement: str, _params, _context, _executemany) -> None:
         words = statement.lstrip().split(None, 3)[:3]
         if words[:3] == ["INSERT", "INTO", "user_presence"] or words[:2] == ["UPDATE", "user_presence"]:
             self.statements += 1
@@ -64,5 +64,5 @@ class WriteCounter:
 
     async def read(self) -> Writes:
         async with self._engine.connect() as connection:
-            counts = dict((await connection.execute(text("SELECT op, n FROM row_writes"))).all())
+            counts: dict[str, int] = dict((await connection.execute(text("SELECT op, n FROM row_writes"))).all())
         return Writes(counts.get("INSERT", 0), counts.get("UPDATE", 0), self.statements)

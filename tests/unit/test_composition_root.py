@@ -13,7 +13,7 @@ from typing import Any
 import anyio
 import pytest
 
-from presence_gateway.entrypoints.process.lifecycle import Gateway
+from presence_gateway.entrypoints.process.lifecycle import Gateway, awaited
 from presence_gateway.entrypoints.process.single_instance import claim_single_instance
 from presence_gateway.entrypoints.wiring.containers import build_container
 from presence_gateway.entrypoints.wiring.settings import ConfigError, load_settings
@@ -144,9 +144,9 @@ async def test_the_embedded_mode_holds_its_data_directory_from_start_to_stop_and
     container.gateway()  # built, as create_app builds it: nothing held yet
 
     assert not locked(tmp_path)
-    await container.init_resources()
+    await awaited(container.init_resources())
     assert locked(tmp_path)
-    await container.shutdown_resources()
+    await awaited(container.shutdown_resources())
     assert engine.disposed_while_locked is True
     assert not locked(tmp_path)
 
@@ -156,10 +156,10 @@ async def test_with_redis_every_client_is_closed_at_stop_and_no_directory_is_hel
     clients = {name: Client() for name in ("redis", "redis_events", "redis_pubsub", "redis_probe")}
     container = gateway_container({"PRESENCE_DATA_DIR": str(tmp_path), **REDIS}, engine=Engine(tmp_path), **clients)
 
-    await container.init_resources()
+    await awaited(container.init_resources())
     assert not locked(tmp_path)
     assert not any(client.closed for client in clients.values())
-    await container.shutdown_resources()
+    await awaited(container.shutdown_resources())
     assert all(client.closed for client in clients.values())
 
 

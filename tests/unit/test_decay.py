@@ -90,4 +90,4 @@ async def test_a_remembered_status_decays_while_the_user_is_away_and_comes_back_
     assert world.broadcaster.seen_by_others("u1") == []  # still OFFLINE to everyone
     assert (await world.durable("u1")).chosen == "AWAY"
 
-    assert await world.service.connect("u1", "s2", META) == "AWAY"
+    assert (await world.service.connect("u1", "s2", META)).status == "AWAY"

@@ -102,7 +102,7 @@ PUBLIC_EXTENSIONS = {
 
 def fingerprint(target: str) -> str:
     module, _, path = target.partition(":")
-    obj = importlib.import_module(module)
+    obj: Any = importlib.import_module(module)
     for name in path.split("."):
         obj = getattr(obj, name)
         if inspect.isclass(obj) and obj.__module__.startswith("presence_gateway."):

@@ -24,7 +24,7 @@ async def test_a_reload_within_the_grace_is_invisible_to_everyone(world: World) 
         await world.service.disconnect("u1", "old-tab")
         world.clock.advance(GRACE - 0.5)
         await world.service.sweep()
-        assert await world.service.connect("u1", "new-tab", META) == "ONLINE"
+        assert (await world.service.connect("u1", "new-tab", META)).status == "ONLINE"
         world.clock.advance(GRACE * 2)
         await world.service.sweep()
 
@@ -53,12 +53,12 @@ async def test_appearing_offline_lasts_through_a_reload_but_not_beyond_the_grace
     await world.service.connect("u1", "s1", META)
     await world.service.choose("u1", "s1", META, "OFFLINE")
     await world.service.disconnect("u1", "s1")
-    assert await world.service.connect("u1", "s2", META) == "OFFLINE"  # reload: still hidden
+    assert (await world.service.connect("u1", "s2", META)).status == "OFFLINE"  # reload: still hidden
 
     await world.service.disconnect("u1", "s2")
     world.clock.advance(GRACE)
     await world.service.sweep()
-    assert await world.service.connect("u1", "s3", META) == "ONLINE"  # a new visit
+    assert (await world.service.connect("u1", "s3", META)).status == "ONLINE"  # a new visit
 
 
 async def test_an_expired_session_gets_no_grace(world: World) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import ssl
+from typing import Any
 
 import pytest
 from sqlalchemy.engine import make_url
@@ -83,7 +84,9 @@ def test_json_lines_carry_the_extras_a_caller_gives() -> None:
 
 
 def test_forwarded_addresses_are_believed_from_trusted_proxies_only() -> None:
-    layer = TrustedForwarded(lambda *_: None, ["10.0.0.0/8", "127.0.0.1"])
+    async def app(*_: Any) -> None: ...
+
+    layer = TrustedForwarded(app, ["10.0.0.0/8", "127.0.0.1"])
 
     assert layer.client_of("127.0.0.1", b"203.0.113.7") == "203.0.113.7"
     assert layer.client_of("127.0.0.1", b"198.51.100.1, 203.0.113.7, 10.1.2.3") == "203.0.113.7"

@@ -27,7 +27,7 @@ class StalledRepository(InMemoryStatusRepository):
 async def test_a_database_that_is_down_connects_the_user_without_a_remembered_choice(caplog) -> None:
     world = build_world(UnreachableRepository())
 
-    status = await world.service.connect("u1", "s1", META)
+    status = (await world.service.connect("u1", "s1", META)).status
 
     assert status == "ONLINE"
     assert world.broadcaster.seen_by_others("u1") == ["ONLINE"]
@@ -39,7 +39,7 @@ async def test_a_stalled_database_delays_a_connect_by_the_recall_timeout_at_most
     world.service.recall_timeout = 0.05
 
     with anyio.fail_after(5):
-        status = await world.service.connect("u1", "s1", META)
+        status = (await world.service.connect("u1", "s1", META)).status
 
     assert status == "ONLINE"
     assert "not read within 0.05s" in caplog.text
@@ -50,7 +50,7 @@ async def test_a_database_that_answers_still_brings_the_choice_back() -> None:
     await repository.save_many([DurableStatus("u1", "OFFLINE", "DND", 1.0, 1.0)])
     world = build_world(repository)
 
-    assert await world.service.connect("u1", "s1", META) == "DND"
+    assert (await world.service.connect("u1", "s1", META)).status == "DND"
 
 
 class FlakyReads(InMemoryStatusRepository):
@@ -69,11 +69,11 @@ async def test_a_choice_that_could_not_be_read_is_not_erased_and_comes_back_late
     await repository.save_many([DurableStatus("u1", "OFFLINE", "DND", 1.0, 1.0)])
     world = build_world(repository, env=NO_GRACE)  # the OFFLINE is written at the disconnect
 
-    assert await world.service.connect("u1", "s1", META) == "ONLINE"
+    assert (await world.service.connect("u1", "s1", META)).status == "ONLINE"
     await world.service.disconnect("u1", "s1")
     await world.writer.flush()
     stored = repository.records["u1"]
     assert (stored.status, stored.chosen) == ("OFFLINE", "DND")
 
     repository.down = False
-    assert await world.service.connect("u1", "s2", META) == "DND"
+    assert (await world.service.connect("u1", "s2", META)).status == "DND"

@@ -56,7 +56,9 @@ class LosableStore:
 class World(UnitWorld):
     """The unit tests' world, its store one that can lose everything, plus the restorer."""
 
-    store: LosableStore
+    # The in-process store's stand-in: its operations reach the store through __getattr__,
+    # which mypy cannot read as the base's type.
+    store: LosableStore  # type: ignore[assignment]
     restorer: SessionRestorer
     requests: RestoreRequests
 

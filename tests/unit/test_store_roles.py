@@ -73,7 +73,7 @@ def mismatches(adapter: type, role: type) -> list[str]:
 
 
 # The roles of the table in docs/internals.md, and who plays them.
-ROLES = [
+ROLES: list[tuple[type, list[type]]] = [
     (RecordableStore, [InMemoryPresenceStore, RedisPresenceStore]),
     (SessionStore, [InMemoryPresenceStore, RedisPresenceStore, RecordingStore]),
     (SessionSweeps, [InMemoryPresenceStore, RedisPresenceStore, RecordingStore]),
@@ -104,3 +104,22 @@ def test_a_role_played_wrongly_is_found() -> None:
     found = mismatches(Half, SessionStore)
     assert "register: parameters differ" in found and "touch: async differs" in found
     assert any(line.endswith("missing") for line in found)
+
+
+def roles_as_mypy_checks_them(
+    memory: InMemoryPresenceStore, shared: RedisPresenceStore, recording: RecordingStore, writer: DurableWriter
+) -> None:
+    """Never called: ``make lint`` (mypy over tests/) checks that each adapter plays each
+    role with the types the port declares, which the names and kinds above cannot see."""
+    for store in (memory, shared):
+        recordable: RecordableStore = store
+        sessions: SessionStore = store
+        sweeps: SessionSweeps = store
+        reads: PresenceReads = store
+        seeding: ChoiceSeeding = store
+        recovery: SessionRecovery = store
+    leases: InstanceLeases = shared
+    recorded_sessions: SessionStore = recording
+    recorded_sweeps: SessionSweeps = recording
+    durable: DurableStatuses = writer
+    del recordable, sessions, sweeps, reads, seeding, recovery, leases, recorded_sessions, recorded_sweeps, durable

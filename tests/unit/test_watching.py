@@ -3,13 +3,18 @@ past — through the use cases, on in-process adapters and fakes (both anyio bac
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+
 import anyio
 import pytest
 
 from presence_gateway.adapters.open_policy import OpenAudience
 from presence_gateway.domain.errors import Forbidden, InvalidPayload, LimitExceeded, Unavailable
+from presence_gateway.domain.ports import DurableStatuses
 from presence_gateway.domain.presence import DurableStatus
-from presence_gateway.service_layer.watching import Seen, WatchService
+from presence_gateway.domain.rich_presence import CustomStatus
+from presence_gateway.service_layer.durable_writer import DurableWriter
+from presence_gateway.service_layer.watching import LAST_SEEN_TIMEOUT, Seen, WatchService
 from tests.fakes import ContactsAudience
 from tests.memory_status_repository import InMemoryStatusRepository
 from tests.support.gateway_container import NO_GRACE
@@ -18,12 +23,13 @@ from tests.unit.conftest import META, World, build_world
 pytestmark = pytest.mark.anyio
 
 
-def watching(world: World, policy=None, **limits: int) -> WatchService:
+def watching(world: World, policy=None, last_seen_timeout: float = LAST_SEEN_TIMEOUT, **limits: int) -> WatchService:
     return WatchService(
         registry=world.service.registry,
         store=world.store,
         durable=world.writer,
         policy=policy or OpenAudience(),
+        last_seen_timeout=last_seen_timeout,
         **limits,
     )
 
@@ -287,14 +293,25 @@ class InterleavedStore:
 
 
 class InterleavedRecords:
-    def __init__(self, writer, change) -> None:
+    """The durable writer, with a change landing while last-seen times are read."""
+
+    def __init__(self, writer: DurableWriter, change: Callable[[], Awaitable[None]]) -> None:
         self._writer = writer
         self._change = change
 
-    async def get_many(self, user_ids):
+    def submit(self, record: DurableStatus) -> None:
+        self._writer.submit(record)
+
+    async def get(self, user_id: str) -> DurableStatus | None:
+        return await self._writer.get(user_id)
+
+    async def get_many(self, user_ids: Sequence[str]) -> dict[str, DurableStatus]:
         records = await self._writer.get_many(user_ids)
         await self._change()
         return records
+
+    def remembered_choices(self) -> AsyncIterator[tuple[str, str | None, CustomStatus | None]]:
+        return self._writer.remembered_choices()
 
 
 MOMENTS = ["while last seen is read", "as the socket enters the rooms", "before the read", "after the read"]
@@ -313,7 +330,7 @@ async def test_no_change_slips_between_the_snapshot_and_the_subscription(world: 
     if moment == "as the socket enters the rooms":
         rooms.on_enter = change
     store = InterleavedStore(world.store, moment, change)
-    durable = InterleavedRecords(world.writer, change) if moment == "while last seen is read" else world.writer
+    durable: DurableStatuses = InterleavedRecords(world.writer, change) if moment == "while last seen is read" else world.writer
     watch = WatchService(registry=world.service.registry, store=store, durable=durable, policy=OpenAudience())
 
     snapshot = await watch.subscribe("viewer", ["b"], set(), rooms)

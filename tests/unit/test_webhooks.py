@@ -95,9 +95,15 @@ class Log:
     async def pending(self) -> int:
         return len(self.owed_entries)
 
+    async def dead_letters(self, limit: int) -> list[StreamEntry]:
+        return []
+
+    async def replay_dead_letters(self, limit: int) -> int:
+        return 0
+
 
 def change(entry_id: str, user: str, seq: int, at: float) -> StreamEntry:
-    body = {
+    body: dict[str, object] = {
         "userId": user,
         "status": "ONLINE",
         "previous": "OFFLINE",

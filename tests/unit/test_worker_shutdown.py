@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import threading
 
 import anyio
 import pytest
 
+from presence_gateway.compat.hypercorn_worker import HypercornWorker
 from presence_gateway.entrypoints.process.worker_shutdown import ParentFollower
 
 pytestmark = pytest.mark.anyio
@@ -18,9 +20,9 @@ def anyio_backend() -> str:
     return "asyncio"  # signal handlers of the running asyncio loop
 
 
-class Worker:
-    def __init__(self) -> None:
-        self.parent_stopping = False
+def worker_of(parent: threading.Event) -> HypercornWorker:
+    """One of two workers whose parent stops once ``parent`` is set."""
+    return HypercornWorker(workers=2, shutdown_event=parent)
 
 
 @pytest.fixture
@@ -33,7 +35,8 @@ async def follower_task():
 
 
 async def test_the_parent_s_request_drains_and_the_task_ends_on_its_own(follower_task) -> None:
-    worker, drained = Worker(), []
+    parent, drained = threading.Event(), []
+    worker = worker_of(parent)
     draining, finish = asyncio.Event(), asyncio.Event()
 
     async def drain() -> None:
@@ -47,7 +50,7 @@ async def test_the_parent_s_request_drains_and_the_task_ends_on_its_own(follower
     follower = ParentFollower(worker, drain, stop, lambda: True)
     task = asyncio.get_running_loop().create_task(follower.run())
     follower_task.append(task)
-    worker.parent_stopping = True
+    parent.set()
     with anyio.fail_after(5):
         await draining.wait()
         assert follower.draining  # the server's after_serving now waits for it, uncancelled
@@ -60,7 +63,8 @@ async def test_the_parent_s_request_drains_and_the_task_ends_on_its_own(follower
 async def test_the_server_s_shutdown_waits_for_a_drain_under_way_instead_of_cutting_it(follower_task) -> None:
     from presence_gateway.entrypoints.process.lifecycle import Gateway
 
-    worker, drained = Worker(), []
+    parent, drained = threading.Event(), []
+    worker = worker_of(parent)
     draining, finish = asyncio.Event(), asyncio.Event()
 
     async def drain() -> None:
@@ -68,15 +72,16 @@ async def test_the_server_s_shutdown_waits_for_a_drain_under_way_instead_of_cutt
         await finish.wait()
         drained.append(True)
 
-    gateway = Gateway(  # type: ignore[arg-type]
-        open_resources=None, close_resources=None, start_steps=(), jobs=(), service=None, writer=None, sio=None,
-        fleet=None, clock=None, start_line=("", {}), worker=worker,
+    # Only the stop path runs here: it reaches none of the resources, services or server.
+    gateway = Gateway(
+        open_resources=None, close_resources=None, start_steps=(), jobs=(), service=None, writer=None, sio=None,  # type: ignore[arg-type]
+        fleet=None, clock=None, start_line=("", {}), worker=worker,  # type: ignore[arg-type]
     )
     gateway._stopping = True
     gateway._follower = ParentFollower(worker, drain, gateway.stop, lambda: gateway._stopping)
     gateway._following = asyncio.get_running_loop().create_task(gateway._follower.run())
     follower_task.append(gateway._following)
-    worker.parent_stopping = True
+    parent.set()
     with anyio.fail_after(5):
         await draining.wait()
         stopping = asyncio.get_running_loop().create_task(gateway._stop_following())  # after_serving's first step

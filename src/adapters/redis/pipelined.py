@@ -34,7 +34,7 @@ from redis.asyncio.connection import SSLConnection, parse_url
 from redis.exceptions import ConnectionError, NoScriptError, ResponseError, TimeoutError
 
 from .circuit import RedisCircuit
-from .sentinel import SentinelMaster, sentinel_address
+from .sentinel import Locator, SentinelMaster, sentinel_address
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +172,7 @@ class PipelinedRedis:
         decode_responses: bool = True,
     ) -> None:
         sentinel = sentinel_address(url)
-        self._master = None if sentinel is None else SentinelMaster(sentinel, timeout=connect_timeout)
+        self._master: Locator | None = None if sentinel is None else SentinelMaster(sentinel, timeout=connect_timeout)
         options: dict[str, Any] = dict(parse_url(url)) if sentinel is None else {
             "username": sentinel.username, "password": sentinel.password, "db": sentinel.db,
         }

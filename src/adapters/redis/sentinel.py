@@ -12,7 +12,7 @@ primary drop its clients (``CLIENT KILL``) — or, for a connection that survive
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import unquote, urlparse
 
 from redis.asyncio.connection import Connection
@@ -59,6 +59,12 @@ def sentinel_url(sentinels: str, master: str, *, password: str | None = None, db
     auth = f":{quote(password, safe='')}@" if password else ""
     hosts = ",".join(part.strip() for part in sentinels.split(",") if part.strip())
     return f"redis+sentinel://{auth}{hosts}/{db}/{master}"
+
+
+class Locator(Protocol):
+    """Where the primary is now (``SentinelMaster``, or a test's answers)."""
+
+    async def locate(self) -> tuple[str, int]: ...
 
 
 class SentinelMaster:

@@ -14,6 +14,9 @@ least as new as the snapshot, so a client applies what arrives in the order it a
 What a client may send is checked in ``frame_guard`` (reserved events, binary
 attachments, undecodable frames); the two overrides below only call it.
 
+Every ``presence:updated`` goes to the sockets that do not already hold something as
+new (``fresh_updates``); the handlers tell it what each snapshot held.
+
 A socket whose client does not read what it is sent would queue it without end: past
 ``max_queued_packets`` (or ``max_queued_bytes``) waiting the socket is closed as a slow consumer
 (``lean_engineio.py`` keeps the count).
@@ -31,8 +34,10 @@ from socketio import packet
 from ...compat import json_codec
 from ...compat.engineio_websocket import guard_engineio
 from ...compat.lean_engineio import LeanEngineIOServer, shrink_environ
+from ...compat.lean_manager import LeanEmits
 from ..refusal_log import RefusalLog
 from .frame_guard import announces_binary, dispatchable
+from .fresh_updates import FreshUpdates
 
 # Exceptions python-socketio raises on a frame it cannot parse.
 _MALFORMED = (ValueError, TypeError, KeyError, IndexError, AttributeError)
@@ -68,6 +73,9 @@ class PresenceSocketServer(socketio.AsyncServer):
         self._held: dict[str, list[Any]] = {}  # engine.io sid → packets waiting for an ack
         self.refusals = RefusalLog("frame from socket")
         guard_engineio(self.eio, self.refusals)
+        self.fresh = FreshUpdates(self.manager)
+        if isinstance(self.manager, LeanEmits):
+            self.manager.recipients = self.fresh
 
     def _engineio_server_class(self) -> type:
         return LeanEngineIOServer

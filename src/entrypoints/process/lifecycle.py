@@ -69,7 +69,7 @@ class Gateway:
         self._stopping = False
 
     async def start(self) -> None:
-        await _awaited(self._open_resources())
+        await awaited(self._open_resources())
         for step in self._start_steps:  # the schema first, then what the shape needs
             await step()
         self._supervisor = Supervisor(self._jobs)
@@ -153,10 +153,10 @@ class Gateway:
                 await writer.flush()
         except Exception:
             log.exception("%d durable status writes could not be flushed at shutdown", writer.pending)
-        await _awaited(self._close_resources())
+        await awaited(self._close_resources())
 
 
-async def _awaited(result: Awaitable[Any] | None) -> None:
+async def awaited(result: Awaitable[Any] | None) -> None:
     """dependency-injector returns an awaitable only when some resource is asynchronous."""
     if result is not None:
         await result

@@ -189,15 +189,17 @@ def register_socket_events(
     async def connected(sid: str) -> None:
         """After CONNECT, as the guide orders it: join the room, register, confirm."""
         session: SocketSession = await sio.get_session(sid)
-        await sio.enter_room(sid, user_room(session.user_id))
+        room = user_room(session.user_id)
+        await sio.enter_room(sid, room)
         try:
-            status = await service.connect(session.user_id, sid, session.meta)
+            arrival = await service.connect(session.user_id, sid, session.meta)
         except Exception as error:
             await reply_error(sio, sid, "connect", error, counts)
             await sio.disconnect(sid)
             return
         counts.connects += 1
-        await sio.emit("connected", {"userId": session.user_id, "socketId": sid, "status": status}, to=sid)
+        sio.fresh.told(sid, room, arrival.seq)  # an update for a seq not above it is old news here
+        await sio.emit("connected", {"userId": session.user_id, "socketId": sid, "status": arrival.status}, to=sid)
 
     @client_event(sio, gate, counts, "ping", tally="pings", acknowledged=False)
     async def ping(sid: str, session: SocketSession, _: Any) -> None:

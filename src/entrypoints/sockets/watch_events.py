@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...adapters.presence_payload import custom_status_body, iso_timestamp
+from ...adapters.socketio.broadcaster import watchers_room
 from ...adapters.socketio.server import PresenceSocketServer
 from ...adapters.socketio.watch_rooms import SocketWatchRooms
 from ...domain.budget import event_cost
@@ -63,6 +64,8 @@ def register_watch_events(
     async def subscribe(sid: str, session: SocketSession, payload: Any) -> dict[str, Any]:
         user_ids = user_ids_payload(payload, "presence:subscribe")
         snapshot = await watch.subscribe(session.user_id, user_ids, session.watching, SocketWatchRooms(sio, sid))
+        for seen in snapshot.seen:  # an update for a seq not above the snapshot's is old news here
+            sio.fresh.told(sid, watchers_room(seen.user_id), seen.seq)
         return snapshot_body(snapshot)
 
     @client_event(sio, gate, counts, "presence:unsubscribe", tally="unsubscribes", cost=ids_cost)
