@@ -160,7 +160,7 @@ class CommandLog:
     """Every command clients send to Redis, from MONITOR (commands run inside a Lua script
     are marked ``lua`` and are not round trips)."""
 
-    NOT_STORE = {"PUBLISH", "PING", "INFO", "SUBSCRIBE", "CLIENT", "HELLO", "SELECT", "MONITOR"}
+    NOT_STORE = {"PUBLISH", "PING", "INFO", "SUBSCRIBE", "UNSUBSCRIBE", "CLIENT", "HELLO", "SELECT", "MONITOR"}
 
     def __init__(self) -> None:
         self.commands: list[str] = []

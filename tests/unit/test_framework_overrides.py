@@ -56,6 +56,10 @@ FINGERPRINTS = {
     "socketio.async_pubsub_manager:AsyncPubSubManager.emit": "6cc46e0ff9b6d7cf",
     "socketio.async_pubsub_manager:AsyncPubSubManager._handle_emit": "4284671be955f644",
     "socketio.async_pubsub_manager:AsyncPubSubManager.initialize": "e8a2b026ecea320f",
+    # the routing by interest (interest_manager.py) subscribes as rooms fill and empty
+    "socketio.async_pubsub_manager:AsyncPubSubManager.enter_room": "839498e1ae603f2b",
+    "socketio.base_manager:BaseManager.basic_enter_room": "3f509586d2d7f47e",
+    "socketio.base_manager:BaseManager.basic_leave_room": "e27f3eea06d1c6a6",
     "socketio.async_pubsub_manager:AsyncPubSubManager._thread": "fa8d075729aac64d",  # called, as the listener
     "socketio.async_redis_manager:AsyncRedisManager._listen": "3e74fdd1084b4e13",
     "socketio.async_redis_manager:AsyncRedisManager._publish": "033e4da7cc8768b4",
