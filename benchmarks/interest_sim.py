@@ -329,6 +329,45 @@ def subscribe_cost(server: RedisServer, count: int, repeats: int) -> dict[str, f
     return {"channels": count, "wall_ms": round(1e3 * median(walls), 2), "redis_cpu_ms": round(1e3 * median(cpus), 2)}
 
 
+def listener_cost(server: RedisServer, count: int) -> dict[str, float]:
+    """What an instance's own listener spends on ``count`` channels, as the gateway's
+    manager subscribes (redis-py's asyncio pub/sub, SUBSCRIBE of CHUNK channels, each
+    confirmation read with ``get_message``): its CPU per channel subscribed, and the
+    memory per channel of the manager's bookkeeping and redis-py's (tracemalloc)."""
+    import asyncio
+    import tracemalloc
+
+    import redis.asyncio
+
+    async def run() -> dict[str, float]:
+        client = redis.asyncio.Redis.from_url(server.url)
+        pubsub = client.pubsub(ignore_subscribe_messages=False)
+        tracemalloc.start()
+        base = tracemalloc.get_traced_memory()[0]
+        users = [f"{n:08d}-0000-4000-8000-000000000000" for n in range(count)]
+        interest = {user: f"socketio:user:{user}" for user in users}  # the manager's _interest
+        heard = {channel.encode() for channel in interest.values()}  # and its _heard
+        cpu = time.process_time()
+        channels = list(interest.values())
+        for start in range(0, count, CHUNK):
+            await pubsub.subscribe(*channels[start : start + CHUNK])
+        confirmed = 0
+        while confirmed < count:
+            message = await pubsub.get_message(timeout=1.0)
+            if message is not None and message["type"] == "subscribe":
+                confirmed += 1
+        spent = time.process_time() - cpu
+        memory = tracemalloc.get_traced_memory()[0] - base
+        tracemalloc.stop()
+        del heard
+        await pubsub.aclose()
+        await client.aclose()
+        return {"channels": count, "cpu_us_per_channel": round(1e6 * spent / count, 2),
+                "bytes_per_channel": round(memory / count, 1)}
+
+    return asyncio.run(run())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="20 instances, 4 000 users (a check, not the figures)")
@@ -350,6 +389,7 @@ def main() -> None:
                     results.append(row)
                     print(json.dumps(row), flush=True)
             costs = [subscribe_cost(server, 1000, 5), subscribe_cost(server, storm, 1)]
+            listener = listener_cost(server, storm // 2)
         finally:
             server.stop()
     figures = {
@@ -361,6 +401,7 @@ def main() -> None:
         "changes": changes_n,
         "routes": results,
         "subscribe": costs,
+        "listener": listener,
     }
     print(table(figures))
     if not args.no_write and not args.quick:
@@ -395,6 +436,12 @@ def table(figures: dict) -> str:
             f"- one instance subscribing {c['channels']} new channels ({CHUNK} per SUBSCRIBE): "
             f"{c['wall_ms']} ms to the last confirmation, {c['redis_cpu_ms']} ms of Redis CPU"
         )
+    c = figures["listener"]
+    lines.append(
+        f"- the instance's own side (redis-py's pub/sub, as the gateway's listener reads it), {c['channels']} "
+        f"channels: {c['cpu_us_per_channel']} µs of its CPU per channel subscribed, "
+        f"{c['bytes_per_channel']:.0f} B per channel of bookkeeping"
+    )
     return "\n".join(lines)
 
 
