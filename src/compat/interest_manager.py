@@ -15,6 +15,10 @@ adapter does in its dynamic mode and Centrifugo does per channel.
   reads, which are short (``POLL``) so that a subscription waits little. redis-py's
   cluster pub/sub holds a node's connection for a whole read; a subscribe sent from
   another task would wait for it, channel by channel.
+- Instances of an earlier version publish every change on the instance-wide channel and
+  hear nothing else: with ``by_interest`` off, an instance publishes as they do (and still
+  subscribes by interest, so it hears both kinds), which lets a fleet be upgraded in two
+  rolling steps.
 - When an instance dies, its connection closes and Redis forgets its subscriptions:
   nothing to clean. After a lost connection the listener subscribes again to everything
   the instance's rooms still need.
@@ -61,9 +65,11 @@ class InterestRouting(PooledRedisManager):
         user_of_room: Callable[[str], str | None],
         rooms_of_user: Callable[[str], Sequence[str]],
         channel_of: Callable[[str], str],
+        by_interest: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
+        self._by_interest = by_interest  # off: publish on the instance-wide channel, as before
         self._user_of_room = user_of_room
         self._rooms_of_user = rooms_of_user
         self._channel_of = channel_of
@@ -102,8 +108,6 @@ class InterestRouting(PooledRedisManager):
             if channel is not None and channel not in self._live:
                 needed.append(channel)
         if needed and self.subscribed:  # else the listener subscribes to them all once back
-            if self.SEND_FROM_CALLER:
-                await self._flush_now()
             await self._confirmed(needed)
 
     def basic_enter_room(self, sid: str, namespace: str, room: str, eio_sid: str | None = None) -> None:
@@ -138,8 +142,10 @@ class InterestRouting(PooledRedisManager):
 
     async def _confirmed(self, channels: list[str]) -> None:
         awaited = _Awaited(channels)
-        for channel in channels:
+        for channel in channels:  # before sending: a confirmation may come while it is sent
             self._waiting.setdefault(channel, []).append(awaited)
+        if self.SEND_FROM_CALLER:
+            await self._flush_now()
         with anyio.move_on_after(CONFIRM_WAIT):
             await awaited.done.wait()
         if awaited.left:
@@ -200,6 +206,8 @@ class InterestRouting(PooledRedisManager):
 
     def _expected(self, message: dict[str, Any]) -> bool:
         kind, channel = message["type"], message["channel"]
+        if kind not in (self.SUBSCRIBED, self.UNSUBSCRIBED) or channel is None:
+            return False  # a pong, say
         if isinstance(channel, str):
             channel = channel.encode()
         name = channel.decode()
@@ -229,7 +237,8 @@ class InterestRouting(PooledRedisManager):
 
     async def _publish(self, data: Any) -> None:
         assert self._events is not None  # the routed managers are always given one
-        self._events.publish_nowait(self._route(data.get("room")), self.json.dumps(data))
+        channel = self._route(data.get("room")) if self._by_interest else self.channel
+        self._events.publish_nowait(channel, self.json.dumps(data))
 
     def _route(self, room: Any) -> str:
         """The one user's channel when every room is that user's; else everyone's."""

@@ -188,7 +188,8 @@ class CommandLog:
 
 async def test_each_socket_event_is_one_store_round_trip(tmp_path: Path, redis_url: str) -> None:
     gateway = start_instance(
-        tmp_path, redis_url, "socketio-rt", tmp_path / "data", PRESENCE_SWEEP_INTERVAL="3600"
+        tmp_path, redis_url, "socketio-rt", tmp_path / "data", PRESENCE_SWEEP_INTERVAL="3600",
+        PRESENCE_LEASE_CHECK_INTERVAL="3600",  # no lease check inside a window
     )
     log = CommandLog()
     try:

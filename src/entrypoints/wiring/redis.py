@@ -72,6 +72,7 @@ class OneRedis(containers.DeclarativeContainer):
         user_of_room=providers.Object(user_of_room),
         rooms_of_user=providers.Object(rooms_of_user),
         channel_of=providers.Callable(user_channels, keys, redis_settings.socketio_channel),
+        by_interest=redis_settings.publish_by_interest,
     )
     resources = providers.List(
         providers.Resource(closed_at_stop, redis),
@@ -118,6 +119,7 @@ class RedisCluster(containers.DeclarativeContainer):
         user_of_room=providers.Object(user_of_room),
         rooms_of_user=providers.Object(rooms_of_user),
         channel_of=providers.Callable(user_channels, keys, redis_settings.socketio_channel),
+        by_interest=redis_settings.publish_by_interest,
     )
     resources = providers.List(
         providers.Resource(closed_at_stop, redis),
