@@ -7,9 +7,10 @@ fingerprint.
 Where ours lives: ``compat/`` (hypercorn's and h11's internals, python-engineio's
 WebSocket, socket, request translation and connect handler in ``lean_engineio.py``,
 python-socketio's emits in ``lean_manager.py``, its Redis manager's publish and listen in
-``socketio_redis_manager.py``, what hypercorn's parent hands a worker in
-``hypercorn_worker.py``) and the gateway's Socket.IO server, ``adapters/socketio/server.py``
-(the post-CONNECT hook, replies first, held packets).
+``socketio_redis_manager.py``, its rooms' entering and leaving in ``interest_manager.py``,
+what hypercorn's parent hands a worker in ``hypercorn_worker.py``) and the gateway's
+Socket.IO server, ``adapters/socketio/server.py`` (the post-CONNECT hook, replies first,
+held packets).
 """
 
 from __future__ import annotations
