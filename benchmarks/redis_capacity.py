@@ -414,16 +414,20 @@ async def measure_memory(url: str, stats: RedisStats, users: int) -> dict:
 
 
 class Subscribers:
-    """``count`` raw connections subscribed to ``channel``, read by one thread that counts
-    the messages (hiredis parses; nothing else is done with them)."""
+    """``count`` raw connections subscribed to ``channels`` (as gateway instances routing by
+    interest subscribe to the channels of the users they need), read by one thread that
+    counts the messages (hiredis parses; nothing else is done with them)."""
 
-    def __init__(self, port: int, channel: str, count: int) -> None:
+    def __init__(self, port: int, channels: list[str], count: int) -> None:
         self.received = [0] * count
         self.sample: bytes | None = None
         self._socks = []
+        subscribe = b"".join(
+            hiredis.pack_command(("SUBSCRIBE", *channels[i : i + 1000])) for i in range(0, len(channels), 1000)
+        )
         for _ in range(count):
             sock = socket.create_connection(("127.0.0.1", port))
-            sock.sendall(hiredis.pack_command(("SUBSCRIBE", channel)))
+            sock.sendall(subscribe)
             self._socks.append(sock)
         self._stop = False
         self._thread = threading.Thread(target=self._read, daemon=True)
@@ -479,13 +483,15 @@ async def measure_pubsub(url: str, port: int, stats: RedisStats, changes: int) -
     await layer_of(instance.container, "redis_events")().execute("PING")  # connected before the first publish
     results: dict = {"changes": changes, "subscribers": {}}
     sample = None
+    users = [f"{n:08d}-0000-4000-8000-000000000000" for n in range(changes)]
+    keys = layer_of(instance.container, "keys")()
+    channels = [keys.user_channel(settings.redis.socketio_channel, user) for user in users]
     for k in SUBSCRIBERS:
-        subscribers = Subscribers(port, settings.redis.socketio_channel, k)
-        while stats.client.pubsub_numsub(settings.redis.socketio_channel)[0][1] < k:
+        subscribers = Subscribers(port, channels, k)
+        while stats.client.pubsub_numsub(channels[-1])[0][1] < k:
             await asyncio.sleep(0.01)  # the readers' SUBSCRIBE reaching Redis
         before = stats.snapshot()
-        for n in range(changes):
-            user = f"{n:08d}-0000-4000-8000-000000000000"
+        for n, user in enumerate(users):
             change = PresenceChanged(user, "DND", "DND", "ONLINE", "ONLINE", time.time())
             await broadcaster.publish(change)
             if n % 100 == 99:

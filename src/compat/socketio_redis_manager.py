@@ -93,6 +93,7 @@ class PooledRedisManager(socketio.AsyncRedisManager, LeanEmits):
     ) -> None:
         super().__init__(channel=channel)
         self._client = client
+        self._channel_bytes = channel.encode()
         self._events = events
         self._circuit = circuit
         self.subscribed = False
@@ -174,17 +175,34 @@ class PooledRedisManager(socketio.AsyncRedisManager, LeanEmits):
     async def _after_loss(self) -> None:
         """Before subscribing again."""
 
+    # Hooks of the routing by interest (interest_manager.py): how long one read waits,
+    # what runs between two reads, and which subscription replies are expected.
+    POLL = POLL
+
+    async def _between_polls(self, pubsub: Any) -> None:
+        """Between two reads of the listener, which alone reads the connection."""
+
+    def _expected(self, message: dict[str, Any]) -> bool:
+        """Whether a reply other than a message is one this manager asked for."""
+        return False
+
+    def _heard_on(self, channel: bytes) -> bool:
+        return channel == self._channel_bytes
+
     async def _alive(self, pubsub: PubSub) -> AsyncIterator[dict[str, Any]]:
         heard = time.monotonic()
         asked = False
         while True:
-            message = await self._get_message(pubsub, POLL)
+            await self._between_polls(pubsub)
+            message = await self._get_message(pubsub, self.POLL)
             now = time.monotonic()
             if message is not None:
                 heard, asked = now, False
                 if message["type"] == self.MESSAGE:
                     self.messages_in += 1
                     yield message
+                elif self._expected(message):
+                    pass
                 elif message["type"] == self.UNSUBSCRIBED:
                     raise ConnectionError(f"Redis ended the subscription to {message['channel']!r}")
                 continue
@@ -259,12 +277,11 @@ class PooledRedisManager(socketio.AsyncRedisManager, LeanEmits):
     async def _listen(self) -> AsyncIterator[bytes]:
         """Upstream's, except that this instance's own emits (delivered here already) are
         dropped before they are decoded."""
-        channel = self.channel.encode()
         own_emit = b'{"method":"emit"'
         own_host = b'"host_id":"' + self.host_id.encode() + b'"'
         kind = self.MESSAGE
         async for message in self._redis_listen_with_retries():
-            if message["channel"] == channel and message["type"] == kind and "data" in message:
+            if message["type"] == kind and "data" in message and self._heard_on(message["channel"]):
                 data = message["data"]
                 if data.startswith(own_emit) and own_host in data:
                     continue

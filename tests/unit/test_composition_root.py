@@ -57,8 +57,8 @@ def test_a_module_reading_the_shape_outside_the_wiring_is_found(tmp_path: Path) 
     ("env", "store", "manager", "broadcaster", "leases"),
     [
         ({}, "InMemoryPresenceStore", "LocalManager", "SocketIOBroadcaster", "NoneType"),
-        (REDIS, "RecordingStore", "PooledRedisManager", "FanOutBroadcaster", "RedisPresenceStore"),
-        ({"REDIS_CLUSTER_NODES": "127.0.0.1:1"}, "RecordingStore", "ClusterRedisManager", "FanOutBroadcaster",
+        (REDIS, "RecordingStore", "InterestRedisManager", "FanOutBroadcaster", "RedisPresenceStore"),
+        ({"REDIS_CLUSTER_NODES": "127.0.0.1:1"}, "RecordingStore", "InterestClusterManager", "FanOutBroadcaster",
          "RedisPresenceStore"),
     ],
     ids=["embedded", "redis", "cluster"],

@@ -8,6 +8,7 @@ Where ours lives: ``compat/`` (hypercorn's and h11's internals, python-engineio'
 WebSocket, socket, request translation and connect handler in ``lean_engineio.py``,
 python-socketio's emits in ``lean_manager.py`` and its room bookkeeping in
 ``room_index.py``, its Redis manager's publish and listen in ``socketio_redis_manager.py``,
+its rooms' entering and leaving in ``interest_manager.py``,
 what hypercorn's parent hands a worker in ``hypercorn_worker.py``) and the gateway's
 Socket.IO server, ``adapters/socketio/server.py`` (the post-CONNECT hook, replies first,
 held packets).
@@ -60,6 +61,10 @@ FINGERPRINTS = {
     "socketio.async_pubsub_manager:AsyncPubSubManager.emit": "6cc46e0ff9b6d7cf",
     "socketio.async_pubsub_manager:AsyncPubSubManager._handle_emit": "4284671be955f644",
     "socketio.async_pubsub_manager:AsyncPubSubManager.initialize": "e8a2b026ecea320f",
+    # the routing by interest (interest_manager.py) subscribes as rooms fill and empty
+    "socketio.async_pubsub_manager:AsyncPubSubManager.enter_room": "839498e1ae603f2b",
+    "socketio.base_manager:BaseManager.basic_enter_room": "3f509586d2d7f47e",
+    "socketio.base_manager:BaseManager.basic_leave_room": "e27f3eea06d1c6a6",
     "socketio.async_pubsub_manager:AsyncPubSubManager._thread": "fa8d075729aac64d",  # called, as the listener
     "socketio.async_redis_manager:AsyncRedisManager._listen": "3e74fdd1084b4e13",
     "socketio.async_redis_manager:AsyncRedisManager._publish": "033e4da7cc8768b4",

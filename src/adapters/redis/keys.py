@@ -65,6 +65,21 @@ class RedisKeys:
     def restored_choice(self, user_id: str) -> str:
         return f"presence:restored:{self._user(user_id)}"
 
+    def user_channel(self, prefix: str, user_id: str) -> str:
+        """The pub/sub channel of one user's changes between instances (heard only by the
+        instances whose sockets are in the user's rooms). On a cluster it carries the
+        bucket's tag, first, so that it lives on the slot of the user's keys whatever the
+        prefix holds: a subscription confirmed there is ordered before any later change of
+        the user on the same primary."""
+        if self.cluster:
+            return f"{self._tags[crc_hqx(user_id.encode(), 0) % self.buckets]}{prefix}:user:{user_id}"
+        return f"{prefix}:user:{user_id}"
+
+    def bucket_tags(self) -> tuple[str, ...]:
+        """One name per bucket's slot (``{b7}``): the routes a sharded publisher looks up
+        before it serves, one per bucket rather than one per user."""
+        return self._tags if self.cluster else ()
+
     def user_session(self, user_id: str, session_id: str) -> tuple[int, str, str, str, str, str, str]:
         """The bucket, then session, sockets, online, choice, leaving and devices keys, the
         bucket hashed once (a socket event needs them all)."""

@@ -40,6 +40,17 @@ RETRY_MAX = 1.0
 PREPARE_WAIT = 4.0
 
 
+def route_of(channel: str) -> str:
+    """A name in the channel's slot, shared by every channel of that slot: a channel that
+    starts with a hash tag (``{b7}socketio:user:42``, a user's channel) routes as its tag,
+    so a fleet's per-user channels need one lookup per bucket, not one per user."""
+    if channel.startswith("{"):
+        end = channel.find("}", 1)
+        if end > 1:
+            return channel[: end + 1]
+    return channel
+
+
 class _ShardLink(PipelinedRedis):
     """The connection to one primary; tells the publisher when its routes are wrong."""
 
@@ -74,7 +85,7 @@ class ShardPublisher:
         address = parse_cluster_url(url)
         self._auth: dict[str, Any] = {"username": address.username, "password": address.password, "ssl": address.tls}
         self._cluster: RedisCluster | None = None
-        self._routes: dict[str, _ShardLink] = {}  # channel → its primary's connection
+        self._routes: dict[str, _ShardLink] = {}  # route (route_of) → its primary's connection
         self._links: dict[str, _ShardLink] = {}  # "host:port" → connection
         self._held: deque[tuple[str, Any]] = deque()
         self._resolving: asyncio.Task[None] | None = None
@@ -88,7 +99,7 @@ class ShardPublisher:
         return len(self._held)
 
     def publish_nowait(self, channel: str, message: bytes | str) -> None:
-        link = self._routes.get(channel)
+        link = self._routes.get(route_of(channel))
         if link is not None:
             link.publish_nowait(channel, message)
             return
@@ -109,7 +120,7 @@ class ShardPublisher:
         delay = RETRY_INITIAL
         while True:
             try:
-                await self._route(set(self._channels))
+                await self._route({route_of(channel) for channel in self._channels})
                 return
             except Exception as error:  # the cluster is not answering (yet)
                 if asyncio.get_running_loop().time() + delay > deadline:
@@ -138,16 +149,16 @@ class ShardPublisher:
         try:
             while self._held:
                 try:
-                    await self._route({channel for channel, _ in self._held})
+                    await self._route({route_of(channel) for channel, _ in self._held})
                 except Exception as error:  # no primary answers for a slot yet
                     log.debug("sharded channel owner not found yet: %r", error)
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, RETRY_MAX)
                     continue
                 delay = RETRY_INITIAL
-                while self._held and self._held[0][0] in self._routes:
+                while self._held and route_of(self._held[0][0]) in self._routes:
                     channel, message = self._held.popleft()
-                    self._routes[channel].publish_nowait(channel, message)
+                    self._routes[route_of(channel)].publish_nowait(channel, message)
             if self._lost_at is not None:
                 log.warning(
                     "sharded publishes flow again after %.2fs", asyncio.get_running_loop().time() - self._lost_at

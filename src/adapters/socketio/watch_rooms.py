@@ -2,7 +2,8 @@
 
 Rooms are per instance in python-socketio, and emits to them reach every instance through
 its manager, so entering here is enough for changes made anywhere; the rooms are left
-with the socket.
+with the socket. A manager that routes by interest (``compat/interest_manager.py``) is
+given the rooms at once, so that it subscribes in one command and waits once.
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ class SocketWatchRooms:
         self._sid = sid
 
     async def enter(self, user_ids: Sequence[str]) -> None:
+        enter_rooms = getattr(self._server.manager, "enter_rooms", None)
+        if enter_rooms is not None:
+            await enter_rooms(self._sid, "/", [watchers_room(user_id) for user_id in user_ids])
+            return
         for user_id in user_ids:
             await self._server.enter_room(self._sid, watchers_room(user_id))
 

@@ -88,6 +88,11 @@ class SharedPresenceFigures:
         pubsub.add_metric(["socketio", "out"], manager.messages_out)
         pubsub.add_metric(["updates", "out"], self._publisher.published)
         yield pubsub
+        channels = getattr(manager, "channels", None)  # a manager routing by interest
+        if channels is not None:
+            yield _gauge("presence_pubsub_user_channels",
+                         "Users' channels this instance is subscribed to: its sockets are in those users' rooms.",
+                         channels)
 
 
 class GatewayCollector(Collector):

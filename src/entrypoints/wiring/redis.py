@@ -23,14 +23,15 @@ from ...adapters.redis.client import create_redis, create_redis_cluster, pubsub_
 from ...adapters.redis.cluster_events import ClusterPipelinedRedis
 from ...adapters.redis.fleet import RedisFleet
 from ...adapters.redis.health import RedisHealth, probe_client
+from ...adapters.redis.interest import shard_routes, user_channels
 from ...adapters.redis.keys import RedisKeys
 from ...adapters.redis.pipelined import PipelinedRedis
 from ...adapters.redis.presence_store import RedisPresenceStore
 from ...adapters.redis.server_reads import RedisServerReads, RedisUserBlocks
 from ...adapters.redis.shard_publisher import ShardPublisher
 from ...adapters.redis.updates_publisher import RedisUpdatesPublisher
-from ...compat.socketio_cluster_manager import ClusterRedisManager
-from ...compat.socketio_redis_manager import PooledRedisManager
+from ...adapters.socketio.room_users import rooms_of_user, user_of_room
+from ...compat.interest_manager import InterestClusterManager, InterestRedisManager
 from ...service_layer.held_sessions import HeldSessions, RecordingStore
 from ...service_layer.instance_lease import keep_lease, watch_dead_instances
 from ...service_layer.restore import RestoreRequests, SessionRestorer, keep_sessions_restored
@@ -64,8 +65,18 @@ class OneRedis(containers.DeclarativeContainer):
     # change stream's XADD.
     publisher = redis_events
     stream_events = redis_events
+    # python-socketio's manager, routing each user's changes on that user's channel to the
+    # instances whose rooms need it (interest_manager.py).
     client_manager = providers.Singleton(
-        PooledRedisManager, redis_pubsub, channel=redis_settings.socketio_channel, circuit=circuit, events=redis_events
+        InterestRedisManager,
+        redis_pubsub,
+        channel=redis_settings.socketio_channel,
+        circuit=circuit,
+        events=redis_events,
+        user_of_room=providers.Object(user_of_room),
+        rooms_of_user=providers.Object(rooms_of_user),
+        channel_of=providers.Callable(user_channels, keys, redis_settings.socketio_channel),
+        by_interest=redis_settings.publish_by_interest,
     )
     resources = providers.List(
         providers.Resource(closed_at_stop, redis),
@@ -98,13 +109,23 @@ class RedisCluster(containers.DeclarativeContainer):
     publisher = providers.Singleton(
         ShardPublisher,
         redis_settings.shared_presence_url,
-        channels=providers.List(redis_settings.socketio_channel, redis_settings.updates_channel),
+        channels=providers.Callable(
+            shard_routes, keys, redis_settings.socketio_channel, redis_settings.updates_channel
+        ),
     )
     # The change stream's XADD goes to its slot's node through the cluster client.
     stream_events: providers.Object[None] = providers.Object(None)
-    # A sharded channel: one shard carries the emits (cluster_socketio_manager.py).
+    # Sharded channels: each user's on the slot of the user's keys, heard by the instances
+    # whose rooms need it (interest_manager.py); the instance-wide one on its own shard.
     client_manager = providers.Singleton(
-        ClusterRedisManager, redis_pubsub, channel=redis_settings.socketio_channel, events=publisher
+        InterestClusterManager,
+        redis_pubsub,
+        channel=redis_settings.socketio_channel,
+        events=publisher,
+        user_of_room=providers.Object(user_of_room),
+        rooms_of_user=providers.Object(rooms_of_user),
+        channel_of=providers.Callable(user_channels, keys, redis_settings.socketio_channel),
+        by_interest=redis_settings.publish_by_interest,
     )
     resources = providers.List(
         providers.Resource(closed_at_stop, redis),

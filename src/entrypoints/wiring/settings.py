@@ -347,6 +347,10 @@ class RedisSettings(_Group):
         "PRESENCE_REDIS_POOL_SIZE", 64
     )
     socketio_channel: str = _env("PRESENCE_SOCKETIO_CHANNEL", "socketio")
+    # Each user's changes on that user's channel (routing by interest); off, they go on the
+    # instance-wide channel as before, heard by instances of an earlier version too (the
+    # first step of an upgrade: docs/redis.md).
+    publish_by_interest: Flag = _env("PRESENCE_PUBLISH_BY_INTEREST", True)
     updates_channel: str = _env("PRESENCE_UPDATES_CHANNEL", UPDATES_CHANNEL)
 
     @model_validator(mode="after")
