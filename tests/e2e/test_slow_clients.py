@@ -194,3 +194,22 @@ async def test_a_websocket_client_that_stops_reading_is_cut_off_once_its_queue_p
     finally:
         sock.close()
         await bystander.close()
+
+
+async def test_a_websocket_client_that_reads_what_it_asked_for_keeps_its_socket(gateway) -> None:
+    """The same ~50 KB answers, 10 MB of them in bursts of 2 MB, to a client that reads
+    them: each is answered and the socket stays (the bound cuts non-readers only)."""
+    ids = json.dumps({"userIds": [f"watched-{n:04d}-" + "x" * 45 for n in range(1000)]})
+    reader = await RawSocket.connect(gateway.url, token_for("reads-all"))
+    try:
+        answered = 0
+        for burst in range(5):
+            for n in range(40):
+                await reader.send(f'42{burst * 40 + n}["presence:subscribe",{ids}]')
+            while answered < (burst + 1) * 40:
+                if (await reader.frame(10)).startswith("43"):
+                    answered += 1
+        assert answered == 200
+        await reader.round_trip()  # still connected
+    finally:
+        await reader.close()
