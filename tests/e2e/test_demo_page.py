@@ -20,9 +20,10 @@ pytestmark = pytest.mark.e2e
 
 
 def test_the_demo_page_in_chromium() -> None:
-    """A watcher sees another user's dot go DND, then OFFLINE with a last-seen time, and
-    keeps watching across a gateway restart; a production gateway's page signs in with a
-    pasted token."""
+    """A watcher sees another user's device icons (a phone joining, then idle) and custom
+    status, the dot go DND, then OFFLINE with a last-seen time and nothing of devices or
+    custom status, and keeps watching across a gateway restart, the custom status kept; a
+    production gateway's page signs in with a pasted token."""
     browser = outside_tools.need(outside_tools.CHROMIUM, "chromium", "chromium-browser", "/usr/lib/chromium/chromium")
     if not (CLIENT_DIST / CLIENT_MODULE).is_file():
         outside_tools.missing(outside_tools.DEMO_CLIENT)

@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { after, afterEach, before, describe, test } from "node:test";
 import { chromium, errors } from "playwright-core";
+import { io } from "socket.io-client";
 import { CHECKOUT, Gateway, mint, requireTools } from "../gateway.mjs";
 
 const STATUSES_FILE = join(CHECKOUT, "examples", "statuses.toml");
@@ -15,6 +16,23 @@ const executable =
   process.env.PRESENCE_CHROMIUM || ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/lib/chromium/chromium"].find(existsSync);
 if (!executable && requireTools()) throw new Error(`${INSTALL} (PRESENCE_TEST_REQUIRE_TOOLS=1: a missing tool fails)`);
 const TIMEOUT = 10_000;
+
+/** Run in the page: what the row of `userId` shows of `part`, its device icons
+ * ({ kind: state }) or its custom status ([emoji, text, until], null while hidden); with
+ * `expected`, whether it shows that (a custom status compared on as many parts as given). */
+function rowShows({ userId, part, expected }) {
+  const row = [...document.querySelectorAll("#watch-list li")].find((li) => li.dataset.userId === userId);
+  let shown = null;
+  if (row && part === "devices") {
+    shown = Object.fromEntries([...row.querySelectorAll(".devices .device")].map((icon) => [icon.dataset.device, icon.dataset.state]));
+  } else if (row) {
+    const custom = row.querySelector(".custom");
+    if (custom.checkVisibility()) shown = ["emoji", "text", "until"].map((name) => custom.querySelector(`.custom-${name}`).textContent);
+  }
+  if (expected === undefined) return shown;
+  const compared = part === "custom" && shown && expected ? shown.slice(0, expected.length) : shown;
+  return JSON.stringify(compared) === JSON.stringify(expected);
+}
 
 /** One user's window on the demo page: what it shows, and the keyboard and mouse on it. */
 class Window {
@@ -65,6 +83,34 @@ class Window {
     assert.equal(await this.row(userId).locator(".status-text").textContent(), status, "the status written beside the dot");
   }
 
+  /** Device kind → its state, as the icons of `userId`'s row show them. */
+  devices(userId) {
+    return this.page.evaluate(rowShows, { userId, part: "devices" });
+  }
+
+  /** [emoji, text, until] as `userId`'s row shows them, null while it shows none. */
+  customStatus(userId) {
+    return this.page.evaluate(rowShows, { userId, part: "custom" });
+  }
+
+  /** Until `userId`'s row shows `expected` of `part` (see rowShows), at most `TIMEOUT` ms. */
+  async waitShown(userId, part, expected, what) {
+    try {
+      await this.page.waitForFunction(rowShows, { userId, part, expected }, { timeout: TIMEOUT });
+    } catch (error) {
+      if (!(error instanceof errors.TimeoutError)) throw error;
+      const shown = await this.page.evaluate(rowShows, { userId, part });
+      assert.fail(`${this.name}'s page did not show ${what} within ${TIMEOUT} ms (it shows ${JSON.stringify(shown)})`);
+    }
+  }
+
+  async setCustomStatus(text, emoji = "", minutes = "") {
+    await this.page.fill("#custom-text", text);
+    await this.page.fill("#custom-emoji", emoji);
+    await this.page.fill("#custom-minutes", minutes);
+    await this.page.click("#custom-form button[type=submit]");
+  }
+
   async choose(status) {
     await this.page.selectOption("#my-status", status);
     await this.page.click("#status-form button[type=submit]");
@@ -108,7 +154,7 @@ describe("the demo page in Chromium", { skip: executable ? false : INSTALL }, ()
   });
   after(() => browser?.close());
 
-  test("one user's dot changes on the other's screen: DND, then OFFLINE, and still watched across a gateway restart", async () => {
+  test("one user's dot, devices and custom status on the other's screen: a phone that goes idle, DND, then OFFLINE, and still watched across a gateway restart", async () => {
     gateway = await new Gateway({
       env: { PRESENCE_OFFLINE_GRACE: "1", PRESENCE_SWEEP_INTERVAL: "0.1", PRESENCE_STATUSES_FILE: STATUSES_FILE },
     }).start();
@@ -127,6 +173,36 @@ describe("the demo page in Chromium", { skip: executable ? false : INSTALL }, ()
     await alice.waitRow("carol", "OFFLINE");
     assert.equal(await alice.row("bob").locator(".last-seen").textContent(), "online now");
     assert.equal(await alice.row("carol").locator(".last-seen").textContent(), "last seen: not known");
+    assert.deepEqual(await alice.devices("bob"), { web: "ONLINE" });
+    assert.deepEqual([await alice.devices("carol"), await alice.customStatus("carol")], [{}, null]);
+
+    // Bob's phone joins, then goes idle: an icon per device, bob still ONLINE.
+    const phone = io(gateway.url, { auth: { token: mint("bob"), device: "mobile" }, transports: ["websocket"], forceNew: true });
+    try {
+      await new Promise((done, fail) => {
+        phone.once("connected", done);
+        phone.once("connect_error", fail);
+      });
+      await alice.waitShown("bob", "devices", { mobile: "ONLINE", web: "ONLINE" }, "bob's phone");
+      assert.deepEqual(await phone.timeout(TIMEOUT).emitWithAck("presence:update", { status: "IDLE" }), { ok: true });
+      await alice.waitShown("bob", "devices", { mobile: "IDLE", web: "ONLINE" }, "bob's idle phone");
+      await alice.waitRow("bob", "ONLINE");
+      // Served, and let in by the page's policy: a refused or missing icon has no width.
+      const widths = await alice.row("bob").locator(".devices img.device").evaluateAll((icons) =>
+        Promise.all(icons.map((icon) => icon.decode().then(() => icon.naturalWidth, () => 0))),
+      );
+      assert.equal(widths.length, 2);
+      assert.ok(widths.every((width) => width > 0), `the device icons loaded: widths ${widths}`);
+
+      await bob.setCustomStatus("out for lunch", "☕", "30");
+      await alice.waitShown("bob", "custom", ["☕", "out for lunch"], "bob's custom status");
+      const [, , until] = await alice.customStatus("bob");
+      assert.match(until, /^until \S/, "the custom status's expiry");
+      await alice.shot("0-devices-and-custom-status");
+    } finally {
+      phone.disconnect();
+    }
+    await alice.waitShown("bob", "devices", { web: "ONLINE" }, "bob's phone gone");
 
     await bob.choose("DND");
     await bob.waitAttribute("#me-presence", "data-status", "DND", "bob's own DND");
@@ -139,6 +215,8 @@ describe("the demo page in Chromium", { skip: executable ? false : INSTALL }, ()
     const lastSeen = alice.row("bob").locator(".last-seen");
     assert.match(await lastSeen.textContent(), /^last seen /);
     assert.match(await lastSeen.locator("time").getAttribute("datetime"), /Z$/);
+    // Nothing of an offline user's devices or custom status is shown.
+    assert.deepEqual([await alice.devices("bob"), await alice.customStatus("bob")], [{}, null]);
     await alice.shot("2-offline-after-grace");
     assert.deepEqual(alice.problems, [], "no error in alice's console");
 
@@ -153,6 +231,9 @@ describe("the demo page in Chromium", { skip: executable ? false : INSTALL }, ()
     bob = await open("bob-again");
     await bob.signIn(gateway.url, "bob");
     await alice.waitRow("bob", "DND");
+    // The custom status is kept like the remembered status, across the restart.
+    await alice.waitShown("bob", "custom", ["☕", "out for lunch"], "bob's custom status again");
+    assert.deepEqual(await alice.devices("bob"), { web: "ONLINE" });
     await alice.shot("4-reconnected-still-watching");
     assert.deepEqual(bob.problems, [], "no error in bob's console");
     const gap = alice.problems.filter((text) => !text.includes("net::ERR_CONNECTION_REFUSED"));
