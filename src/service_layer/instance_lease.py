@@ -10,6 +10,7 @@ dead node are OFFLINE within about 11 s.
 from __future__ import annotations
 
 import logging
+from typing import Protocol
 
 import anyio
 
@@ -20,8 +21,16 @@ from .use_cases import PresenceService
 log = logging.getLogger(__name__)
 
 
+class LeaseHolder(Protocol):
+    """What renewing the lease needs of the presence service, so a test can play it alone."""
+
+    draining: bool
+
+    async def renew_lease(self, ttl: float) -> bool: ...
+
+
 async def keep_lease(
-    service: PresenceService,
+    service: LeaseHolder,
     ttl: float,
     *,
     task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,

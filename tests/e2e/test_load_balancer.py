@@ -105,7 +105,7 @@ class NodeClients:
         assert process.stdout is not None and process.stdin is not None  # open_process pipes both
         self._stdout, self._stdin = process.stdout, process.stdin
         self.events: list[dict[str, Any]] = []
-        self._taken: dict[tuple[str, str], int] = {}
+        self._taken: dict[tuple[str | None, str], int] = {}
         self._changed = anyio.Event()
 
     async def _read(self) -> None:
@@ -124,10 +124,10 @@ class NodeClients:
     async def send(self, **command: Any) -> None:
         await self._stdin.send((json.dumps(command) + "\n").encode())
 
-    def of(self, name: str, event: str) -> list[Any]:
+    def of(self, name: str | None, event: str) -> list[Any]:
         return [e["data"] for e in self.events if e["name"] == name and e["event"] == event]
 
-    async def next(self, name: str, event: str, timeout: float = 10.0) -> Any:
+    async def next(self, name: str | None, event: str, timeout: float = 10.0) -> Any:
         """The next ``event`` of socket ``name`` not taken by an earlier call."""
         index = self._taken.get((name, event), 0)
         with anyio.fail_after(timeout):
@@ -152,7 +152,7 @@ async def node_clients() -> AsyncIterator[NodeClients]:
         clients = NodeClients(process)
         async with anyio.create_task_group() as tg:
             tg.start_soon(clients._read)
-            await clients.next(None, "ready")  # type: ignore[arg-type]
+            await clients.next(None, "ready")  # the agent's own event names no socket
             try:
                 yield clients
             finally:

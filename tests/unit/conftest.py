@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Generic
 
 import pytest
+from typing_extensions import TypeVar
 
 from presence_gateway.adapters.memory.presence_store import InMemoryPresenceStore
 from presence_gateway.domain.ports import SessionMeta
@@ -20,10 +22,15 @@ from tests.support.gateway_container import NO_GRACE, gateway_container
 META = SessionMeta(device="web", connected_at=0.0, ip="127.0.0.1")
 
 
+# The store a world's tests reach past the service; the in-process one unless a module's
+# world stands something else in its place.
+Store = TypeVar("Store", default=InMemoryPresenceStore)
+
+
 @dataclass
-class World:
+class World(Generic[Store]):
     service: PresenceService
-    store: InMemoryPresenceStore
+    store: Store
     repository: InMemoryStatusRepository
     writer: DurableWriter
     broadcaster: RecordingBroadcaster

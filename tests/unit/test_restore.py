@@ -53,12 +53,9 @@ class LosableStore:
 
 
 @dataclass(kw_only=True)
-class World(UnitWorld):
+class World(UnitWorld[LosableStore]):
     """The unit tests' world, its store one that can lose everything, plus the restorer."""
 
-    # The in-process store's stand-in: its operations reach the store through __getattr__,
-    # which mypy cannot read as the base's type.
-    store: LosableStore  # type: ignore[assignment]
     restorer: SessionRestorer
     requests: RestoreRequests
 

@@ -29,6 +29,6 @@ async def test_a_draining_instance_stops_renewing_the_lease_it_releases() -> Non
     service = _LeaseOnlyService(drain_after=2)
 
     with anyio.fail_after(5):  # returns by itself once draining; a renewal after release would bring the lease back
-        await keep_lease(service, ttl=0.03)  # type: ignore[arg-type]
+        await keep_lease(service, ttl=0.03)
 
     assert service.renewals == 2
