@@ -93,10 +93,44 @@ class Request:
         self.upgrade = False
 
 
+HANDSHAKE_WAKES = 2
+HANDSHAKE_SLOTS = 4
+
+
+class HandshakeSlots:
+    """The worker's slots for new connections' handshakes (one per event loop)."""
+
+    __slots__ = ("_free",)
+
+    def __init__(self, width: int = HANDSHAKE_SLOTS) -> None:
+        self._free = asyncio.Semaphore(width)
+
+
+class Slot:
+    """One connection's hold on a ``HandshakeSlots``: entered, left, left again harmlessly."""
+
+    __slots__ = ("_slots", "_held")
+
+    def __init__(self, slots: HandshakeSlots) -> None:
+        self._slots = slots
+        self._held = False
+
+    async def enter(self) -> None:
+        await self._slots._free.acquire()
+        self._held = True
+
+    def leave(self) -> None:
+        if self._held:
+            self._held = False
+            self._slots._free.release()
+
+
 class HTTPConnection:
     """One cleartext HTTP/1.1 connection, served in hypercorn's task for it."""
 
-    def __init__(self, server: Any, client: Any, local: Any, idle: set[Any], ws_deflate: bool) -> None:
+    def __init__(
+        self, server: Any, client: Any, local: Any, idle: set[Any], ws_deflate: bool, slots: HandshakeSlots
+    ) -> None:
         self.server = server  # hypercorn's TCPServer: app, config, context, reader, writer
         self.config = server.config
         self.context = server.context
@@ -121,6 +155,8 @@ class HTTPConnection:
         self._closing = False
         self._drain_lock: asyncio.Lock | None = None
         self._refusal: _Exchange | None = None
+        self.slots = Slot(slots)
+        self._wakes = 0
 
     def _call_soon(self, func: Callable[..., Any], *args: Any) -> Any:
         return asyncio.run_coroutine_threadsafe(func(*args), self.loop).result()
@@ -185,17 +221,29 @@ class HTTPConnection:
             raise cause if isinstance(cause, BadRequest) else BadRequest(400) from None
 
     async def read(self, timeout: float | None, deadline: float | None = None) -> bytes:
-        """The next bytes from the client, b"" once it is gone or too slow."""
+        """The next bytes from the client, b"" once it is gone or too slow. The first
+        ``HANDSHAKE_WAKES`` wake-ups of a connection (its first request, the CONNECT
+        after it) each wait for one of the worker's handshake slots, released at the
+        next wait for the client: a storm of new connections then does a few handshakes
+        per event-loop turn instead of hundreds in one, and a connection already
+        established (a bystander's ping) never waits behind them. No slot is held while
+        a client is awaited, so slow clients cannot take them."""
+        self.slots.leave()
         try:
             if deadline is not None:
                 async with asyncio.timeout_at(deadline):
-                    return await self.reader.read(MAX_RECV)
-            if timeout is None:
-                return await self.reader.read(MAX_RECV)
-            async with asyncio.timeout(timeout):
-                return await self.reader.read(MAX_RECV)
+                    data = await self.reader.read(MAX_RECV)
+            elif timeout is None:
+                data = await self.reader.read(MAX_RECV)
+            else:
+                async with asyncio.timeout(timeout):
+                    data = await self.reader.read(MAX_RECV)
         except (ConnectionError, OSError, TimeoutError):
             return b""
+        if data and self._wakes < HANDSHAKE_WAKES:
+            self._wakes += 1
+            await self.slots.enter()
+        return data
 
     def body_read_deadline(self, request: Request) -> float | None:
         """When the read of ``request``'s body in progress must end (an absolute loop time),

@@ -24,7 +24,7 @@ from hypercorn.asyncio import tcp_server
 from hypercorn.utils import parse_socket_addr
 
 from . import request_deadline
-from .fast_http import HandOver, HTTPConnection
+from .fast_http import HandOver, HandshakeSlots, HTTPConnection
 
 UPSTREAM_RUN = tcp_server.TCPServer.run
 HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n"
@@ -61,6 +61,16 @@ def _idle_connections(server: Any) -> set[HTTPConnection]:
 
 idle_watchers: set[asyncio.Task[None]] = set()
 
+# Per worker: the slots its new connections' handshakes take turns in (``HTTPConnection.read``).
+_SLOTS: weakref.WeakKeyDictionary[Any, HandshakeSlots] = weakref.WeakKeyDictionary()
+
+
+def _handshake_slots(server: Any) -> HandshakeSlots:
+    slots = _SLOTS.get(server.context)
+    if slots is None:
+        slots = _SLOTS[server.context] = HandshakeSlots()
+    return slots
+
 
 async def run(self: tcp_server.TCPServer) -> None:
     """hypercorn's ``TCPServer.run``, on the fast path for cleartext HTTP/1.1."""
@@ -73,18 +83,23 @@ async def run(self: tcp_server.TCPServer) -> None:
     except OSError:
         self.writer.close()
         return None
-    connection = HTTPConnection(self, client, local, _idle_connections(self), FastPath.ws_deflate)
+    connection = HTTPConnection(
+        self, client, local, _idle_connections(self), FastPath.ws_deflate, _handshake_slots(self)
+    )
     try:
         first = await connection.read(None, self.loop.time() + self.config.keep_alive_timeout)
         if first.startswith(HTTP2_PREFACE[: len(first)]) and first:
+            connection.slots.leave()
             return await _hand_over(self, first)
         if first:
             await connection.serve(first)
     except HandOver as hand_over:
+        connection.slots.leave()  # hypercorn's own path takes no turns
         return await _hand_over(self, hand_over.raw)
     except OSError:
         pass
     finally:
+        connection.slots.leave()
         if not getattr(self, "_handed_over", False):
             await _close(self)
     return None

@@ -1,0 +1,56 @@
+"""New connections take turns for their handshakes (``fast_http.HTTPConnection.read``):
+a storm of connections whose requests arrive at once is served a few per event-loop turn,
+while a connection past its handshake reads without waiting behind them."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+
+import pytest
+
+from presence_gateway.compat.fast_http import HANDSHAKE_WAKES, HandshakeSlots, HTTPConnection
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def connection(slots: HandshakeSlots) -> tuple[HTTPConnection, asyncio.StreamReader]:
+    reader = asyncio.StreamReader()
+    server = SimpleNamespace(
+        config=SimpleNamespace(), context=None, reader=reader,
+        writer=SimpleNamespace(transport=None), loop=asyncio.get_running_loop(),
+    )
+    return HTTPConnection(server, None, None, set(), False, slots), reader
+
+
+async def turns(n: int = 5) -> None:
+    for _ in range(n):
+        await asyncio.sleep(0)
+
+
+async def test_a_new_connection_waits_for_a_slot_an_established_one_does_not() -> None:
+    slots = HandshakeSlots(width=1)
+    established, established_bytes = connection(slots)
+    for _ in range(HANDSHAKE_WAKES):  # its handshake done while the slot was free
+        established_bytes.feed_data(b"x")
+        assert await established.read(None) == b"x"
+    first, first_bytes = connection(slots)
+    second, second_bytes = connection(slots)
+    first_bytes.feed_data(b"GET / HTTP/1.1\r\n\r\n")
+    established_bytes.feed_data(b"ping")  # read first, so it holds no slot any more
+    assert await established.read(None) == b"ping"
+    assert await first.read(None)  # takes the one slot
+    second_bytes.feed_data(b"GET / HTTP/1.1\r\n\r\n")
+    waiting = asyncio.ensure_future(second.read(None))
+    await turns()
+    assert not waiting.done()  # the slot is the first's while it works
+    established_bytes.feed_data(b"ping")
+    assert await asyncio.wait_for(established.read(None), 1) == b"ping"  # never waits behind them
+    again = asyncio.ensure_future(first.read(None))  # the first waits for its client: the slot is free
+    await asyncio.wait_for(waiting, 1)
+    again.cancel()
