@@ -10,9 +10,10 @@ full suite's run."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -69,12 +70,24 @@ def shape_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
 
 
 @asynccontextmanager
-async def gateway(env: dict[str, str]) -> AsyncIterator[tuple[str, HeldBroadcaster]]:
-    """The gateway's app in this process, its broadcaster held on request."""
+async def gateway(
+    env: dict[str, str], before_reads: Callable[[HeldBroadcaster], Awaitable[None]] | None = None
+) -> AsyncIterator[tuple[str, HeldBroadcaster]]:
+    """The gateway's app in this process, its broadcaster held on request; ``before_reads``
+    runs before each read of the store's states (a snapshot), once the rooms are joined."""
     container = gateway_container(env)
     broadcasting = layer_of(container, "broadcaster")
     held = HeldBroadcaster(broadcasting())
     broadcasting.override(providers.Object(held))
+    if before_reads is not None:
+        store = layer_of(container, "presence_store")()
+        read = store.states
+
+        async def states(user_ids: Any) -> Any:
+            await before_reads(held)
+            return await read(user_ids)
+
+        store.states = states
     app = app_of(container.settings(), container)
     async with served(app, {"token": mint_token(SECRET, "probe", 3600)}, timeout=20) as url:
         yield url, held
@@ -156,4 +169,30 @@ async def test_of_two_changes_arriving_newest_first_the_older_is_not_sent(shape_
             assert statuses(watcher, "z") == ["ONLINE"]
         finally:
             await mine.close()
+            await watcher.close()
+
+
+async def test_an_update_emitted_while_a_subscribe_reads_its_snapshot_is_not_sent_after_it(shape_env) -> None:
+    """The subscribe joins the watchers' room, then reads the snapshot: an older update
+    emitted in between waits behind the ack, and must not follow the newer snapshot."""
+
+    async def let_go(held: HeldBroadcaster) -> None:
+        if held.holds("t"):
+            await held.release("t")  # the older DND reaches the room just joined, before the read
+
+    async with gateway(shape_env, let_go) as (url, held):
+        target = await connect(url, "t")
+        watcher = await connect(url, "v")
+        try:
+            held.holding = True
+            await target.sio.call("presence:update", {"status": "DND"}, timeout=5)
+            held.holding = False  # DND stays held; ONLINE goes out while nobody watches
+            await target.sio.call("presence:update", {"status": "ONLINE"}, timeout=5)
+            snapshot = await watcher.sio.call("presence:subscribe", {"userIds": ["t"]}, timeout=5)
+            await watcher.round_trip()
+            assert snapshot["presence"][0]["status"] == "ONLINE"
+            assert not held.holds("t")  # it was let go during the subscribe
+            assert statuses(watcher, "t") == []  # the older DND waited behind the ack: dropped
+        finally:
+            await target.close()
             await watcher.close()

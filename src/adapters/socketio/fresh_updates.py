@@ -14,17 +14,25 @@ sent has a number of its own (``told``), until the room is sent something newer.
 this instance no longer has are forgotten once either table has doubled since the last
 look, so the memory follows the rooms that exist. (A socket watching its own user hears
 of it through two rooms, each checked on its own.)
+
+One window the room numbers cannot see: a subscribe joins the rooms, then reads the
+snapshot. An update emitted in between passes the room's check and waits behind the
+subscribe's ack (replies first, ``server.py``); the snapshot read after it may already
+hold a newer change. What a socket's snapshots said while its reply is held is kept
+(``holding``), and the waiting updates not above it are dropped (``stale``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from ...compat import json_codec
 from ...compat.lean_manager import Participants
-from .broadcaster import UPDATED
+from .broadcaster import UPDATED, user_room, watchers_room
 
 NAMESPACE = "/"
 FIRST_SWEEP = 1024  # numbers kept before the first look for rooms that are gone
+_UPDATED_PACKET = '2["' + UPDATED + '",'  # an encoded presence:updated on the default namespace
 
 
 class FreshUpdates:
@@ -35,10 +43,37 @@ class FreshUpdates:
         self._sent: dict[str, int] = {}  # room -> the highest seq sent to it
         self._told: dict[str, dict[str, int]] = {}  # room -> sid -> a snapshot's seq above it
         self._sweep_above = FIRST_SWEEP
+        self._holding: dict[str, dict[str, int]] = {}  # sid -> room -> seq its held reply told
+
+    def hold(self, sid: str) -> None:
+        """The socket's reply is held back (and what is emitted to it meanwhile waits)."""
+        self._holding[sid] = {}
+
+    def release(self, sid: str) -> dict[str, int]:
+        """What the socket's snapshots told while its reply was held, per room."""
+        return self._holding.pop(sid, None) or {}
+
+    @staticmethod
+    def stale(told: dict[str, int], data: Any) -> bool:
+        """An encoded update waiting behind a reply that told its socket as much or more."""
+        if not told or not isinstance(data, str) or not data.startswith(_UPDATED_PACKET):
+            return False
+        try:
+            payload = json_codec.loads(data[1:])[1]
+            user_id, seq = payload["userId"], payload["seq"]
+        except (ValueError, LookupError, TypeError):
+            return False
+        if not (isinstance(user_id, str) and isinstance(seq, int)):
+            return False
+        known = max(told.get(user_room(user_id), 0), told.get(watchers_room(user_id), 0))
+        return seq <= known
 
     def told(self, sid: str, room: str, seq: int) -> None:
         """The socket in ``room`` was given ``seq`` outside the room (a snapshot it read
         after joining it)."""
+        holding = self._holding.get(sid)
+        if holding is not None:
+            holding[room] = max(seq, holding.get(room, 0))
         if seq > self._sent.get(room, 0):
             self._told.setdefault(room, {})[sid] = seq
             if len(self._told) > self._sweep_above:

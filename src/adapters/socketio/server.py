@@ -142,12 +142,16 @@ class PresenceSocketServer(socketio.AsyncServer):
             await super()._handle_event_internal(server, sid, eio_sid, data, namespace, id)
             return
         held = self._held[eio_sid] = []
+        self.fresh.hold(sid)
         try:
             await super()._handle_event_internal(server, sid, eio_sid, data, namespace, id)  # sends the ack
         finally:
+            told = self.fresh.release(sid)
             try:
                 while held:  # what arrives meanwhile joins the queue, in order
-                    await super()._send_eio_packet(eio_sid, held.pop(0))
+                    pkt = held.pop(0)
+                    if not self.fresh.stale(told, pkt.data):  # older than the snapshot the ack gave
+                        await super()._send_eio_packet(eio_sid, pkt)
             except SocketIsClosedError:
                 pass  # the socket left while its event was handled: nobody to send to
             finally:
