@@ -406,7 +406,11 @@ async def test_the_embedded_default_keeps_the_stream_in_its_database_and_deliver
         client = await connected_client(single.url, "u-embedded")
         await client.call("presence:update", {"status": "DND"})
         await client.close()
-        await receiver.wait_until(lambda: [b["status"] for b in receiver.bodies()][-1:] == ["OFFLINE"])
+        try:
+            await receiver.wait_until(lambda: [b["status"] for b in receiver.bodies()][-1:] == ["OFFLINE"])
+        except TimeoutError:
+            sent = [(b["id"], b["status"]) for b in receiver.bodies()]
+            pytest.fail(f"the receiver got {sent} in {receiver.attempts} attempts; the gateway's log:\n{single.log()[-4000:]}")
         changes = await all_changes(single)
         stats = (await api(single, "GET", "/api/v1/server/stats")).json()
         await connected_client(single.url, "u-at-stop")  # still connected when the gateway stops
