@@ -67,6 +67,8 @@ class Circuit(Protocol):
 
     async def wait_closed(self, timeout: float) -> None: ...
 
+    def trip(self, reason: str) -> None: ...
+
 RETRY_INITIAL = 0.1
 RETRY_MAX = 2.0
 # The listener reads with this timeout, asks for a PING after PING_AFTER of silence and
@@ -145,6 +147,10 @@ class PooledRedisManager(socketio.AsyncRedisManager, LeanEmits):
                     yield message
             except Exception as error:  # as upstream: any failure means subscribe again
                 self._lost(f"{type(error).__name__}: {error}")
+                if self._circuit is not None and isinstance(error, ConnectionError):
+                    # Redis closed the connection (stopped, restarted): the first to know,
+                    # before any command would; held pings wait only while it is closed.
+                    self._circuit.trip(f"the pub/sub connection: {error}")
             finally:
                 with anyio.CancelScope(shield=True):
                     await pubsub.aclose()

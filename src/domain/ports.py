@@ -17,6 +17,15 @@ class Clock(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class Renewal:
+    """A ping the store has yet to hear: the expiry it asked for."""
+
+    user_id: str
+    session_id: str
+    expires_at: float
+
+
+@dataclass(frozen=True, slots=True)
 class SessionMeta:
     """What the integration guide keeps per socket: ``presence:{userId}:{socketId}``."""
 
@@ -91,6 +100,10 @@ class SessionStore(Protocol):
         self, user_id: str, session_id: str, meta: SessionMeta, expires_at: float
     ) -> Transition:
         """Renew a session's expiry; a session that already expired is registered again."""
+
+    async def renew_many(self, renewals: Sequence[Renewal]) -> list[bool]:
+        """Push live sessions' expiry out, all in one round trip: never earlier than the
+        store has it, and a session that ended stays ended (False for it)."""
 
     async def choose(
         self,

@@ -30,6 +30,7 @@ from ..domain.ports import (
     DueDecay,
     Expired,
     HeldSession,
+    Renewal,
     SessionMeta,
     SessionStore,
     SessionSweeps,
@@ -225,6 +226,12 @@ class RecordingStore:
             self.held.hold(user_id, session_id, meta, expires_at)
             self._learn(user_id, transition.after)
             return transition
+
+    async def renew_many(self, renewals: Sequence[Renewal]) -> list[bool]:
+        async with self._gate.call():
+            for renewal in renewals:
+                self.held.renew(renewal.user_id, renewal.session_id, renewal.expires_at)
+            return await self._inner.renew_many(renewals)
 
     async def choose(
         self,

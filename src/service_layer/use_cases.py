@@ -32,6 +32,7 @@ from ..domain.ports import (
 from ..domain.presence import Choice, Transition, Update, UserState, decide, own_status
 from ..domain.rich_presence import parse_custom_status
 from ..domain.statuses import MAX_STATUS_NAME, ONLINE, Status, StatusRegistry
+from .held_pings import HeldPings
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,7 @@ class PresenceService:
         leases: InstanceLeases | None = None,
         session_ttl: float,
         offline_grace: float,
+        held_pings: HeldPings | None = None,
     ) -> None:
         """``session_ttl`` and ``offline_grace`` have no default here: the settings hold them
         (the container passes them), so a service built elsewhere cannot quietly differ."""
@@ -91,6 +93,7 @@ class PresenceService:
         self._clock = clock
         self._verifier = verifier
         self.session_ttl = session_ttl
+        self._held_pings = held_pings  # None: every ping is written at once
         # A user whose last tab closes stays as they were this long: a page reload (or a
         # reconnect to another instance) within it is no OFFLINE/ONLINE flap.
         self.offline_grace = offline_grace
@@ -115,13 +118,18 @@ class PresenceService:
         """Register the session; returns what the user's own sockets now see."""
         now = self._clock.now()
         transition = await self._sessions.register(user_id, session_id, meta, now + self.session_ttl)
+        self._wrote(user_id, session_id, now + self.session_ttl)
         transition = await self._apply(user_id, transition, now)
         return Arrival(own_status(transition.after, self.registry), transition.after.seq)
 
     async def heartbeat(self, user_id: str, session_id: str, meta: SessionMeta) -> None:
         """A ping renews the session; one that had expired comes back (and says so)."""
         now = self._clock.now()
-        transition = await self._sessions.touch(user_id, session_id, meta, now + self.session_ttl)
+        expires_at = now + self.session_ttl
+        if self._held_pings is not None and self._held_pings.hold(user_id, session_id, now, expires_at):
+            return
+        transition = await self._sessions.touch(user_id, session_id, meta, expires_at)
+        self._wrote(user_id, session_id, expires_at)
         if transition.before != transition.after:
             await self._apply(user_id, transition, now)
 
@@ -137,6 +145,7 @@ class PresenceService:
             user_id, session_id, meta, terms.choice, now + self.session_ttl, terms.decays_at, terms.socket_state,
             terms.custom, terms.set_custom,
         )
+        self._wrote(user_id, session_id, now + self.session_ttl)
         await self._apply(user_id, transition, now)
 
     def update_terms(self, payload: dict[str, object], now: float, *, socket: bool = True) -> Update:
@@ -174,6 +183,8 @@ class PresenceService:
             return
         now = self._clock.now()
         grace_until = now + self.offline_grace if self.offline_grace > 0 else None
+        if self._held_pings is not None:
+            self._held_pings.forget(user_id, session_id)
         transition = await self._sessions.end(user_id, session_id, grace_until)
         await self._apply(user_id, transition, now)
 
@@ -198,6 +209,7 @@ class PresenceService:
         offline graces, decay statuses that were held long enough (IDLE becomes AWAY) and
         clear custom statuses at their expiry. Returns the largest of those batches, so a
         full batch is followed by another."""
+        await self._renew_held()
         now = self._clock.now()
         expired = await self._sweeps.expire_due(now, limit)
         self.expired += len(expired)
@@ -209,6 +221,24 @@ class PresenceService:
         cleared = await self._sweeps.claim_due_customs(now, limit)
         await _each(cleared, lambda due: self._clear_custom(due, now), "custom status of user %r not cleared")
         return max(len(expired), len(settled), len(decayed), len(cleared))
+
+    def _wrote(self, user_id: str, session_id: str, expires_at: float) -> None:
+        if self._held_pings is not None:
+            self._held_pings.wrote(user_id, session_id, expires_at)
+
+    async def _renew_held(self) -> None:
+        """The pings held since the last sweep, in one store call (``held_pings.py``)."""
+        held = self._held_pings
+        renewals = held.take() if held is not None else []
+        if held is None or not renewals:
+            return
+        try:
+            live = await self._sessions.renew_many(renewals)
+        except Exception as error:  # the store is down: said by its circuit, not once more here
+            held.lost(renewals)
+            log.warning("%d held pings not renewed (%s): their next pings go to the store", len(renewals), error)
+            return
+        held.renewed(renewals, live)
 
     async def _apply_each(self, items, now: float) -> None:
         """A claimed batch is already gone from the store: one item that fails is logged

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from presence_gateway.domain.ports import SessionMeta
+from presence_gateway.domain.ports import Renewal, SessionMeta
 from presence_gateway.domain.presence import Choice, UserState
 
 pytestmark = pytest.mark.anyio
@@ -339,3 +339,24 @@ async def test_states_of_a_thousand_users(presence_store) -> None:
     states = await presence_store.states([f"u{n}" for n in range(1000)])
 
     assert [n for n, state in enumerate(states) if state.sessions] == list(range(0, 1000, 10))
+
+
+async def test_renew_many_pushes_live_sessions_back_and_never_earlier(presence_store) -> None:
+    await presence_store.register("u1", "s1", META, expires_at=190.0)
+    await presence_store.register("u2", "s1", META, expires_at=300.0)
+
+    live = await presence_store.renew_many([Renewal("u1", "s1", 280.0), Renewal("u2", "s1", 250.0)])
+
+    assert live == [True, True]
+    assert await presence_store.expire_due(279.0, limit=100) == []
+    assert [e.user_id for e in await presence_store.expire_due(280.0, limit=100)] == ["u1"]
+    assert [e.user_id for e in await presence_store.expire_due(300.0, limit=100)] == ["u2"]
+
+
+async def test_renew_many_brings_no_ended_session_back(presence_store) -> None:
+    await presence_store.register("u1", "s1", META, expires_at=190.0)
+    await presence_store.end("u1", "s1")
+
+    assert await presence_store.renew_many([Renewal("u1", "s1", 280.0), Renewal("u9", "s9", 280.0)]) == [False, False]
+    assert (await presence_store.states(["u1"]))[0].sessions == 0
+    assert await presence_store.expire_due(1000.0, limit=100) == []

@@ -18,6 +18,7 @@ from ...domain.ports import (
     Expired,
     HeldSession,
     InstanceCount,
+    Renewal,
     Seed,
     SessionDetail,
     SessionMeta,
@@ -167,6 +168,17 @@ class InMemoryPresenceStore:
 
     async def touch(self, user_id: str, session_id: str, meta: SessionMeta, expires_at: float) -> Transition:
         return await self.register(user_id, session_id, meta, expires_at)
+
+    async def renew_many(self, renewals: Sequence[Renewal]) -> list[bool]:
+        live = []
+        for renewal in renewals:
+            user = self._users.get(renewal.user_id)
+            known = user.sessions.get(renewal.session_id) if user is not None else None
+            alive = user is not None and known is not None and user.leaving_at is None
+            if user is not None and known is not None and alive and renewal.expires_at > known[0]:
+                self._renew(user, renewal.user_id, renewal.session_id, known[1], renewal.expires_at)
+            live.append(alive)
+        return live
 
     def _set_choice(self, user: _User, user_id: str, choice: Choice | None, decays_at: float | None) -> None:
         user.choice = choice

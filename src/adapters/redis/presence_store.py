@@ -25,7 +25,7 @@ from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import NoScriptError, RedisError
 
-from ...domain.ports import Clock, DueCustom, DueDecay, Expired, HeldSession, Seed, SessionMeta, UserTransition
+from ...domain.ports import Clock, DueCustom, DueDecay, Expired, HeldSession, Renewal, Seed, SessionMeta, UserTransition
 from ...domain.presence import Choice, Transition, Update, UserState
 from ...domain.rich_presence import CustomStatus, ShownDecays
 from ...domain.statuses import ONLINE
@@ -195,7 +195,7 @@ class RedisPresenceStore:
             self._session_keys = self._plain_session_keys
         self._scripts: dict[str, Any] = {}
         for name in (
-            "REGISTER", "CHOOSE", "END", "EXPIRE", "FINISH_GRACE", "ADOPT", "CLAIM_DUE",
+            "REGISTER", "RENEW", "CHOOSE", "END", "EXPIRE", "FINISH_GRACE", "ADOPT", "CLAIM_DUE",
             "DECAY", "SEED", "RENEW_LEASE", "RELEASE_LEASE", "CLAIM_INSTANCE",
             "RESTORE", "CLAIM_BUCKET_DUE", "CLEAR_CUSTOM", "IMPOSE",
         ):
@@ -302,6 +302,20 @@ class RedisPresenceStore:
 
     async def touch(self, user_id: str, session_id: str, meta: SessionMeta, expires_at: float) -> Transition:
         return await self.register(user_id, session_id, meta, expires_at)
+
+    @translates_redis_errors
+    async def renew_many(self, renewals: Sequence[Renewal]) -> list[bool]:
+        if not renewals:
+            return []
+        calls = [
+            (
+                self._session_keys(r.user_id, r.session_id),
+                [r.user_id, r.session_id, _ms(r.expires_at), self._session_ttl, self._user_ttl, "", 0, "",
+                 self.instance, self._hidden],
+            )
+            for r in renewals
+        ]
+        return [bool(reply) for reply in await self._pipelined("RENEW", calls)]
 
     async def choose(
         self,

@@ -249,6 +249,19 @@ set_flag(KEYS[3], after, c2, ARGV[10], ARGV[5])
 return {before, after, c, r, c2, r2, known, lingered, 0, sb, sa, bump(KEYS[10], ARGV[5], seq), x, x}
 """
 
+# Held pings, renewed later (PresenceService.sweep): ARGV as REGISTER (1-10; the device,
+# connectedAt and ip unused). A session that ended stays ended (0); an expiry already
+# further out stays.
+RENEW = _PRELUDE + """
+if redis.call('SISMEMBER', KEYS[2], ARGV[2]) == 0 or redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if tonumber(redis.call('HGET', KEYS[1], 'expiresAt') or '0') >= tonumber(ARGV[3]) then return 1 end
+local c = read_choice(KEYS[4])
+renew(KEYS, ARGV)
+set_flag(KEYS[3], redis.call('SCARD', KEYS[2]), c, ARGV[10], ARGV[5])
+redis.call('PEXPIRE', KEYS[10], ARGV[5])
+return 1
+"""
+
 # ARGV as REGISTER (1-10), then 11 chosen ('' keeps the choice), 12 remembered, 13 choice
 # ttl ms, 14 decays at ms or '', 15 the socket's state ('' keeps it), 16 '1' sets the custom
 # status to 17 (packed, '' clears it), due to clear at 18 (ms, or ''), 19 the shown decays

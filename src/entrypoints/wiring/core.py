@@ -10,6 +10,7 @@ once and lays over this one.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -34,6 +35,7 @@ from ...domain.budget import Budget
 from ...domain.rich_presence import ShownDecays
 from ...domain.sockets_per_user import SocketsPerUser
 from ...service_layer.durable_writer import DurableWriter
+from ...service_layer.held_pings import HeldPings
 from ...service_layer.server_api import ServerPresence
 from ...service_layer.sweeper import run_sweeper
 from ...service_layer.use_cases import PresenceService
@@ -84,6 +86,10 @@ def optional_jobs(loop_monitor: bool, loop_lag: LoopLag) -> list[Any]:
     return [loop_lag.run] if loop_monitor else []
 
 
+def held_pings(store_answers: Callable[[], bool] | None, sweep_interval: float) -> HeldPings | None:
+    return None if store_answers is None else HeldPings(store_answers, sweep_interval)
+
+
 class Core(containers.DeclarativeContainer):
     __self__ = providers.Self()
     settings = providers.Dependency(instance_of=Settings)
@@ -97,6 +103,8 @@ class Core(containers.DeclarativeContainer):
     instance_lock: providers.Dependency[Any] = providers.Dependency()  # what this process holds, or None
     presence_store: providers.Dependency[Any] = providers.Dependency()  # every role but the use cases' sessions and sweeps
     service_store: providers.Dependency[Any] = providers.Dependency()  # the use cases' sessions and sweeps
+    # Whether the store answers, so a ping may wait for the next sweep (held_pings.py); None: never.
+    pings_may_wait: providers.Dependency[Any] = providers.Dependency()
     instance_leases: providers.Dependency[Any] = providers.Dependency()  # None: this process is the only instance
     fleet: providers.Dependency[Any] = providers.Dependency()  # whether other instances still serve, or None
     client_manager: providers.Dependency[Any] = providers.Dependency()  # python-socketio's manager: room emits everywhere
@@ -187,6 +195,7 @@ class Core(containers.DeclarativeContainer):
         leases=instance_leases,
         session_ttl=settings.provided.timing.session_ttl,
         offline_grace=settings.provided.timing.offline_grace,
+        held_pings=providers.Singleton(held_pings, pings_may_wait, settings.provided.timing.sweep_interval),
     )
 
     # Who may watch whom; the contacts table lives in the status repository's database.

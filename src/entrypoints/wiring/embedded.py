@@ -32,6 +32,7 @@ class Embedded(containers.DeclarativeContainer):
         session_ttl=core.settings.provided.timing.session_ttl,
     )
     service_store = presence_store
+    pings_may_wait: providers.Object[None] = providers.Object(None)  # a ping costs no round trip here
     server_reads = presence_store
     user_blocks = providers.Singleton(InMemoryUserBlocks)
     # The change stream in the database (the SQLite file, or DATABASE_URL's PostgreSQL).

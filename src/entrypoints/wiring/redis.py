@@ -48,6 +48,8 @@ class OneRedis(containers.DeclarativeContainer):
 
     # Open while Redis is known to be down: every pool refuses at once (circuit.py).
     circuit = providers.Singleton(RedisCircuit)
+    # Pings wait for the next sweep only while the circuit is closed (held_pings.py).
+    pings_may_wait = circuit.provided.is_closed
     # One client per purpose. Sweeps, leases, scripts: redis-py's pool.
     redis = providers.Singleton(
         create_redis, redis_settings.shared_presence_url, pool_size=redis_settings.pool_size, circuit=circuit
@@ -96,6 +98,8 @@ class RedisCluster(containers.DeclarativeContainer):
 
     # One Redis's circuit: a cluster's primaries fail one by one, so nothing refuses at once.
     circuit = providers.Singleton(RedisCircuit)
+    # Nor does a ping wait: each goes to its primary, which may be the one that is down.
+    pings_may_wait: providers.Object[None] = providers.Object(None)
     redis = providers.Singleton(
         create_redis_cluster, redis_settings.shared_presence_url, pool_size=redis_settings.pool_size
     )
@@ -160,6 +164,7 @@ class Shared(containers.DeclarativeContainer):
     )
     # Only a shared store holds instance leases.
     instance_leases = presence_store
+    pings_may_wait = topology.pings_may_wait
     fleet = providers.Singleton(RedisFleet, topology.redis)
 
     # The use cases' store also keeps what this instance would write back if Redis lost
