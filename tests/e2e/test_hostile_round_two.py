@@ -185,3 +185,13 @@ async def test_a_connect_storm_for_one_user_is_refused_before_its_token_is_check
     finally:
         for raw in sockets:
             await raw.close()
+
+
+async def test_a_websocket_refused_at_connect_is_told_why_then_closed(gateway) -> None:
+    raw = await RawSocket.open(gateway.url)
+    try:
+        await raw.send('40{"token":"not-a-token"}')
+        assert json.loads((await raw.frame())[2:]) == {"message": "invalid token"}  # the refusal comes first
+        await raw.closed(timeout=2.0)  # then the server closes: a refused attempt holds no connection
+    finally:
+        await raw.close()

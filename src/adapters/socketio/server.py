@@ -91,12 +91,26 @@ class PresenceSocketServer(socketio.AsyncServer):
         await super()._handle_connect(eio_sid, namespace, data)
         sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
         if sid is None or not self.manager.is_connected(sid, namespace):
+            await self._close_refused(eio_sid)
             return
         environ = self.environ.get(eio_sid)
         if environ is not None:  # read by the connect handler; kept for the session's life
             shrink_environ(environ)
         if self.on_connected is not None:
             await self.on_connected(sid)
+
+    async def _close_refused(self, eio_sid: str) -> None:
+        """A websocket refused at CONNECT is closed once its ``connect_error`` is written
+        (the CLOSE packet follows it): socket.io-client closes its side on that refusal
+        anyway, and a client that keeps it open would hold a connection per attempt (a
+        connect storm's thousands, all torn down at once when it leaves). A polling session
+        is left to its ping timeout: its ``connect_error`` waits in the queue for a poll."""
+        socket = self.eio.sockets.get(eio_sid)
+        if socket is None or not socket.upgraded or socket.upgrading:
+            return
+        if any(self.manager.sid_from_eio_sid(eio_sid, joined) is not None for joined in self.namespace_handlers):
+            return  # another namespace of this connection is in use
+        await self.close_engineio_socket(eio_sid, socket)
 
     async def _refuse_connect_again(self, eio_sid: str, namespace: str) -> None:
         """A CONNECT on a namespace the socket already joined (or is joining) runs no
