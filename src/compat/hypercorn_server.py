@@ -205,13 +205,22 @@ async def _read_data(self: tcp_server.TCPServer) -> None:
 
 async def protocol_send(self: tcp_server.TCPServer, event: Any) -> None:
     """hypercorn's ``TCPServer.protocol_send``, its wait for the client to read bounded by
-    ``request_deadline.drain`` (a client that reads nothing is reset)."""
+    ``request_deadline.drain`` (a client that reads nothing is reset), and a write that
+    fails closing the connection, not only the stream.
+
+    A write that fails is one the drain's watchdog reset, or one finished by another task
+    (``lean_engineio``'s backlog) whose wait asyncio refuses with ``RuntimeError`` (seen
+    on a client that stopped reading): either way the watchdog is gone with the drain."""
     if isinstance(event, RawData):
         async with self.send_lock:
             try:
                 self.writer.write(event.data)
                 await request_deadline.drain(self.writer)
             except (ConnectionError, RuntimeError):
+                # Upstream ends only the stream here and leaves the transport open with
+                # what it holds: the read loop then waits its idle timeout on a client
+                # that reads nothing. Closed now, and reset if that is not taken.
+                request_deadline.close(self.writer.transport)
                 await self.protocol.handle(Closed())
     elif isinstance(event, Closed):
         await self._close()

@@ -152,11 +152,7 @@ def reset_or_closed(sock: socket.socket, timeout: float) -> bool:
         poller.close()
 
 
-async def test_a_websocket_client_that_stops_reading_is_cut_off_once_its_queue_passes_the_bound(gateway, request) -> None:
-    if gateway.env["PRESENCE_FAST_PROTOCOL"] == "false":
-        # Known gap: on hypercorn's own path the session ends, but the connection stays
-        # established with the kernel's send buffer full (about 4 MiB) and is not reset.
-        request.applymarker(pytest.mark.xfail(strict=True, reason="hypercorn's path keeps the connection"))
+async def test_a_websocket_client_that_stops_reading_is_cut_off_once_its_queue_passes_the_bound(gateway) -> None:
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a client that takes little, then nothing
     sock.connect(("127.0.0.1", gateway.port))
