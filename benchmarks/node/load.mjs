@@ -111,7 +111,7 @@ async function deliveryPhase(opts) {
   await waitUpgraded(pair, 5_000);
   await sleep(300); // let the ONLINE announcements of the two arrivals pass
   const step = (i) => {
-    const status = i % 2 === 0 ? 'ONLINE' : 'DND';
+    const status = i % 2 === 0 ? 'DND' : 'ONLINE';
     const matches = (p) => p?.userId === userId && p?.status === status;
     return timeUntil(pair[1], 'presence:updated', matches, () => pair[0].emit('presence:update', { status }));
   };
