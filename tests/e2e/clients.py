@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import anyio
 import socketio
 
 from presence_gateway.adapters.jwt.minter import mint_token
@@ -94,3 +95,19 @@ async def connected_client(url: str, user_id: str, transports: list[str] | None 
     client = await Client().connect(url, {"token": token_for(user_id)}, transports)
     await client.next("connected")
     return client
+
+
+class Disconnects:
+    """Why each of these clients was disconnected, and an event set once all of them were."""
+
+    def __init__(self, clients: list[Client]) -> None:
+        self.reasons: list[str] = []
+        self.all_closed = anyio.Event()
+        for client in clients:
+            client.sio.on("disconnect", self._closed)
+        self._expected = len(clients)
+
+    def _closed(self, reason: str) -> None:
+        self.reasons.append(reason)
+        if len(self.reasons) == self._expected:
+            self.all_closed.set()

@@ -42,8 +42,9 @@ def free_port() -> int:
 
 class GatewayProcess:
     def __init__(self, workdir: Path, *, workers: int | str = 1, runner: str = "serve", **env: str) -> None:
-        """``runner`` is ``serve`` (``presence-gateway serve --workers N``) or ``hypercorn``
-        (``hypercorn 'app:create_app()' --workers N``); ``env``, the variables it is given
+        """``runner`` is ``serve`` (``presence-gateway serve --workers N``), ``hypercorn``
+        (``hypercorn 'app:create_app()' --workers N``) or ``uvicorn`` (``presence-gateway serve
+        --server uvicorn``); ``env``, the variables it is given
         (a mapping of them passed as ``**env`` may name ``workers`` too, as text)."""
         self.workdir = workdir
         self.workers = int(workers)
@@ -78,6 +79,8 @@ class GatewayProcess:
             bind = f"127.0.0.1:{self.port}"
             return [sys.executable, "-m", "hypercorn", APP_FACTORY, "--workers", str(self.workers), "--bind", bind]
         serve = [sys.executable, "-m", "presence_gateway.entrypoints.process.cli", "serve", "--port", str(self.port)]
+        if self.runner == "uvicorn":
+            serve += ["--server", "uvicorn"]
         return serve + (["--workers", str(self.workers)] if self.workers != 1 else [])
 
     def spawn(self) -> subprocess.Popen[bytes]:

@@ -11,7 +11,7 @@ import anyio
 import pytest
 import socketio
 
-from .clients import Client, connected_client, token_for
+from .clients import Client, Disconnects, connected_client, token_for
 from .gateway_process import GatewayProcess
 from .test_guide_flow import wait_for_durable
 
@@ -50,16 +50,7 @@ async def test_sigterm_with_clients_connected_exits_promptly_and_records_them_of
     graceful timeout, which it would otherwise wait out before cancelling the connections."""
     gateway = GatewayProcess(tmp_path).start()
     clients = [await connected_client(gateway.url, f"stay-{n % 20}") for n in range(50)]
-    reasons: list[str] = []
-    all_closed = anyio.Event()
-
-    def closed(reason: str) -> None:
-        reasons.append(reason)
-        if len(reasons) == len(clients):
-            all_closed.set()
-
-    for client in clients:
-        client.sio.on("disconnect", closed)
+    disconnects = Disconnects(clients)
     for n in range(20):
         await wait_for_durable(gateway, f"stay-{n}", ("ONLINE", None))
 
@@ -68,8 +59,8 @@ async def test_sigterm_with_clients_connected_exits_promptly_and_records_them_of
     assert gateway.process.returncode == 0
     assert took < GRACEFUL_TIMEOUT, f"shutdown took {took:.2f}s"
     with anyio.fail_after(5):
-        await all_closed.wait()
-    assert set(reasons) == {socketio.AsyncClient.reason.SERVER_DISCONNECT}
+        await disconnects.all_closed.wait()
+    assert set(disconnects.reasons) == {socketio.AsyncClient.reason.SERVER_DISCONNECT}
     for n in range(20):
         assert gateway.durable_status(f"stay-{n}") == ("OFFLINE", None)
     assert "Traceback" not in gateway.log(), gateway.log()

@@ -34,3 +34,9 @@ def test_a_figure_without_a_direction_gets_no_ratio():
     runs = {"gateway": [{"n": 1000}], "node": [{"n": 1000}]}
     [row] = scenario_rows([Metric("n", "clients", "", 0)], ["gateway", "node"], runs, runs=1)
     assert row == ["clients", "1 000", "1 000", "", ""]
+
+
+def test_with_the_gateway_under_uvicorn_as_a_column_its_ratio_to_node_follows():
+    runs = {"gateway": [{"p99": 10.0}], "uvicorn": [{"p99": 15.0}], "node": [{"p99": 5.0}], "bare": [{"p99": 20.0}]}
+    [row] = scenario_rows([Metric("p99", "p99 ms", "lower", 1)], ["gateway", "uvicorn", "node", "bare"], runs, runs=1)
+    assert row == ["p99 ms ↓", "10.0", "15.0", "5.0", "20.0", "×2.00", "×0.50", "×3.00"]

@@ -27,6 +27,11 @@ def _parser() -> argparse.ArgumentParser:
         "--workers", type=int, default=1,
         help="processes accepting on the port (default 1); more than one needs Redis and serves WebSocket only",
     )
+    serve.add_argument(
+        "--server", choices=("hypercorn", "uvicorn"), default="hypercorn",
+        help="the ASGI server (default hypercorn, the documented deployment); uvicorn is an opt-in to compare, "
+        "one process, pip install 'presence-gateway[uvicorn]'",
+    )
     token = commands.add_parser("token", help="mint a development JWT for a user")
     token.add_argument("--user", required=True, help="the user id (claim sub)")
     token.add_argument("--expires-in", help="lifetime such as 3600, 12h or 7d (default JWT_EXPIRES_IN, 7d)")
@@ -86,10 +91,19 @@ def main(argv: list[str] | None = None) -> int:
                 settings = settings.changed("server", port=args.port)
             if args.workers < 1:
                 raise ConfigError(f"--workers {args.workers}: use 1 or more")
+            if args.server == "uvicorn" and args.workers != 1:
+                raise ConfigError(
+                    f"--server uvicorn serves one process; --workers {args.workers} is hypercorn's (the default server)"
+                )
             from ..wiring.containers import refuse_split_presence
-            from .serve import run
 
             refuse_split_presence(settings, args.workers)
+            if args.server == "uvicorn":
+                from . import serve_uvicorn
+
+                return serve_uvicorn.run(settings)
+            from .serve import run
+
             return run(settings, args.workers)
         if args.command == "db":
             return _db(settings, args.db_command, getattr(args, "revision", None))
