@@ -233,7 +233,10 @@ SETTINGS = """\
   schema emptied before each start, the database dropped at the end), everything else
   default (permessage-deflate declined: `PRESENCE_WS_DEFLATE=false`).
   **embedded**: the same command with no Redis and no `DATABASE_URL` (in-process store,
-  SQLite file in a temporary data directory).
+  SQLite file in a temporary data directory). **gateway under uvicorn** (a column only when
+  asked for, `--servers …,uvicorn`): the gateway's settings and database, served by
+  `presence-gateway serve --server uvicorn` (httptools, websockets' sans-I/O framing), the
+  opt-in second server; its ratio to the Node peer is the last column.
 - **Node peer** (`benchmarks/peers/node/server.mjs`): socket.io 4 with
   `@socket.io/redis-adapter` and node-redis, JWT verified with jsonwebtoken, one `await`ed
   Redis command per step of the guide's flow. **No database**: the guide's "update DB
