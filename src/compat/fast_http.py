@@ -10,7 +10,9 @@ with a queue between them, and restarts a keep-alive timer task. Here one
 ``HTTPConnection`` per connection parses with llhttp and calls the app in the
 connection's own task; the app's ``receive`` reads the socket when it wants more body,
 so a body is never buffered ahead of the app by more than one read; the idle and header
-deadlines are one ``asyncio.timeout`` on the read in progress.
+deadlines are one ``asyncio.timeout`` on the read in progress, and a WebSocket's
+``read_timeout`` one entry in the loop's ``ReadSweep`` (one timer for them all). Once a
+connection is a WebSocket it lets go of its parser and request queue.
 
 Kept from hypercorn (and h11): the ASGI scope it builds; ``server_names`` (404);
 ``keep_alive_timeout`` from the end of one response until the next request's head is
