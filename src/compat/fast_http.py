@@ -10,7 +10,9 @@ with a queue between them, and restarts a keep-alive timer task. Here one
 ``HTTPConnection`` per connection parses with llhttp and calls the app in the
 connection's own task; the app's ``receive`` reads the socket when it wants more body,
 so a body is never buffered ahead of the app by more than one read; the idle and header
-deadlines are one ``asyncio.timeout`` on the read in progress.
+deadlines are one ``asyncio.timeout`` on the read in progress, and a WebSocket's
+``read_timeout`` one entry in the loop's ``ReadSweep`` (one timer for them all). Once a
+connection is a WebSocket it lets go of its parser and request queue.
 
 Kept from hypercorn (and h11): the ASGI scope it builds; ``server_names`` (404);
 ``keep_alive_timeout`` from the end of one response until the next request's head is
@@ -34,6 +36,7 @@ HTTP/2 preface, an ``h2c`` upgrade, and a WebSocket offering permessage-deflate 
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections import deque
 from collections.abc import Callable
 from functools import partial
@@ -125,8 +128,86 @@ class Slot:
             self._slots._free.release()
 
 
+# How often the reads of idle WebSockets are looked at for ``read_timeout``: a silent
+# client is dropped between ``read_timeout`` and ``read_timeout + SWEEP_EVERY`` seconds.
+SWEEP_EVERY = 1.0
+
+# The requests a WebSocket has queued: none, and none can be added (``maxlen=0``).
+_NO_REQUESTS: deque[Request] = deque(maxlen=0)
+
+
+class ReadSweep:
+    """The ``read_timeout`` of the event loop's WebSocket reads, ended by one timer.
+
+    An ``asyncio.timeout`` per read is a ``Timeout``, a timer handle (with libuv's timer
+    under uvloop) and a copied context per idle connection, made and cancelled again on
+    every frame; 15 000 held sockets pinging hold 15 000 of them. Here a read in progress
+    is one entry (the connection, its deadline) of one dict, and one timer a second
+    closes the connections whose deadline has passed: their read then ends with no bytes,
+    as a timed-out one does."""
+
+    __slots__ = ("_due", "_handle", "_loop", "expired")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._due: dict[Any, float] = {}
+        self._handle: asyncio.TimerHandle | None = None
+        self.expired = 0  # connections closed for a read past its timeout
+
+    def watch(self, connection: Any, timeout: float) -> None:
+        self._due[connection] = self._loop.time() + timeout
+        if self._handle is None:
+            self._handle = self._loop.call_later(SWEEP_EVERY, self._sweep)
+
+    def unwatch(self, connection: Any) -> None:
+        self._due.pop(connection, None)
+
+    def _sweep(self) -> None:
+        now = self._loop.time()
+        late = [connection for connection, due in self._due.items() if due <= now]
+        for connection in late:
+            del self._due[connection]
+            self.expired += 1
+            connection.read_timed_out()
+        self._handle = self._loop.call_later(SWEEP_EVERY, self._sweep) if self._due else None
+
+
+class _LoopShared:
+    """What every connection of one event loop can share rather than hold a copy of."""
+
+    __slots__ = ("call_soon", "sweep", "sync_spawn", "__weakref__")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.sweep = ReadSweep(loop)
+        self.sync_spawn = partial(loop.run_in_executor, None)
+
+        def call_soon(func: Callable[..., Any], *args: Any) -> Any:
+            return asyncio.run_coroutine_threadsafe(func(*args), loop).result()
+
+        self.call_soon = call_soon
+
+
+_SHARED: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopShared] = weakref.WeakKeyDictionary()
+
+
+def loop_shared(loop: asyncio.AbstractEventLoop) -> _LoopShared:
+    shared = _SHARED.get(loop)
+    if shared is None:
+        shared = _SHARED[loop] = _LoopShared(loop)
+    return shared
+
+
 class HTTPConnection:
-    """One cleartext HTTP/1.1 connection, served in hypercorn's task for it."""
+    """One cleartext HTTP/1.1 connection, served in hypercorn's task for it. Slotted, and
+    what only HTTP needs (the parser, the queue of pipelined requests) is let go once the
+    connection is a WebSocket: a held socket keeps what it reads and writes with."""
+
+    __slots__ = (
+        "_closing", "_drain_lock", "_hand_over_enabled", "_head_began", "_head_size", "_idle", "_parser",
+        "_parsing", "_pending", "_raw", "_refusal", "_requests", "_shared", "_timed_out", "_upgrade_rest",
+        "_wakes", "_ws_deflate", "client", "config", "context", "local", "loop", "reader", "server", "slots",
+        "transport", "writer", "__weakref__",
+    )
 
     def __init__(
         self, server: Any, client: Any, local: Any, idle: set[Any], ws_deflate: bool, slots: HandshakeSlots
@@ -139,12 +220,12 @@ class HTTPConnection:
         self.transport = server.writer.transport
         self.client, self.local = client, local
         self.loop = server.loop
-        self.sync_spawn = partial(self.loop.run_in_executor, None)
-        self.call_soon = self._call_soon
+        self._shared = loop_shared(self.loop)
+        self._timed_out = False
         self._hand_over_enabled = True  # until the first request is answered here
         self._ws_deflate = ws_deflate
         self._idle = idle  # the worker's idle connections, closed when it terminates
-        self._parser = httptools.HttpRequestParser(self)
+        self._parser: httptools.HttpRequestParser | None = httptools.HttpRequestParser(self)
         self._parsing: Request | None = None
         self._head_began: float | None = None  # loop time of the first byte of a head not yet whole
         self._pending: deque[Request] = deque()
@@ -158,8 +239,19 @@ class HTTPConnection:
         self.slots = Slot(slots)
         self._wakes = 0
 
-    def _call_soon(self, func: Callable[..., Any], *args: Any) -> Any:
-        return asyncio.run_coroutine_threadsafe(func(*args), self.loop).result()
+    @property
+    def sync_spawn(self) -> Callable[..., Any]:
+        return self._shared.sync_spawn
+
+    @property
+    def call_soon(self) -> Callable[..., Any]:
+        return self._shared.call_soon
+
+    def let_go_of_http(self) -> None:
+        """The connection is a WebSocket from here on: no more requests to parse."""
+        self._parser = None
+        self._pending = _NO_REQUESTS  # an empty deque is 760 bytes; this one is shared and stays empty
+        self._raw = bytearray()
 
     # llhttp's callbacks ------------------------------------------------------------
     def on_message_begin(self) -> None:
@@ -188,6 +280,7 @@ class HTTPConnection:
         request = self._parsing
         assert request is not None
         parser = self._parser
+        assert parser is not None
         request.method = parser.get_method()
         request.keep_alive = parser.should_keep_alive()
         request.upgrade = parser.should_upgrade()
@@ -212,6 +305,7 @@ class HTTPConnection:
             return
         if self._hand_over_enabled:
             self._raw += data
+        assert self._parser is not None
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade as upgrade:
@@ -244,6 +338,27 @@ class HTTPConnection:
             self._wakes += 1
             await self.slots.enter()
         return data
+
+    async def read_idle(self, timeout: float | None) -> bytes:
+        """``read(timeout)`` for a read that may wait long (a WebSocket's): its timeout
+        is kept by the loop's ``ReadSweep``, to within ``SWEEP_EVERY``."""
+        if self._wakes < HANDSHAKE_WAKES or timeout is None:  # still taking handshake turns
+            return await self.read(timeout)
+        self.slots.leave()
+        sweep = self._shared.sweep
+        sweep.watch(self, timeout)
+        try:
+            data = await self.reader.read(MAX_RECV)  # awaited here, not through ``read``: a frame less held
+        except (ConnectionError, OSError):
+            data = b""
+        finally:
+            sweep.unwatch(self)
+        return b"" if self._timed_out else data
+
+    def read_timed_out(self) -> None:
+        """``ReadSweep``: the read in progress outlived its timeout; it ends with b""."""
+        self._timed_out = True
+        self.close_soon()
 
     def body_read_deadline(self, request: Request) -> float | None:
         """When the read of ``request``'s body in progress must end (an absolute loop time),
@@ -370,7 +485,7 @@ class HTTPConnection:
         scope: dict[str, Any] = {
             "type": kind,
             "asgi": {"spec_version": "2.1" if kind == "http" else "2.3", "version": "3.0"},
-            "http_version": "1.1" if self._parser.get_http_version() == "1.1" else "1.0",
+            "http_version": "1.1" if self._parser is None or self._parser.get_http_version() == "1.1" else "1.0",
             "method": request.method.decode("ascii"),
             "scheme": "http" if kind == "http" else "ws",
             "path": decoded,
@@ -432,6 +547,7 @@ class HTTPConnection:
             await self.error_response(400)
             return
         session = WebSocketSession(self, scope, handshake)
+        self.let_go_of_http()
         await session.run(self.server.app, self._upgrade_rest or b"")
 
 

@@ -127,12 +127,16 @@ class FrameReader:
         return fin, opcode, payload
 
 
+async def _given(message: dict[str, Any]) -> dict[str, Any]:
+    return message
+
+
 class WebSocketSession:
     """One upgraded connection: hypercorn's ``WSStream`` with the framing of its own."""
 
     __slots__ = (
         "_config", "_connection", "_fragments", "_fragment_opcode", "_fragment_size", "_reader",
-        "_start", "accepted", "closed", "close_sent", "handshake", "response", "scope",
+        "_connect_given", "_start", "accepted", "closed", "close_sent", "handshake", "response", "scope",
     )
 
     def __init__(self, connection: Any, scope: dict[str, Any], handshake: Handshake) -> None:
@@ -143,6 +147,7 @@ class WebSocketSession:
         self._fragment_opcode = 0
         self._fragment_size = 0
         self._start = time()
+        self._connect_given = False
         self.scope = scope
         self.handshake = handshake
         self.accepted = False
@@ -154,17 +159,8 @@ class WebSocketSession:
         """The app from ``websocket.connect`` to its return, in the connection's task."""
         if initial:
             self._reader.feed(initial)
-        connected = False
-
-        async def receive() -> dict[str, Any]:
-            nonlocal connected
-            if not connected:
-                connected = True
-                return {"type": "websocket.connect"}
-            return await self._receive()
-
         try:
-            await app(self.scope, receive, self._send, self._connection.sync_spawn, self._connection.call_soon)
+            await app(self.scope, self._receive_next, self._send, self._connection.sync_spawn, self._connection.call_soon)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -233,6 +229,14 @@ class WebSocketSession:
         self.accepted = True
         await self._config.log.access(self.scope, {"status": status, "headers": []}, time() - self._start)
 
+    def _receive_next(self) -> Awaitable[dict[str, Any]]:
+        """The app's ``receive``: ``websocket.connect`` once, then ``_receive``'s coroutine
+        itself (no wrapping coroutine of its own held in every idle connection's stack)."""
+        if self._connect_given:
+            return self._receive()
+        self._connect_given = True
+        return _given({"type": "websocket.connect"})
+
     async def _receive(self) -> dict[str, Any]:
         """The next whole message, or ``websocket.disconnect``; pings answered on the way."""
         connection = self._connection
@@ -246,7 +250,7 @@ class WebSocketSession:
                 return {"type": "websocket.disconnect", "code": error.code}
             if message is not None:
                 return message
-            data = await connection.read(connection.config.read_timeout)
+            data = await connection.read_idle(connection.config.read_timeout)
             if not data:
                 self.closed = True
                 return {"type": "websocket.disconnect", "code": ABNORMAL}
