@@ -65,13 +65,26 @@ def frame(opcode: int, payload: bytes) -> bytes:
 
 
 _last_text: list[Any] = [None, b""]  # the last text framed, and its frame
+# Texts sent again and again (a pong), by identity: id → (the text, kept alive; its frame).
+_constant_frames: dict[int, tuple[str, bytes]] = {}
+
+
+def constant_text(text: str) -> str:
+    """``text``, from now on framed once for the process whenever this very object is
+    sent (``bare_events.EncodedPacket``: the pong of every ping)."""
+    _constant_frames[id(text)] = (text, frame(OP_TEXT, text.encode()))
+    return text
 
 
 def text_frame(text: str) -> bytes:
     """``frame(OP_TEXT, …)``, computed once for a message written to many sockets in turn
-    (a broadcast hands every socket the same ``str``: one encoded packet, one frame)."""
+    (a broadcast hands every socket the same ``str``: one encoded packet, one frame), and
+    once for good for a ``constant_text``."""
     if text is _last_text[0]:
         return _last_text[1]
+    constant = _constant_frames.get(id(text))
+    if constant is not None and constant[0] is text:
+        return constant[1]
     framed = frame(OP_TEXT, text.encode())
     _last_text[0], _last_text[1] = text, framed
     return framed
@@ -169,6 +182,8 @@ class WebSocketSession:
             raise
         except Exception:
             await self._config.log.exception("Error in ASGI Framework")
+        finally:
+            self._connection.stop_read_timer()
         if not self.accepted and not self.closed:
             await self._connection.error_response(500)
             await self._config.log.access(self.scope, {"status": 500, "headers": []}, time() - self._start)
@@ -246,7 +261,7 @@ class WebSocketSession:
                 return {"type": "websocket.disconnect", "code": error.code}
             if message is not None:
                 return message
-            data = await connection.read(connection.config.read_timeout)
+            data = await connection.read_within(connection.config.read_timeout)
             if not data:
                 self.closed = True
                 return {"type": "websocket.disconnect", "code": ABNORMAL}

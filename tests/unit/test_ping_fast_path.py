@@ -1,0 +1,137 @@
+"""The ping's fast path (``compat/bare_events.py``, ``fast_http.read_within``): the same
+handler run, the same bytes sent and the same read timeout as the generic path, and the
+generic path taken wherever the fast one would differ."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from presence_gateway.adapters.socketio.server import PresenceSocketServer
+from presence_gateway.compat.fast_http import HandshakeSlots, HTTPConnection
+from presence_gateway.compat.fast_websocket import OP_TEXT, frame, text_frame
+from presence_gateway.compat.lean_manager import encode_event
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+async def server_with_socket() -> tuple[PresenceSocketServer, str, list[tuple[str, Any]], list[str]]:
+    server = PresenceSocketServer()
+    server.bare.register("ping")
+    server.bare.register("pong")
+    sid = await server.manager.connect("eio-1", "/")
+    sent: list[tuple[str, Any]] = []
+    pinged: list[str] = []
+
+    async def record(eio_sid: str, pkt: Any) -> None:
+        sent.append((eio_sid, pkt))
+
+    async def ping(sid: str, payload: Any = None) -> None:
+        pinged.append(sid)
+        await server.bare.emit("pong", to=sid)
+
+    server._send_eio_packet = record  # type: ignore[method-assign,assignment]
+    server.on("ping", ping)
+    return server, sid, sent, pinged
+
+
+async def test_a_bare_ping_runs_its_handler_and_answers_upstreams_bytes() -> None:
+    server, sid, sent, pinged = await server_with_socket()
+
+    await server._handle_eio_message("eio-1", '2["ping"]')
+
+    assert pinged == [sid]
+    assert [(eio_sid, pkt.encode()) for eio_sid, pkt in sent] == [("eio-1", encode_event("/", "pong", None).encode())]
+    text = sent[0][1].encode()
+    assert text_frame(text) == frame(OP_TEXT, b'42["pong"]')
+
+
+async def test_a_ping_from_a_socket_not_connected_is_dropped_as_upstream_drops_it() -> None:
+    server, _, sent, pinged = await server_with_socket()
+
+    await server._handle_eio_message("eio-unknown", '2["ping"]')
+
+    assert pinged == [] and sent == []
+
+
+async def test_a_ping_with_arguments_or_an_ack_takes_the_generic_path() -> None:
+    server, sid, _, pinged = await server_with_socket()
+    assert server.bare.event_of('2["ping",1]') is None and server.bare.event_of('21["ping"]') is None
+
+    await server._handle_eio_message("eio-1", '2["ping",{"a":1}]')
+
+    assert pinged == [sid]  # upstream's dispatch, same handler
+
+
+async def test_an_emit_the_fast_path_cannot_make_goes_through_the_server(monkeypatch) -> None:
+    server, sid, sent, _ = await server_with_socket()
+    emitted: list[tuple[str, Any]] = []
+
+    async def emit(event: str, to: Any = None, **_: Any) -> None:
+        emitted.append((event, to))
+
+    monkeypatch.setattr(server, "emit", emit)
+    await server.bare.emit("pong", to="not-a-local-socket")  # another instance's: published
+    await server.bare.emit("unregistered", to=sid)
+
+    assert emitted == [("pong", "not-a-local-socket"), ("unregistered", sid)] and sent == []
+
+
+def test_a_reserved_event_cannot_be_made_bare() -> None:
+    with pytest.raises(ValueError):
+        PresenceSocketServer().bare.register("disconnect")
+
+
+class FakeLoop:
+    """The connection's clock and timers; the reads themselves run on the real loop."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.timers: list[tuple[float, Any, tuple[Any, ...]]] = []
+
+    def time(self) -> float:
+        return self.now
+
+    def run_in_executor(self, *_: Any) -> Any:
+        raise AssertionError("not used here")
+
+    def call_at(self, when: float, callback: Any, *args: Any) -> Any:
+        self.timers.append((when, callback, args))
+        return SimpleNamespace(cancel=lambda: None)
+
+    def fire(self) -> None:
+        when, callback, args = self.timers.pop(0)
+        self.now = max(self.now, when)
+        callback(*args)
+
+
+async def test_a_websocket_read_ends_empty_once_it_has_waited_the_read_timeout() -> None:
+    reader = asyncio.StreamReader()
+    loop = FakeLoop()
+    server = SimpleNamespace(
+        config=SimpleNamespace(), context=None, reader=reader, writer=SimpleNamespace(transport=None), loop=loop
+    )
+    connection = HTTPConnection(server, None, None, set(), False, HandshakeSlots())
+    connection._wakes = 10  # past its handshake: takes no slot
+
+    first = asyncio.ensure_future(connection.read_within(60))
+    await asyncio.sleep(0)
+    reader.feed_data(b"frame")
+    assert await asyncio.wait_for(first, 1) == b"frame"
+
+    loop.now = 50.0
+    second = asyncio.ensure_future(connection.read_within(60))
+    await asyncio.sleep(0)
+    loop.fire()  # at 60: this read has waited 10 s, the timer moves on to 110
+    await asyncio.sleep(0)
+    assert not second.done() and loop.timers[0][0] == 110.0
+    loop.fire()  # at 110: it has waited the whole 60 s
+    assert await asyncio.wait_for(second, 1) == b""
