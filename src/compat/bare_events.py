@@ -3,7 +3,8 @@ guide's ``ping`` (``42["ping"]``) and its ``pong`` — python-socketio 5.18.1's
 ``AsyncServer._handle_eio_message`` → ``_handle_event`` → ``_handle_event_internal`` →
 ``_trigger_event`` (with ``BaseServer._get_event_handler``) on the way in, and
 ``AsyncServer.emit`` → the manager's ``emit`` → ``AsyncServer._send_eio_packet`` →
-python-engineio 4.15.1's ``AsyncServer.send_packet`` and ``Packet.encode`` on the way out.
+python-engineio 4.15.1's ``AsyncServer.send_packet`` and ``Packet.encode`` on the way out;
+and ``AsyncServer.get_session`` of both, for the handler's session.
 
 With 1000 sockets pinging once a second, those layers were most of the Python a ping
 costs: a Socket.IO ``Packet`` built and its payload parsed as JSON, five coroutine
@@ -97,6 +98,14 @@ class BareEvents:
         except asyncio.CancelledError:
             pass
         return True
+
+    def session_of(self, sid: str) -> Any:
+        """``await server.get_session(sid)`` on the default namespace, without its two
+        coroutines (python-engineio's ``AsyncServer.get_session`` under it): KeyError for
+        a socket that is gone, as upstream raises."""
+        server = self._server
+        eio_sid = server.manager.eio_sid_from_sid(sid, NAMESPACE)
+        return server.eio._get_socket(eio_sid).session.setdefault(NAMESPACE, {})
 
     async def emit(self, event: str, to: str) -> None:
         """``server.emit(event, to=to)`` for a registered event with no data."""

@@ -100,11 +100,19 @@ class FrameReader:
     __slots__ = ("_buffer", "_max_size")
 
     def __init__(self, max_size: int) -> None:
-        self._buffer = bytearray()
+        self._buffer: bytes | bytearray = b""
         self._max_size = max_size
 
     def feed(self, data: bytes) -> None:
-        self._buffer += data
+        """Into an empty buffer, the read itself is the buffer (no copy: a ping is one
+        frame in one read); a frame split over reads is gathered in a bytearray."""
+        buffer = self._buffer
+        if not buffer:
+            self._buffer = data
+        elif type(buffer) is bytes:
+            self._buffer = bytearray(buffer) + data
+        else:
+            buffer += data
 
     def next_frame(self) -> tuple[bool, int, bytes] | None:
         """(fin, opcode, unmasked payload), or None until a whole frame is buffered."""
@@ -136,7 +144,10 @@ class FrameReader:
             return None
         mask = bytes(buffer[offset : offset + 4])
         payload = apply_mask(bytes(buffer[offset + 4 : end]), mask) if length else b""
-        del buffer[:end]
+        if isinstance(buffer, bytearray):
+            del buffer[:end]
+        else:
+            self._buffer = buffer[end:]
         return fin, opcode, payload
 
 
@@ -144,8 +155,8 @@ class WebSocketSession:
     """One upgraded connection: hypercorn's ``WSStream`` with the framing of its own."""
 
     __slots__ = (
-        "_config", "_connection", "_fragments", "_fragment_opcode", "_fragment_size", "_reader",
-        "_start", "accepted", "closed", "close_sent", "handshake", "response", "scope",
+        "_config", "_connect_pending", "_connection", "_fragments", "_fragment_opcode", "_fragment_size",
+        "_reader", "_start", "accepted", "closed", "close_sent", "handshake", "response", "scope",
     )
 
     def __init__(self, connection: Any, scope: dict[str, Any], handshake: Handshake) -> None:
@@ -162,22 +173,14 @@ class WebSocketSession:
         self.closed = False
         self.close_sent = False
         self.response: dict[str, Any] | None = None
+        self._connect_pending = True  # ``websocket.connect``, the app's first receive
 
     async def run(self, app: Callable[..., Awaitable[None]], initial: bytes) -> None:
         """The app from ``websocket.connect`` to its return, in the connection's task."""
         if initial:
             self._reader.feed(initial)
-        connected = False
-
-        async def receive() -> dict[str, Any]:
-            nonlocal connected
-            if not connected:
-                connected = True
-                return {"type": "websocket.connect"}
-            return await self._receive()
-
         try:
-            await app(self.scope, receive, self._send, self._connection.sync_spawn, self._connection.call_soon)
+            await app(self.scope, self._receive, self._send, self._connection.sync_spawn, self._connection.call_soon)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -249,7 +252,22 @@ class WebSocketSession:
         await self._config.log.access(self.scope, {"status": status, "headers": []}, time() - self._start)
 
     async def _receive(self) -> dict[str, Any]:
-        """The next whole message, or ``websocket.disconnect``; pings answered on the way."""
+        """The app's ASGI ``receive``: ``websocket.connect``, then each whole message, or
+        ``websocket.disconnect``."""
+        payload = await self.receive_data()
+        if type(payload) is str:
+            return {"type": "websocket.receive", "bytes": None, "text": payload}
+        if type(payload) is bytes:
+            return {"type": "websocket.receive", "bytes": payload, "text": None}
+        return payload  # type: ignore[return-value]
+
+    async def receive_data(self) -> str | bytes | dict[str, Any]:
+        """The next whole message's text or bytes, or the ASGI message that is not one
+        (connect, disconnect): what ``receive`` says, without a dict per message
+        (``engineio_websocket``'s ``wait`` reads the payload). Pings answered on the way."""
+        if self._connect_pending:
+            self._connect_pending = False
+            return {"type": "websocket.connect"}
         connection = self._connection
         while True:
             if self.closed:
@@ -274,7 +292,7 @@ class WebSocketSession:
         self.closed = True
         self._connection.close_soon()
 
-    def _next_message(self) -> dict[str, Any] | None:
+    def _next_message(self) -> str | bytes | dict[str, Any] | None:
         while True:
             parsed = self._reader.next_frame()
             if parsed is None:
@@ -308,9 +326,9 @@ class WebSocketSession:
             kind = self._fragment_opcode
             self._fragments, self._fragment_opcode, self._fragment_size = [], 0, 0
             if kind == OP_BINARY:
-                return {"type": "websocket.receive", "bytes": data, "text": None}
+                return data
             try:
-                return {"type": "websocket.receive", "bytes": None, "text": data.decode()}
+                return data.decode()
             except UnicodeDecodeError:
                 raise ProtocolError(INVALID_DATA) from None
 

@@ -86,6 +86,8 @@ FINGERPRINTS = {
     "socketio.async_server:AsyncServer._trigger_event": "01ba90cfa09ba43e",
     "socketio.base_server:BaseServer._get_event_handler": "e18d9a6570aaaaf4",
     "socketio.async_server:AsyncServer.emit": "84391bfd624104d1",
+    "socketio.async_server:AsyncServer.get_session": "75d00587a3a77688",
+    "engineio.async_server:AsyncServer.get_session": "db9559853d608ac4",
     "hypercorn.asyncio.task_group:TaskGroup": "1260b105c058872d",  # the class's text: spawn_app is replaced at run time
     "hypercorn.asyncio.worker_context:EventWrapper": "04c3221b13f0a31f",
     "hypercorn.asyncio.worker_context:WorkerContext": "6eeeae02ae174a68",  # its event_class is replaced

@@ -85,6 +85,19 @@ async def test_an_emit_the_fast_path_cannot_make_goes_through_the_server(monkeyp
     assert emitted == [("pong", "not-a-local-socket"), ("unregistered", sid)] and sent == []
 
 
+async def test_the_handlers_session_is_the_one_upstream_reads(monkeypatch) -> None:
+    server = PresenceSocketServer()
+    sid = await server.manager.connect("eio-1", "/")
+    socket = SimpleNamespace(closed=False, session={})
+    monkeypatch.setitem(server.eio.sockets, "eio-1", socket)
+    await server.save_session(sid, "the session")
+
+    assert server.bare.session_of(sid) == await server.get_session(sid) == "the session"
+    socket.closed = True
+    with pytest.raises(KeyError):
+        server.bare.session_of(sid)  # a socket closed meanwhile, as upstream's raises
+
+
 def test_a_reserved_event_cannot_be_made_bare() -> None:
     with pytest.raises(ValueError):
         PresenceSocketServer().bare.register("disconnect")
@@ -135,3 +148,25 @@ async def test_a_websocket_read_ends_empty_once_it_has_waited_the_read_timeout()
     assert not second.done() and loop.timers[0][0] == 110.0
     loop.fire()  # at 110: it has waited the whole 60 s
     assert await asyncio.wait_for(second, 1) == b""
+
+
+def masked(opcode: int, payload: bytes, fin: bool = True) -> bytes:
+    mask = b"\x01\x02\x03\x04"
+    body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    return bytes(((0x80 if fin else 0) | opcode, 0x80 | len(payload))) + mask + body
+
+
+def test_frames_are_read_whole_or_split_or_several_to_a_read() -> None:
+    from presence_gateway.compat.fast_websocket import FrameReader
+
+    reader = FrameReader(1024)
+    ping, pong = masked(OP_TEXT, b'42["ping"]'), masked(OP_TEXT, b"x" * 30)
+    reader.feed(ping)  # one frame, one read: parsed where it lies
+    assert reader.next_frame() == (True, OP_TEXT, b'42["ping"]') and reader.next_frame() is None
+    reader.feed(ping + pong[:5])  # a frame and the start of the next
+    assert reader.next_frame() == (True, OP_TEXT, b'42["ping"]') and reader.next_frame() is None
+    reader.feed(pong[5:9])
+    assert reader.next_frame() is None
+    reader.feed(pong[9:] + ping)
+    assert reader.next_frame() == (True, OP_TEXT, b"x" * 30)
+    assert reader.next_frame() == (True, OP_TEXT, b'42["ping"]') and reader.next_frame() is None

@@ -132,7 +132,7 @@ def client_event(
         async def on_event(sid: str, payload: Any = None, *_: Any) -> Any:
             if tally is not None:
                 setattr(counts, tally, getattr(counts, tally) + 1)
-            session: SocketSession = await sio.get_session(sid)
+            session: SocketSession = sio.bare.session_of(sid)
             refusal = gate.refusal(session) if cost is None else gate.refusal(session, cost(payload))
             if refusal is not None:
                 body = await refuse_event(sio, sid, refusal)
