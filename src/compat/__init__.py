@@ -22,6 +22,9 @@ replaces did, with fewer objects, tasks or loop turns, or without the failure.
   without a task, queue or timer per message, and the slow-consumer bound.
 - ``lean_manager``: python-socketio's emits, encoded once, no task per recipient, with a hook
   narrowing who of a room an emit reaches (``recipients``).
+- ``bare_events``: python-socketio's dispatch of an event with no arguments and no ack
+  (the guide's ``ping``) and its emit with no data to one local socket (the ``pong``),
+  encoded and framed once, without its generic layers.
 - ``room_index``: python-socketio's rooms of a socket found from the socket on a
   disconnect, not by a scan of every room.
 - ``json_codec``: orjson as python-socketio's and engineio's JSON.

@@ -65,13 +65,26 @@ def frame(opcode: int, payload: bytes) -> bytes:
 
 
 _last_text: list[Any] = [None, b""]  # the last text framed, and its frame
+# Texts sent again and again (a pong), by identity: id → (the text, kept alive; its frame).
+_constant_frames: dict[int, tuple[str, bytes]] = {}
+
+
+def constant_text(text: str) -> str:
+    """``text``, from now on framed once for the process whenever this very object is
+    sent (``bare_events.EncodedPacket``: the pong of every ping)."""
+    _constant_frames[id(text)] = (text, frame(OP_TEXT, text.encode()))
+    return text
 
 
 def text_frame(text: str) -> bytes:
     """``frame(OP_TEXT, …)``, computed once for a message written to many sockets in turn
-    (a broadcast hands every socket the same ``str``: one encoded packet, one frame)."""
+    (a broadcast hands every socket the same ``str``: one encoded packet, one frame), and
+    once for good for a ``constant_text``."""
     if text is _last_text[0]:
         return _last_text[1]
+    constant = _constant_frames.get(id(text))
+    if constant is not None and constant[0] is text:
+        return constant[1]
     framed = frame(OP_TEXT, text.encode())
     _last_text[0], _last_text[1] = text, framed
     return framed
@@ -87,11 +100,19 @@ class FrameReader:
     __slots__ = ("_buffer", "_max_size")
 
     def __init__(self, max_size: int) -> None:
-        self._buffer = bytearray()
+        self._buffer: bytes | bytearray = b""
         self._max_size = max_size
 
     def feed(self, data: bytes) -> None:
-        self._buffer += data
+        """Into an empty buffer, the read itself is the buffer (no copy: a ping is one
+        frame in one read); a frame split over reads is gathered in a bytearray."""
+        buffer = self._buffer
+        if not buffer:
+            self._buffer = data
+        elif type(buffer) is bytes:
+            self._buffer = bytearray(buffer) + data
+        else:
+            buffer += data
 
     def next_frame(self) -> tuple[bool, int, bytes] | None:
         """(fin, opcode, unmasked payload), or None until a whole frame is buffered."""
@@ -123,20 +144,19 @@ class FrameReader:
             return None
         mask = bytes(buffer[offset : offset + 4])
         payload = apply_mask(bytes(buffer[offset + 4 : end]), mask) if length else b""
-        del buffer[:end]
+        if isinstance(buffer, bytearray):
+            del buffer[:end]
+        else:
+            self._buffer = buffer[end:]
         return fin, opcode, payload
-
-
-async def _given(message: dict[str, Any]) -> dict[str, Any]:
-    return message
 
 
 class WebSocketSession:
     """One upgraded connection: hypercorn's ``WSStream`` with the framing of its own."""
 
     __slots__ = (
-        "_config", "_connection", "_fragments", "_fragment_opcode", "_fragment_size", "_reader",
-        "_connect_given", "_start", "accepted", "closed", "close_sent", "handshake", "response", "scope",
+        "_config", "_connect_pending", "_connection", "_fragments", "_fragment_opcode", "_fragment_size",
+        "_reader", "_start", "accepted", "closed", "close_sent", "handshake", "response", "scope",
     )
 
     def __init__(self, connection: Any, scope: dict[str, Any], handshake: Handshake) -> None:
@@ -147,20 +167,20 @@ class WebSocketSession:
         self._fragment_opcode = 0
         self._fragment_size = 0
         self._start = time()
-        self._connect_given = False
         self.scope = scope
         self.handshake = handshake
         self.accepted = False
         self.closed = False
         self.close_sent = False
         self.response: dict[str, Any] | None = None
+        self._connect_pending = True  # ``websocket.connect``, the app's first receive
 
     async def run(self, app: Callable[..., Awaitable[None]], initial: bytes) -> None:
         """The app from ``websocket.connect`` to its return, in the connection's task."""
         if initial:
             self._reader.feed(initial)
         try:
-            await app(self.scope, self._receive_next, self._send, self._connection.sync_spawn, self._connection.call_soon)
+            await app(self.scope, self._receive, self._send, self._connection.sync_spawn, self._connection.call_soon)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -229,16 +249,23 @@ class WebSocketSession:
         self.accepted = True
         await self._config.log.access(self.scope, {"status": status, "headers": []}, time() - self._start)
 
-    def _receive_next(self) -> Awaitable[dict[str, Any]]:
-        """The app's ``receive``: ``websocket.connect`` once, then ``_receive``'s coroutine
-        itself (no wrapping coroutine of its own held in every idle connection's stack)."""
-        if self._connect_given:
-            return self._receive()
-        self._connect_given = True
-        return _given({"type": "websocket.connect"})
-
     async def _receive(self) -> dict[str, Any]:
-        """The next whole message, or ``websocket.disconnect``; pings answered on the way."""
+        """The app's ASGI ``receive``: ``websocket.connect``, then each whole message, or
+        ``websocket.disconnect``."""
+        payload = await self.receive_data()
+        if type(payload) is str:
+            return {"type": "websocket.receive", "bytes": None, "text": payload}
+        if type(payload) is bytes:
+            return {"type": "websocket.receive", "bytes": payload, "text": None}
+        return payload  # type: ignore[return-value]
+
+    async def receive_data(self) -> str | bytes | dict[str, Any]:
+        """The next whole message's text or bytes, or the ASGI message that is not one
+        (connect, disconnect): what ``receive`` says, without a dict per message
+        (``engineio_websocket``'s ``wait`` reads the payload). Pings answered on the way."""
+        if self._connect_pending:
+            self._connect_pending = False
+            return {"type": "websocket.connect"}
         connection = self._connection
         while True:
             if self.closed:
@@ -263,7 +290,7 @@ class WebSocketSession:
         self.closed = True
         self._connection.close_soon()
 
-    def _next_message(self) -> dict[str, Any] | None:
+    def _next_message(self) -> str | bytes | dict[str, Any] | None:
         while True:
             parsed = self._reader.next_frame()
             if parsed is None:
@@ -297,9 +324,9 @@ class WebSocketSession:
             kind = self._fragment_opcode
             self._fragments, self._fragment_opcode, self._fragment_size = [], 0, 0
             if kind == OP_BINARY:
-                return {"type": "websocket.receive", "bytes": data, "text": None}
+                return data
             try:
-                return {"type": "websocket.receive", "bytes": None, "text": data.decode()}
+                return data.decode()
             except UnicodeDecodeError:
                 raise ProtocolError(INVALID_DATA) from None
 

@@ -54,6 +54,7 @@ MAX_BACKLOG_BYTES = 1 << 20
 
 _NOOP = packet.Packet(packet.NOOP)
 _PING = packet.Packet(packet.PING).encode()
+_MESSAGE = str(packet.MESSAGE)
 
 
 class BodyCutOff(exceptions.EngineIOError):
@@ -399,7 +400,12 @@ class LeanSocket(async_socket.AsyncSocket):
             if data is None or len(data) > limit or self.closed:
                 break  # closed: what the client had already sent is not handled (a flood's rest)
             try:
-                await self.receive(packet.Packet(encoded_packet=data))
+                if type(data) is str and data[:1] == _MESSAGE and data[1:2].isnumeric():
+                    # A Socket.IO packet: upstream's decode would make it a Packet whose data
+                    # is the text after the type (a digit there is never parsed as JSON).
+                    await server._trigger_event("message", self.sid, data[1:], run_async=server.async_handlers)
+                else:
+                    await self.receive(packet.Packet(encoded_packet=data))
             except exceptions.UnknownPacketError:
                 pass
             except exceptions.SocketIsClosedError:

@@ -6,6 +6,13 @@ a ping is held in process and the next sweep renews every held one in one pipeli
 with the expiry the ping itself asked for, so a socket that falls silent still expires one
 TTL after its last ping (give or take one sweep, as always).
 
+A held ping waits, sweep after sweep, until the expiry the store last wrote is within
+half a TTL (``renew_within``): a socket pinging every second is written once every 45 s
+or so rather than at every sweep, and one pinging every 25 s at every other ping. The
+expiry written is still the last held ping's, so a socket that falls silent expires one
+TTL after its last ping (give or take a sweep), and the store's expiry of a socket that
+pings stays more than ``renew_within`` minus a sweep ahead: no sweeper expires it.
+
 A ping is held only while the store says it answers (Redis's circuit closed) and while the
 expiry the store last wrote is more than two sweep intervals ahead, so no sweeper anywhere
 can expire the session while its ping waits. Otherwise it goes to the store as before: an
@@ -22,9 +29,12 @@ _Key = tuple[str, str]
 
 
 class HeldPings:
-    def __init__(self, store_answers: Callable[[], bool], sweep_interval: float) -> None:
+    def __init__(self, store_answers: Callable[[], bool], sweep_interval: float, session_ttl: float = 0.0) -> None:
         self._store_answers = store_answers
         self._margin = 2 * sweep_interval
+        # A held ping is written once the store's expiry is this near (never nearer than
+        # the margin a held ping needs): half a TTL; 0 writes each at the next sweep.
+        self.renew_within = max(session_ttl / 2, self._margin)
         self._written: dict[_Key, float] = {}  # the expiry the store last wrote
         self._held: dict[_Key, float] = {}  # the expiry a held ping asked for
 
@@ -48,9 +58,11 @@ class HeldPings:
         self._held[key] = expires_at
         return True
 
-    def take(self) -> list[Renewal]:
-        held, self._held = self._held, {}
-        return [Renewal(user_id, session_id, expires_at) for (user_id, session_id), expires_at in held.items()]
+    def take(self, now: float) -> list[Renewal]:
+        """The held pings due at a sweep at ``now``; the others stay held for a later one."""
+        held, written, due_by = self._held, self._written, now + self.renew_within
+        due = [key for key in held if written.get(key, now) <= due_by]
+        return [Renewal(key[0], key[1], held.pop(key)) for key in due]
 
     def renewed(self, renewals: Sequence[Renewal], live: Sequence[bool]) -> None:
         for renewal, alive in zip(renewals, live, strict=True):

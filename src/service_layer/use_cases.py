@@ -229,7 +229,7 @@ class PresenceService:
     async def _renew_held(self) -> None:
         """The pings held since the last sweep, in one store call (``held_pings.py``)."""
         held = self._held_pings
-        renewals = held.take() if held is not None else []
+        renewals = held.take(self._clock.now()) if held is not None else []
         if held is None or not renewals:
             return
         try:

@@ -6,7 +6,8 @@ fingerprint.
 
 Where ours lives: ``compat/`` (hypercorn's and h11's internals, python-engineio's
 WebSocket, socket, request translation and connect handler in ``lean_engineio.py``,
-python-socketio's emits in ``lean_manager.py`` and its room bookkeeping in
+python-socketio's emits in ``lean_manager.py``, an argument-less event's dispatch and
+emit in ``bare_events.py``, its room bookkeeping in
 ``room_index.py``, its Redis manager's publish and listen in ``socketio_redis_manager.py``,
 its rooms' entering and leaving in ``interest_manager.py``,
 what hypercorn's parent hands a worker in ``hypercorn_worker.py``) and the gateway's
@@ -76,6 +77,17 @@ FINGERPRINTS = {
     "socketio.async_server:AsyncServer._handle_event": "65178105ef8b593d",
     "socketio.async_server:AsyncServer._handle_event_internal": "472e8b723a12d507",
     "socketio.async_server:AsyncServer._send_eio_packet": "64cf72a2ab7d75b1",
+    # bare_events: an argument-less event's dispatch and emit, and the packet encoded once
+    # (lean_engineio reads a Socket.IO message's text as Packet.decode makes it)
+    "engineio.packet:Packet.__init__": "26559aaf4a6f4ddd",
+    "engineio.packet:Packet.encode": "8f3d5d869711cbb8",
+    "engineio.packet:Packet.decode": "18e27ff7fd56addd",
+    "engineio.async_server:AsyncServer.send_packet": "c54317440865030d",
+    "socketio.async_server:AsyncServer._trigger_event": "01ba90cfa09ba43e",
+    "socketio.base_server:BaseServer._get_event_handler": "e18d9a6570aaaaf4",
+    "socketio.async_server:AsyncServer.emit": "84391bfd624104d1",
+    "socketio.async_server:AsyncServer.get_session": "75d00587a3a77688",
+    "engineio.async_server:AsyncServer.get_session": "db9559853d608ac4",
     "hypercorn.asyncio.task_group:TaskGroup": "1260b105c058872d",  # the class's text: spawn_app is replaced at run time
     "hypercorn.asyncio.worker_context:EventWrapper": "04c3221b13f0a31f",
     "hypercorn.asyncio.worker_context:WorkerContext": "6eeeae02ae174a68",  # its event_class is replaced

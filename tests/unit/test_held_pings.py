@@ -83,3 +83,26 @@ async def test_a_held_ping_of_a_socket_that_disconnected_brings_nothing_back() -
     await service.sweep()
 
     assert (await store.states(["u1"]))[0].sessions == 0
+
+
+async def test_a_socket_pinging_every_second_is_written_about_once_per_half_ttl_and_stays(monkeypatch) -> None:
+    service, store, clock = held_world(Circuit())
+    await service.connect("u1", "s1", META)
+    renewed: list[int] = []
+    renew_many = service._sessions.renew_many
+
+    async def counting(renewals):
+        renewed.append(len(renewals))
+        return await renew_many(renewals)
+
+    monkeypatch.setattr(service._sessions, "renew_many", counting)
+    for second in range(1, 181):  # three minutes, a ping a second, a sweep every SWEEP
+        clock.advance(1)
+        await service.heartbeat("u1", "s1", META)
+        if second % SWEEP == 0:
+            await service.sweep()
+
+    assert service.expired == 0
+    assert (await store.states(["u1"]))[0].sessions == 1
+    # written once the store's expiry is within half a TTL: every ~45 s, not every sweep (36)
+    assert 3 <= len(renewed) <= 180 // (TTL / 2 - SWEEP) + 1

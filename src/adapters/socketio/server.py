@@ -32,6 +32,7 @@ from engineio.exceptions import SocketIsClosedError
 from socketio import packet
 
 from ...compat import json_codec
+from ...compat.bare_events import BareEvents
 from ...compat.engineio_websocket import guard_engineio
 from ...compat.lean_engineio import LeanEngineIOServer, shrink_environ
 from ...compat.lean_manager import LeanEmits
@@ -74,6 +75,8 @@ class PresenceSocketServer(socketio.AsyncServer):
         self.refusals = RefusalLog("frame from socket")
         guard_engineio(self.eio, self.refusals)
         self.fresh = FreshUpdates(self.manager)
+        # Events with no arguments (the guide's ping, its pong) off the generic path.
+        self.bare = BareEvents(self)
         if isinstance(self.manager, LeanEmits):
             self.manager.recipients = self.fresh
 
@@ -130,6 +133,9 @@ class PresenceSocketServer(socketio.AsyncServer):
         await self._send_packet(eio_sid, self.packet_class(packet.CONNECT_ERROR, data=ALREADY_CONNECTED, namespace=namespace))
 
     async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
+        event = self.bare.event_of(data)
+        if event is not None and eio_sid not in self._binary_packet and await self.bare.dispatch(eio_sid, event):
+            return
         if announces_binary(data):
             self.refusals.note("binary attachment", eio_sid)
             await self.eio.disconnect(eio_sid)

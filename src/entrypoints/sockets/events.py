@@ -132,7 +132,7 @@ def client_event(
         async def on_event(sid: str, payload: Any = None, *_: Any) -> Any:
             if tally is not None:
                 setattr(counts, tally, getattr(counts, tally) + 1)
-            session: SocketSession = await sio.get_session(sid)
+            session: SocketSession = sio.bare.session_of(sid)
             refusal = gate.refusal(session) if cost is None else gate.refusal(session, cost(payload))
             if refusal is not None:
                 body = await refuse_event(sio, sid, refusal)
@@ -203,7 +203,7 @@ def register_socket_events(
 
     @client_event(sio, gate, counts, "ping", tally="pings", acknowledged=False)
     async def ping(sid: str, session: SocketSession, _: Any) -> None:
-        await sio.emit("pong", to=sid)
+        await sio.bare.emit("pong", to=sid)
         await service.heartbeat(session.user_id, sid, session.meta)
 
     @client_event(sio, gate, counts, "presence:update", tally="updates")
@@ -227,6 +227,8 @@ def register_socket_events(
 
     sio.on("connect", connect)
     sio.on("ping", ping)
+    sio.bare.register("ping")
+    sio.bare.register("pong")
     sio.on("presence:update", presence_update)
     sio.on("disconnect", disconnect)
     sio.on_connected = connected

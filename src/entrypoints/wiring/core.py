@@ -86,8 +86,10 @@ def optional_jobs(loop_monitor: bool, loop_lag: LoopLag) -> list[Any]:
     return [loop_lag.run] if loop_monitor else []
 
 
-def held_pings(store_answers: Callable[[], bool] | None, sweep_interval: float) -> HeldPings | None:
-    return None if store_answers is None else HeldPings(store_answers, sweep_interval)
+def held_pings(
+    store_answers: Callable[[], bool] | None, sweep_interval: float, session_ttl: float
+) -> HeldPings | None:
+    return None if store_answers is None else HeldPings(store_answers, sweep_interval, session_ttl)
 
 
 class Core(containers.DeclarativeContainer):
@@ -195,7 +197,9 @@ class Core(containers.DeclarativeContainer):
         leases=instance_leases,
         session_ttl=settings.provided.timing.session_ttl,
         offline_grace=settings.provided.timing.offline_grace,
-        held_pings=providers.Singleton(held_pings, pings_may_wait, settings.provided.timing.sweep_interval),
+        held_pings=providers.Singleton(
+            held_pings, pings_may_wait, settings.provided.timing.sweep_interval, settings.provided.timing.session_ttl
+        ),
     )
 
     # Who may watch whom; the contacts table lives in the status repository's database.
