@@ -54,3 +54,29 @@ async def test_a_new_connection_waits_for_a_slot_an_established_one_does_not() -
     again = asyncio.ensure_future(first.read(None))  # the first waits for its client: the slot is free
     await asyncio.wait_for(waiting, 1)
     again.cancel()
+
+
+async def test_a_storm_whose_bytes_are_all_in_is_served_a_few_steps_per_loop_turn() -> None:
+    """Each step ends by waiting for its client, which frees its slot before it yields:
+    the slots alone would let every connection whose bytes are in through in one turn."""
+    per_turn = 2
+    slots = HandshakeSlots(width=4, per_turn=per_turn)
+    storm = [connection(slots) for _ in range(12)]
+    for _, bytes_in in storm:
+        bytes_in.feed_data(b"GET / HTTP/1.1\r\n\r\n")
+    done: list[int] = []
+
+    async def step(conn: HTTPConnection) -> None:
+        await conn.read(None)  # takes a slot, then its turn
+        done.append(turn)
+        conn.slots.leave()  # as the next read would, once the step's work is written
+
+    turn = 0
+    steps = [asyncio.ensure_future(step(conn)) for conn, _ in storm]
+    while not all(s.done() for s in steps) and turn < 100:
+        await asyncio.sleep(0)
+        turn += 1
+    assert len(done) == len(storm)  # all served in the end
+    per = [done.count(t) for t in set(done)]
+    assert max(per) <= 2 * per_turn, per  # never the whole storm in one turn
+    assert len(set(done)) >= len(storm) // (2 * per_turn)
