@@ -5,6 +5,8 @@ while a connection past its handshake reads without waiting behind them."""
 from __future__ import annotations
 
 import asyncio
+import gc
+import weakref
 from types import SimpleNamespace
 
 import pytest
@@ -80,3 +82,50 @@ async def test_a_storm_whose_bytes_are_all_in_is_served_a_few_steps_per_loop_tur
     per = [done.count(t) for t in set(done)]
     assert max(per) <= 2 * per_turn, per  # never the whole storm in one turn
     assert len(set(done)) >= len(storm) // (2 * per_turn)
+
+
+class Transport:
+    def __init__(self) -> None:
+        self.sent: list[bytes] = []
+
+    def is_closing(self) -> bool:
+        return False
+
+    def write(self, data: bytes) -> None:
+        self.sent.append(data)
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+
+async def test_what_a_handshake_step_writes_leaves_in_one_send_when_it_ends() -> None:
+    conn, bytes_in = connection(HandshakeSlots())
+    transport = conn.transport = Transport()
+    bytes_in.feed_data(b"GET / HTTP/1.1\r\n\r\n")
+    assert await conn.read(None)  # the upgrade's step
+    conn.write(b"101 ")
+    conn.write(b"OPEN")
+    await conn.drain_if_full(1 << 16)  # a WebSocket write's check: nothing is behind, it stays
+    assert transport.sent == []
+    waiting = asyncio.ensure_future(conn.read(None))  # the step ends: it waits for its client
+    await turns(1)
+    assert transport.sent == [b"101 OPEN"]
+    bytes_in.feed_data(b"x")
+    await waiting
+    for _ in range(HANDSHAKE_WAKES):  # past its handshake, each write is sent at once
+        bytes_in.feed_data(b"x")
+        await conn.read(None)
+    conn.write(b"pong")
+    assert transport.sent[-1] == b"pong"
+
+
+async def test_a_finished_connection_is_freed_without_the_cyclic_collector() -> None:
+    conn, _ = connection(HandshakeSlots())
+    gone = weakref.ref(conn)
+    gc.disable()
+    try:
+        conn.forget()
+        del conn
+        assert gone() is None
+    finally:
+        gc.enable()
