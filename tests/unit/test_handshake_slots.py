@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import socket
 import weakref
 from types import SimpleNamespace
 
 import pytest
 
+from presence_gateway.compat import fast_serve
 from presence_gateway.compat.fast_http import HANDSHAKE_WAKES, HandshakeSlots, HTTPConnection
 
 pytestmark = pytest.mark.anyio
@@ -129,3 +131,46 @@ async def test_a_finished_connection_is_freed_without_the_cyclic_collector() -> 
         assert gone() is None
     finally:
         gc.enable()
+
+
+async def test_a_connection_served_to_its_end_leaves_no_cycle_behind(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``fast_serve.run`` forgets the connection when its task ends."""
+    made: weakref.WeakSet[HTTPConnection] = weakref.WeakSet()
+
+    class Recorded(HTTPConnection):
+        def __init__(self, *args: object) -> None:
+            super().__init__(*args)  # type: ignore[arg-type]
+            made.add(self)
+
+    monkeypatch.setattr(fast_serve, "HTTPConnection", Recorded)
+    reader = asyncio.StreamReader()
+    reader.feed_eof()  # the client connects and leaves
+
+    class Writer:
+        transport = SimpleNamespace(is_closing=lambda: True)
+
+        def get_extra_info(self, name: str) -> object:
+            return SimpleNamespace(family=socket.AF_INET, getpeername=lambda: ("127.0.0.1", 1),
+                                   getsockname=lambda: ("127.0.0.1", 2)) if name == "socket" else None
+
+        def write_eof(self) -> None:
+            pass
+
+        async def wait_closed(self) -> None:
+            pass
+
+    class Context:  # the worker's (weakly keyed by fast_serve)
+        terminated = asyncio.Event()
+
+    server = SimpleNamespace(
+        config=SimpleNamespace(keep_alive_timeout=5), context=Context(),
+        reader=reader, writer=Writer(), loop=asyncio.get_running_loop(),
+    )
+    gc.disable()
+    try:
+        await fast_serve.run(server)  # type: ignore[arg-type]
+        assert len(made) == 0
+    finally:
+        gc.enable()
+        Context.terminated.set()  # ends the worker's watcher of idle connections
+        await turns()
