@@ -89,19 +89,20 @@ async def run(self: tcp_server.TCPServer) -> None:
     try:
         first = await connection.read(None, self.loop.time() + self.config.keep_alive_timeout)
         if first.startswith(HTTP2_PREFACE[: len(first)]) and first:
-            connection.slots.leave()
+            connection.end_step()
             return await _hand_over(self, first)
         if first:
             await connection.serve(first)
     except HandOver as hand_over:
-        connection.slots.leave()  # hypercorn's own path takes no turns
+        connection.end_step()  # hypercorn's own path takes no turns
         return await _hand_over(self, hand_over.raw)
     except OSError:
         pass
     finally:
-        connection.slots.leave()
+        connection.end_step()
         if not getattr(self, "_handed_over", False):
             await _close(self)
+        connection.forget()
     return None
 
 

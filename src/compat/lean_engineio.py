@@ -193,6 +193,7 @@ class LeanSocket(async_socket.AsyncSocket):
         self._finisher: asyncio.Task[Any] | None = None
         self._close_after_backlog = False
         self._dropped = False  # given up on as a client that does not read
+        self._close_when_polled = False  # a polling session refused at CONNECT
         self._environ: dict[str, Any] | None = None  # the WebSocket request's, until it carries the session
 
     @property
@@ -328,6 +329,26 @@ class LeanSocket(async_socket.AsyncSocket):
             await super().handle_post_request(environ)
         except BodyCutOff:
             await self.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_ERROR)
+
+    def close_once_polled(self) -> None:
+        """A polling session ends once the client has polled what is queued for it (a
+        refusal's ``connect_error``): closed by that poll, with a CLOSE after it, rather
+        than left to its ping timeout (a client that does not close its side on the
+        refusal, as socket.io-client does, would hold a session per attempt for 45 s).
+        Nothing queued (a poll already took it): closed now."""
+        if self.closing or self.closed:
+            return
+        if self._queue is None or self._queue.empty():
+            self.server.spawn(self.terminate())
+            return
+        self._close_when_polled = True
+
+    async def poll(self) -> list[packet.Packet]:
+        packets: list[packet.Packet] = await super().poll()
+        if self._close_when_polled and packets and not (self.closing or self.closed):
+            await self.close(wait=False, abort=True, reason=self.server.reason.SERVER_DISCONNECT)
+            packets.append(packet.Packet(packet.CLOSE))
+        return packets
 
     async def terminate(self, *, tell: bool = True) -> None:
         """Close the session now, whatever its client does: the disconnect handlers run and

@@ -195,3 +195,15 @@ async def test_a_websocket_refused_at_connect_is_told_why_then_closed(gateway) -
         await raw.closed(timeout=2.0)  # then the server closes: a refused attempt holds no connection
     finally:
         await raw.close()
+
+
+async def test_a_polling_session_refused_at_connect_is_told_why_then_ended(gateway) -> None:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:  # well within a ping interval
+        poll = Polling(http, gateway.url)
+        await poll.open()
+        await poll.send('40{"token":"not-a-token"}')
+        told = await poll.frames()
+        assert json.loads(told[0][2:]) == {"message": "invalid token"}  # the refusal comes first
+        ended = told[1:] or await poll.frames()
+        assert ended in (["1"], ["http 400"])  # then Engine.IO CLOSE, with no wait for a ping timeout
+        assert await poll.frames() == ["http 400"]  # the session is gone: a refused attempt holds nothing

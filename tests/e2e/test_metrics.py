@@ -94,3 +94,4 @@ async def test_with_a_metrics_port_they_are_served_there_only(tmp_path: Path, re
     assert samples[("presence_pubsub_messages_total", (("channel", "updates"), ("direction", "out")))] >= 1
     assert ("presence_restore_duration_seconds_count", ()) in samples
     assert ("presence_instance_takeovers_total", ()) in samples
+    assert samples[("presence_pubsub_unconfirmed_subscriptions_total", ())] == 0  # Redis confirmed every one

@@ -103,16 +103,20 @@ class PresenceSocketServer(socketio.AsyncServer):
             await self.on_connected(sid)
 
     async def _close_refused(self, eio_sid: str) -> None:
-        """A websocket refused at CONNECT is closed once its ``connect_error`` is written
-        (the CLOSE packet follows it): socket.io-client closes its side on that refusal
-        anyway, and a client that keeps it open would hold a connection per attempt (a
-        connect storm's thousands, all torn down at once when it leaves). A polling session
-        is left to its ping timeout: its ``connect_error`` waits in the queue for a poll."""
+        """A connection refused at CONNECT is closed once its ``connect_error`` is
+        delivered (the CLOSE packet follows it): socket.io-client closes its side on that
+        refusal anyway, and a client that keeps it open would hold a connection (or a
+        polling session, until its ping timeout) per attempt: a connect storm's
+        thousands, all torn down at once when it leaves. A WebSocket's is written at once;
+        a polling session's waits in the queue for the next poll, which ends the session."""
         socket = self.eio.sockets.get(eio_sid)
-        if socket is None or not socket.upgraded or socket.upgrading:
+        if socket is None or socket.upgrading:
             return
         if any(self.manager.sid_from_eio_sid(eio_sid, joined) is not None for joined in self.namespace_handlers):
             return  # another namespace of this connection is in use
+        if not socket.upgraded:
+            socket.close_once_polled()
+            return
         await self.close_engineio_socket(eio_sid, socket)
 
     async def _refuse_connect_again(self, eio_sid: str, namespace: str) -> None:

@@ -93,6 +93,10 @@ class SharedPresenceFigures:
             yield _gauge("presence_pubsub_user_channels",
                          "Users' channels this instance is subscribed to: its sockets are in those users' rooms.",
                          channels)
+            yield _counter("presence_pubsub_unconfirmed_subscriptions",
+                           "Room entries served without Redis confirming the users' channels they needed "
+                           "(given up on after the confirmation wait): updates sent meanwhile may have been missed.",
+                           getattr(manager, "unconfirmed", 0))
 
 
 class GatewayCollector(Collector):
