@@ -11,7 +11,11 @@ path does not speak (``fast_http.HandOver``), is given, with every byte read so 
 hypercorn's own ``run``: ``hypercorn_server._read_data`` hands those bytes to h11 before
 it reads the socket.
 
-``PRESENCE_FAST_PROTOCOL=false`` leaves hypercorn's ``run`` in place.
+The connection's ``reader`` and ``writer`` are, on this path, one ``lean_stream.LeanStream``
+(worker_serve's ``start_server`` is replaced too): a WebSocket's frames are read as the
+bytes the transport handed over, with no asyncio stream objects between.
+
+``PRESENCE_FAST_PROTOCOL=false`` leaves hypercorn's ``run`` and asyncio's streams in place.
 """
 
 from __future__ import annotations

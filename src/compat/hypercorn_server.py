@@ -53,6 +53,7 @@ from ssl import SSLError
 from typing import Any
 
 from h11._headers import Headers
+from hypercorn.asyncio import run as hypercorn_run
 from hypercorn.asyncio import task_group as hypercorn_task_group
 from hypercorn.asyncio import tcp_server, worker_context
 from hypercorn.events import Closed, RawData, Updated
@@ -60,7 +61,7 @@ from hypercorn.protocol import ws_stream
 from hypercorn.protocol.ws_stream import FrameTooLargeError, WebsocketBuffer
 from wsproto.extensions import PerMessageDeflate
 
-from . import fast_serve, request_deadline
+from . import fast_serve, lean_stream, request_deadline
 
 _PER_MESSAGE_DEFLATE = ws_stream.PerMessageDeflate
 
@@ -280,6 +281,8 @@ PATCHES: tuple[tuple[Any, str, Any], ...] = (
     (tcp_server.TCPServer, "run", fast_serve.run),
     (ws_stream, "WebsocketBuffer", ForgettingWebsocketBuffer),
     (ws_stream, "PerMessageDeflate", DecliningPerMessageDeflate),
+    # worker_serve's ``asyncio.start_server``: a LeanStream per cleartext connection
+    (hypercorn_run, "asyncio", lean_stream.ASYNCIO_FOR_WORKER_SERVE),
 )
 
 
@@ -293,6 +296,7 @@ def patch_hypercorn(
     for owner, attribute, replacement in PATCHES:
         setattr(owner, attribute, replacement)
     fast_serve.FastPath.enabled = fast_protocol
+    lean_stream.FastStreams.enabled = fast_protocol
     fast_serve.FastPath.ws_deflate = ws_deflate
     if ws_deflate:
         ws_stream.PerMessageDeflate = _PER_MESSAGE_DEFLATE  # type: ignore[misc]

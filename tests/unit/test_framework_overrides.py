@@ -105,6 +105,12 @@ FINGERPRINTS = {
     "hypercorn.protocol.ws_stream:Handshake": "701a154c29b5ab4c",  # validates and accepts on the fast path too
     "hypercorn.asyncio.task_group:_handle": "e37cfe3db06eb470",
     "hypercorn.asyncio.run:worker_serve": "ae30269c42b95442",  # builds TCPServer, whose run is replaced
+    # lean_stream: worker_serve's streams for a cleartext connection, one object in place of these
+    "asyncio.streams:start_server": "78f1d2077cf49f34",
+    "asyncio.streams:StreamReaderProtocol": "86a9dc62ee91fe41",
+    "asyncio.streams:StreamReader.read": "54bc5378c6eec10b",
+    "asyncio.streams:StreamWriter.drain": "31d717c85b1be487",
+    "asyncio.streams:FlowControlMixin": "5eea7d0e63642ff8",
     "wsproto.extensions:PerMessageDeflate.accept": "881780b72c6d8993",
 }
 
@@ -212,6 +218,14 @@ def upstream_key(owner: Any, attribute: str | None = None) -> str:
 
 
 def covered(owner: Any, attribute: str, replacement: Any = None) -> bool:
+    if inspect.ismodule(replacement):
+        # A module the framework calls by name, replaced by one that forwards all but what
+        # it replaces: each replaced function of the real module is fingerprinted.
+        real = importlib.import_module(replacement.__name__)
+        replaced = [name for name in vars(type(replacement)) if hasattr(real, name) and not name.startswith("_")]
+        return bool(replaced) and all(
+            any(key.endswith(f":{name}") and key.startswith(real.__name__) for key in FINGERPRINTS) for name in replaced
+        )
     if inspect.ismodule(owner):
         # A class the module builds by name, replaced by a subclass: the upstream class
         # it subclasses (or what of it the subclass overrides) is fingerprinted.
