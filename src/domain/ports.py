@@ -384,6 +384,11 @@ class DeliveryLog(Protocol):
     """The webhooks' consumer group on the change stream: what was delivered, what is
     owed, what gave up; one deliverer at a time holds the lead."""
 
+    async def follow(self) -> None:
+        """Make the consumer group, at the stream's end, unless it exists: what comes from
+        now on is owed, the stream's past (webhooks turned on late) is not. Done at start,
+        so the changes of the first moments are owed even when the lead is taken later."""
+
     async def lead(self, holder: str, now: float, ttl: float) -> bool:
         """Hold (or renew) the lead; False while another instance holds it."""
 

@@ -144,6 +144,18 @@ async def test_a_consumer_group_resumes_where_it_stopped_with_no_gap(world: Worl
     assert await again.pending() == 0
 
 
+async def test_a_group_followed_at_start_owes_what_came_before_the_first_lead(world: World) -> None:
+    await published(world, change("u0", 1))  # before the gateway started: not owed
+    log = world.open_log()
+    await log.follow()
+    await log.follow()  # a second start (another instance) moves nothing
+    await published(world, change("u1", 1), change("u1", 2))  # before any instance leads
+
+    assert await world.open_log().lead("a", 1_800_000_000.0, 10.0)
+    owed = await log.owed(10)
+    assert [(e.body["userId"], e.body["seq"]) for e in owed] == [("u1", 1), ("u1", 2)]
+
+
 async def test_one_holder_leads_at_a_time(world: World) -> None:
     log = world.open_log()
 

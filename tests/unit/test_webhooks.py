@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 
+import anyio
 import pytest
 
 from presence_gateway.domain.ports import StreamEntry
@@ -73,10 +74,17 @@ class Receiver:
 class Log:
     """A DeliveryLog in memory: entries owed in order, acknowledged or set aside."""
 
-    def __init__(self, entries: list[StreamEntry]) -> None:
+    def __init__(self, entries: list[StreamEntry], follow_fails: bool = False) -> None:
         self.owed_entries = list(entries)
         self.acked: list[str] = []
         self.dead: list[tuple[str, str]] = []
+        self.follow_fails = follow_fails
+        self.followed = 0
+
+    async def follow(self) -> None:
+        if self.follow_fails:
+            raise ConnectionError("the store is away")
+        self.followed += 1
 
     async def lead(self, holder: str, now: float, ttl: float) -> bool:
         return True
@@ -182,6 +190,24 @@ async def test_a_change_appended_after_a_newer_one_of_the_same_user_is_acknowled
     assert [(body["userId"], body["seq"]) for _, body, _ in receiver.attempts] == [("u1", 7), ("u2", 1), ("u1", 8)]
     assert log.acked == ["1-0", "2-0", "3-0", "4-0"]
     assert sending.outcomes["superseded"] == 1
+
+
+@pytest.mark.parametrize("away", [False, True], ids=["store-up", "store-away"])
+async def test_the_consumer_group_is_made_before_the_gateway_is_ready(away: bool, caplog) -> None:
+    """The changes of a client that connects the moment the gateway is ready are owed: the
+    group is made before the deliverer reports started, not at its first lead. A store
+    away at start does not stop the start."""
+    clock = FakeClock()
+    log = Log([], follow_fails=away)
+    idle = WebhookDeliverer(
+        log_=log, sender=Receiver(clock, []), clock=clock, secret=SECRET, holder="a", sleep=lambda _: anyio.sleep(0)
+    )
+    with anyio.CancelScope() as scope:
+        async with anyio.create_task_group() as tg:
+            await tg.start(idle.run)
+            assert log.followed == (0 if away else 1)
+            scope.cancel()
+    assert ("could not be made at start" in caplog.text) == away
 
 
 def test_the_body_is_the_documented_shape() -> None:

@@ -128,6 +128,10 @@ class RedisDeliveryLog:
         self._group_made = True
 
     @translates_redis_errors
+    async def follow(self) -> None:
+        await self._ensure_group()
+
+    @translates_redis_errors
     async def lead(self, holder: str, now: float, ttl: float) -> bool:
         held = bool(await self._lead(keys=[self._leader], args=[holder, int(ttl * 1000)]))
         if held:

@@ -133,19 +133,24 @@ class SqlDeliveryLog:
         self._engine = engine
         self._stream = stream
         self._consumer = consumer
+        self._followed = False
+
+    async def follow(self) -> None:
+        if self._followed:
+            return
+        c = presence_webhook_cursor
+        await self._stream.flush()
+        async with self._engine.begin() as conn:
+            if (await conn.execute(select(c.c.consumer).where(c.c.consumer == self._consumer))).first() is None:
+                # A consumer made now follows what comes from now on, not the stream's past.
+                newest = (await conn.execute(select(func.max(presence_changes.c.id)))).scalar() or 0
+                await conn.execute(insert(c).values(consumer=self._consumer, last_id=newest, leader=None, lead_until=0.0))
+        self._followed = True
 
     async def lead(self, holder: str, now: float, ttl: float) -> bool:
         c = presence_webhook_cursor
+        await self.follow()  # made at start; here too, for a log no start step opened
         async with self._engine.begin() as conn:
-            row = (await conn.execute(select(c).where(c.c.consumer == self._consumer))).first()
-            if row is None:
-                # A consumer made now follows what comes from now on, not the stream's past.
-                await self._stream.flush()
-                newest = (await conn.execute(select(func.max(presence_changes.c.id)))).scalar() or 0
-                await conn.execute(
-                    insert(c).values(consumer=self._consumer, last_id=newest, leader=holder, lead_until=now + ttl)
-                )
-                return True
             moved = await conn.execute(
                 update(c)
                 .where(c.c.consumer == self._consumer)

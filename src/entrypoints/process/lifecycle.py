@@ -154,6 +154,8 @@ class Gateway:
         except Exception:
             log.exception("%d durable status writes could not be flushed at shutdown", writer.pending)
         await awaited(self._close_resources())
+        if self._follower is not None:
+            self._follower.finished()
 
 
 async def awaited(result: Awaitable[Any] | None) -> None:

@@ -43,8 +43,8 @@ class ParentFollower:
     worker stopped alone. Runs as a task of its own beside the background work, so it
     also outlives that work's failure (whose SIGTERM then restarts the worker cleanly).
 
-    The SIGTERM handler stays until the loop closes: a SIGTERM the parent sends once
-    another worker has exited no longer cuts this one's ``after_serving`` short."""
+    The SIGTERM handler stays until ``after_serving`` has run (``finished``): a SIGTERM
+    the parent sends once another worker has exited no longer cuts it short."""
 
     def __init__(
         self,
@@ -82,3 +82,18 @@ class ParentFollower:
             log.info("this worker alone was asked to stop: exiting (hypercorn starts another)")
             await self._stop()
             os._exit(0)  # hypercorn offers an app no way to end one worker's server
+
+    @staticmethod
+    def finished() -> None:
+        """``after_serving`` has run: no work is left that a SIGTERM could cut short, so a
+        late one ends the process at once, with 0. The loop's handler goes first: asyncio
+        closes its wakeup pipe before it removes its handlers, and a SIGTERM in between
+        printed "Exception ignored when trying to write to the signal wakeup fd" and a
+        traceback in the worker's log at every few shutdowns."""
+        asyncio.get_running_loop().remove_signal_handler(signal.SIGTERM)
+        signal.set_wakeup_fd(-1)  # a handler hypercorn or a library left must not write to it either
+        signal.signal(signal.SIGTERM, _exit_now)
+
+
+def _exit_now(*_: object) -> None:
+    os._exit(0)
