@@ -255,6 +255,16 @@ class LeanSocket(async_socket.AsyncSocket):
             return
         queue.put_nowait(pkt)
 
+    def send_now(self, text: str) -> bool:
+        """``send`` of an encoded text packet when it can be written at once, with no
+        coroutine (a broadcast's recipient in turn); False for anything else — not a
+        WebSocket on the fast path, closed, closing, behind — and the caller ``send``s."""
+        write_now = self._write_now
+        return (
+            write_now is not None and self._backlog is None and not self.closed and not self._dropped
+            and write_now(text)
+        )
+
     def _write(self, data: Any) -> None:
         """Write now; a write that has to wait finishes in a task while later ones queue."""
         backlog = self._backlog

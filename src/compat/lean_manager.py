@@ -82,9 +82,17 @@ class LeanEmits(RoomIndex):
     ) -> None:
         skip = () if skip_sid is None else (skip_sid if isinstance(skip_sid, list) else (skip_sid,))
         send = self.server._send_eio_packet
+        # Most recipients are written to at once (``send_eio_now``), without the four
+        # coroutines of an awaited send; the rest (held for an ack, behind, polling) await it.
+        send_now = getattr(self.server, "send_eio_now", None)
+        text = pkt.encode()
+        if type(text) is not str:
+            send_now = None
         participants = None if self.recipients is None else self.recipients.of(namespace, room, event, data)
         for sid, eio_sid in self.get_participants(namespace, room) if participants is None else participants:
             if sid in skip:
+                continue
+            if send_now is not None and send_now(eio_sid, text):
                 continue
             try:
                 await send(eio_sid, pkt)

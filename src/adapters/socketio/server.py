@@ -181,6 +181,15 @@ class PresenceSocketServer(socketio.AsyncServer):
             finally:
                 del self._held[eio_sid]
 
+    def send_eio_now(self, eio_sid: str, text: str) -> bool:
+        """``_send_eio_packet`` of an encoded text packet written at once (``LeanSocket.send_now``):
+        False when it is held for an ack or cannot be written now, and the caller awaits
+        ``_send_eio_packet``."""
+        if eio_sid in self._held:
+            return False
+        socket = self.eio.sockets.get(eio_sid)
+        return socket is not None and socket.send_now(text)
+
     async def _send_eio_packet(self, eio_sid: str, eio_pkt: Any) -> None:
         held = self._held.get(eio_sid)
         if held is not None:
