@@ -44,6 +44,7 @@ TABS_AT_ONCE = 4
 # about (3/8)^12, and 48 attempts stay within one worker's connect budget per user (60).
 MAX_BATCHES = 12
 
+
 def start_workers(workdir: Path, redis_url: str, runner: str, **env: str) -> GatewayProcess:
     gateway = GatewayProcess(
         workdir, workers=2, runner=runner, REDIS_URL=redis_url,
@@ -86,8 +87,8 @@ def instance_of(redis_url: str, user_id: str, client: Client) -> str:
         return r.hget(f"presence:{user_id}:{client.sid}", "instance")
 
 
-async def tabs_on_both_workers(url: str, redis_url: str, user_id: str) -> tuple[dict[str, Client], list[Client]]:
-    """One tab of the user per worker ({instance: tab}), and the tabs kept open. A tab on a
+async def tabs_on_both_workers(url: str, redis_url: str, user_id: str) -> dict[str, Client]:
+    """One tab of the user per worker ({instance: tab}), the only tabs kept open. A tab on a
     worker already covered is closed at once: a run of them on one worker would otherwise
     reach its cap of sockets per user (``PRESENCE_MAX_SOCKETS_PER_USER``) and be refused."""
     by_instance: dict[str, Client] = {}
@@ -101,11 +102,12 @@ async def tabs_on_both_workers(url: str, redis_url: str, user_id: str) -> tuple[
                 by_instance[instance] = tab
         if len(by_instance) >= 2:
             break
-    return by_instance, list(by_instance.values())
+    return by_instance
+
 
 async def test_websocket_clients_on_two_workers_are_one_user(two_workers: GatewayProcess, module_redis) -> None:
     user = f"ws-{two_workers.runner}"
-    by_instance, tabs = await tabs_on_both_workers(two_workers.url, module_redis.url, user)
+    by_instance = await tabs_on_both_workers(two_workers.url, module_redis.url, user)
     try:
         assert len(by_instance) == 2, f"{MAX_BATCHES * TABS_AT_ONCE} connections, all on one instance"
         first, second = by_instance.values()
@@ -117,7 +119,7 @@ async def test_websocket_clients_on_two_workers_are_one_user(two_workers: Gatewa
             update = await second.next("presence:updated")
         assert update["userId"] == user
     finally:
-        for tab in tabs:
+        for tab in by_instance.values():
             await tab.close()
 
 
@@ -170,7 +172,7 @@ async def test_stopped_workers_end_their_sessions_and_leave_no_keys(
     # the leaving worker back among the instances.
     gateway = start_workers(tmp_path, own_redis.url, runner, PRESENCE_LEASE_TTL="1")
     user = f"stopped-{runner}"
-    by_instance, tabs = await tabs_on_both_workers(gateway.url, own_redis.url, user)
+    by_instance = await tabs_on_both_workers(gateway.url, own_redis.url, user)
     idle = idle_http_connections(gateway.port)  # a load balancer's keep-alive pool, say
     try:
         assert len(by_instance) == 2
@@ -189,7 +191,7 @@ async def test_stopped_workers_end_their_sessions_and_leave_no_keys(
     finally:
         for connection in idle:
             connection.close()
-        for tab in tabs:
+        for tab in by_instance.values():
             await tab.close()
         gateway.stop(group=True)
 
@@ -214,7 +216,7 @@ def worker_pids(gateway: GatewayProcess) -> list[int]:
 async def test_a_worker_stopped_alone_ends_its_sessions_and_is_replaced(tmp_path: Path, own_redis: RedisServer) -> None:
     gateway = start_workers(tmp_path, own_redis.url, "hypercorn")
     user = "one-worker-stopped"
-    by_instance, tabs = await tabs_on_both_workers(gateway.url, own_redis.url, user)
+    by_instance = await tabs_on_both_workers(gateway.url, own_redis.url, user)
     try:
         assert len(by_instance) == 2
         with redis.Redis.from_url(own_redis.url, decode_responses=True) as r:
@@ -230,11 +232,11 @@ async def test_a_worker_stopped_alone_ends_its_sessions_and_is_replaced(tmp_path
         with redis.Redis.from_url(own_redis.url, decode_responses=True) as r:
             assert list(r.scan_iter(f"presence:instance:{gone}:*")) == []
             assert r.zscore("presence:instances", gone) is None
-            assert r.scard(f"presence:sockets:{user}") == sum(1 for t in tabs if t.sio.connected)
+            assert r.scard(f"presence:sockets:{user}") == sum(1 for t in by_instance.values() if t.sio.connected)
         assert "this worker alone was asked to stop" in gateway.log()
         assert "Traceback" not in gateway.log(), gateway.log()
     finally:
-        for tab in tabs:
+        for tab in by_instance.values():
             await tab.close()
         gateway.stop(group=True)
 
@@ -260,7 +262,7 @@ async def test_sigterms_at_any_moment_of_a_workers_shutdown_end_it_cleanly(tmp_p
     with its sessions ended, exit code 0 and nothing in the log but the shutdown."""
     gateway = start_workers(tmp_path, own_redis.url, "hypercorn")
     user = "signalled"
-    by_instance, tabs = await tabs_on_both_workers(gateway.url, own_redis.url, user)
+    by_instance = await tabs_on_both_workers(gateway.url, own_redis.url, user)
     try:
         assert len(by_instance) == 2
         workers = worker_pids(gateway)
@@ -274,7 +276,7 @@ async def test_sigterms_at_any_moment_of_a_workers_shutdown_end_it_cleanly(tmp_p
             assert r.exists(f"presence:sockets:{user}", f"presence:online:{user}") == 0
         assert "Traceback" not in gateway.log(), gateway.log()
     finally:
-        for tab in tabs:
+        for tab in by_instance.values():
             await tab.close()
         gateway.stop(group=True)
 
