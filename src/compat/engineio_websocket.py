@@ -41,6 +41,10 @@ class GuardedWebSocket(_EngineIOWebSocket):
                 raise OSError()  # not a message, as upstream's wait raises
         else:
             data = await super().wait()
+        return self.screen(data)
+
+    def screen(self, data: Any) -> Any:
+        """A message as ``wait`` returns it: None for an undecodable text frame (noted)."""
         if type(data) is str and (not data or data[0] not in _ENGINEIO_TYPES):
             if self.refusals is not None:
                 self.refusals.note("undecodable Engine.IO frame", "-")

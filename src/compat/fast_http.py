@@ -251,8 +251,8 @@ class HTTPConnection:
     __slots__ = (
         "_closing", "_corked", "_drain_lock", "_hand_over_enabled", "_head_began", "_head_size", "_idle", "_parser",
         "_parsing", "_pending", "_raw", "_refusal", "_requests", "_shared", "_timed_out", "_upgrade_rest",
-        "_wakes", "_ws_deflate", "client", "config", "context", "local", "loop", "reader", "server", "slots",
-        "transport", "writer", "__weakref__",
+        "_wakes", "_ws_deflate", "client", "config", "context", "local", "loop", "parked", "reader", "server",
+        "slots", "transport", "writer", "__weakref__",
     )
 
     def __init__(
@@ -285,6 +285,7 @@ class HTTPConnection:
         self.slots = Slot(slots)
         self._corked: list[bytes] | None = None  # a handshake step's writes, sent as one at its end
         self._wakes = 0
+        self.parked: WebSocketSession | None = None  # a WebSocket served from the protocol's callbacks
 
     @property
     def sync_spawn(self) -> Callable[..., Any]:
@@ -413,6 +414,18 @@ class HTTPConnection:
         finally:
             sweep.unwatch(self)
         return b"" if self._timed_out else data
+
+    @property
+    def past_handshakes(self) -> bool:
+        """Its handshake turns are taken: what it reads from now on takes none."""
+        return self._wakes >= HANDSHAKE_WAKES
+
+    def watch_idle(self, timeout: float) -> None:
+        """A parked WebSocket's ``read_timeout``, from now (``read_idle``'s, with no read)."""
+        self._shared.sweep.watch(self, timeout)
+
+    def unwatch_idle(self) -> None:
+        self._shared.sweep.unwatch(self)
 
     def read_timed_out(self) -> None:
         """``ReadSweep``: the read in progress outlived its timeout; it ends with b""."""

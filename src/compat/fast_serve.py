@@ -13,7 +13,10 @@ it reads the socket.
 
 The connection's ``reader`` and ``writer`` are, on this path, one ``lean_stream.LeanStream``
 (worker_serve's ``start_server`` is replaced too): a WebSocket's frames are read as the
-bytes the transport handed over, with no asyncio stream objects between.
+bytes the transport handed over, with no asyncio stream objects between. A WebSocket the
+app has parked (``WebSocketSession.park``) is served from the protocol's callbacks while
+its task waits here, two frames deep, for the app to let it go: hypercorn still counts
+it, and still cancels it after ``graceful_timeout``.
 
 ``PRESENCE_FAST_PROTOCOL=false`` leaves hypercorn's ``run`` and asyncio's streams in place.
 """
@@ -97,6 +100,8 @@ async def run(self: tcp_server.TCPServer) -> None:
             return await _hand_over(self, first)
         if first:
             await connection.serve(first)
+            if connection.parked is not None:  # a WebSocket served from the protocol's callbacks
+                await connection.parked.until_released()
     except HandOver as hand_over:
         connection.end_step()  # hypercorn's own path takes no turns
         return await _hand_over(self, hand_over.raw)

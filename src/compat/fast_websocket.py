@@ -18,11 +18,20 @@ use no RSV bit (no extension is negotiated here: a permessage-deflate offer with
 a fragmented message; text must be UTF-8 (1007); a message over
 ``websocket_max_message_size`` closes with 1009 and is forgotten; a ping is answered
 with its payload; a close is answered with the code it carried.
+
+Parked (``WebSocketSession.park``), a session reads no more: the app hands it handlers,
+and the protocol's ``data_received`` gives them each whole message. A message the app
+can take at once (Engine.IO's PONG) is handled there; any other starts a task that
+handles it, then those that arrived meanwhile, in order (reading pauses past
+``READ_HIGH_WATER`` of them, as a waiting read's stream does), and ends when none is
+left. An idle connection then holds no stack of coroutines: of the 22 frames an idle
+Engine.IO WebSocket waited in, two are left, in ``fast_serve``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import struct
 from collections.abc import Awaitable, Callable
 from time import time
@@ -32,6 +41,10 @@ from hypercorn.protocol.ws_stream import Handshake
 from hypercorn.utils import build_and_validate_headers
 from websockets.speedups import apply_mask
 
+from .lean_stream import READ_HIGH_WATER, LeanStream
+
+log = logging.getLogger(__name__)
+
 OP_CONTINUATION, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
 
 NORMAL, GOING_AWAY, PROTOCOL_ERROR, INVALID_DATA, TOO_BIG, INTERNAL_ERROR = 1000, 1001, 1002, 1007, 1009, 1011
@@ -39,6 +52,10 @@ ABNORMAL = 1006  # never sent: what the app is told when the connection ends wit
 
 # Close codes a peer may send (RFC 6455 7.4): the registered ones and the private range.
 _SENDABLE_CODES = frozenset({1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014})
+
+# What of a parked WebSocket's ASGI scope is still read (Engine.IO's response to the
+# upgrade request, the client address of a log line).
+_SCOPE_KEPT = ("type", "http_version", "scheme", "path", "query_string", "client", "server")
 
 # A transport holding more than this unsent waits for the client before the next send.
 WRITE_HIGH_WATER = 256 * 1024
@@ -103,6 +120,9 @@ class FrameReader:
         self._buffer: bytes | bytearray = b""
         self._max_size = max_size
 
+    def buffered(self) -> int:
+        return len(self._buffer)
+
     def feed(self, data: bytes) -> None:
         """Into an empty buffer, the read itself is the buffer (no copy: a ping is one
         frame in one read); a frame split over reads is gathered in a bytearray."""
@@ -155,8 +175,9 @@ class WebSocketSession:
     """One upgraded connection: hypercorn's ``WSStream`` with the framing of its own."""
 
     __slots__ = (
-        "_config", "_connect_pending", "_connection", "_fragments", "_fragment_opcode", "_fragment_size",
-        "_reader", "_start", "accepted", "closed", "close_sent", "handshake", "response", "scope",
+        "_busy", "_client_gone", "_config", "_connect_pending", "_connection", "_fragments", "_fragment_opcode",
+        "_fragment_size", "_inline", "_on_end", "_on_message", "_reader", "_reading_paused", "_released", "_start",
+        "accepted", "closed", "close_sent", "handshake", "response", "scope",
     )
 
     def __init__(self, connection: Any, scope: dict[str, Any], handshake: Handshake) -> None:
@@ -168,12 +189,21 @@ class WebSocketSession:
         self._fragment_size = 0
         self._start = time()
         self.scope = scope
-        self.handshake = handshake
+        self.handshake: Handshake | None = handshake  # until the accept
         self.accepted = False
         self.closed = False
         self.close_sent = False
         self.response: dict[str, Any] | None = None
         self._connect_pending = True  # ``websocket.connect``, the app's first receive
+        # Parked: the app's handlers, the task finishing one that had to wait, whether the
+        # client's side has ended, and what the connection's task waits for.
+        self._on_message: Callable[[str | bytes], Awaitable[bool]] | None = None
+        self._inline: Callable[[str | bytes], bool] | None = None
+        self._on_end: Callable[[], None] | None = None
+        self._busy: asyncio.Task[None] | None = None
+        self._client_gone = False
+        self._reading_paused = False
+        self._released: asyncio.Future[None] | None = None
 
     async def run(self, app: Callable[..., Awaitable[None]], initial: bytes) -> None:
         """The app from ``websocket.connect`` to its return, in the connection's task."""
@@ -185,6 +215,8 @@ class WebSocketSession:
             raise
         except Exception:
             await self._config.log.exception("Error in ASGI Framework")
+        if self._released is not None:
+            return  # parked: the app goes on from the protocol's callbacks
         if not self.accepted and not self.closed:
             await self._connection.error_response(500)
             await self._config.log.access(self.scope, {"status": 500, "headers": []}, time() - self._start)
@@ -244,7 +276,9 @@ class WebSocketSession:
             raise UnexpectedMessage(kind)
 
     async def _accept(self, message: dict[str, Any]) -> None:
-        status, headers, _ = self.handshake.accept(message.get("subprotocol"), message.get("headers", []))
+        handshake = self.handshake
+        assert handshake is not None  # let go of only once parked, so accepted
+        status, headers, _ = handshake.accept(message.get("subprotocol"), message.get("headers", []))
         await self._connection.write_head(status, build_and_validate_headers(headers), keep_alive_header=False)
         self.accepted = True
         await self._config.log.access(self.scope, {"status": status, "headers": []}, time() - self._start)
@@ -268,13 +302,7 @@ class WebSocketSession:
             return {"type": "websocket.connect"}
         connection = self._connection
         while True:
-            if self.closed:
-                return {"type": "websocket.disconnect", "code": ABNORMAL}
-            try:
-                message = self._next_message()
-            except ProtocolError as error:
-                self._fail(error.code)
-                return {"type": "websocket.disconnect", "code": error.code}
+            message = self._take()
             if message is not None:
                 return message
             data = await connection.read_idle(connection.config.read_timeout)
@@ -282,6 +310,157 @@ class WebSocketSession:
                 self.closed = True
                 return {"type": "websocket.disconnect", "code": ABNORMAL}
             self._reader.feed(data)
+
+    def _take(self) -> str | bytes | dict[str, Any] | None:
+        """The next whole message buffered, the disconnect once closed, or None."""
+        if self.closed:
+            return {"type": "websocket.disconnect", "code": ABNORMAL}
+        try:
+            return self._next_message()
+        except ProtocolError as error:
+            self._fail(error.code)
+            return {"type": "websocket.disconnect", "code": error.code}
+
+    # parked --------------------------------------------------------------------------
+    def park(
+        self,
+        on_message: Callable[[str | bytes], Awaitable[bool]],
+        on_end: Callable[[], None],
+        inline: Callable[[str | bytes], bool] | None = None,
+    ) -> bool:
+        """Serve the rest of the connection from the protocol's callbacks, if it can be:
+        each whole message is handed to ``inline``, which may handle it at once, with no
+        task (True), or to ``on_message`` in a task (a False result ends the session),
+        and the session's end, once, to ``on_end``,
+        which must ``release`` the session when the app is done with it. The app then
+        returns from its ASGI call without closing anything. False (nothing changed)
+        while the connection still takes handshake turns, or when it is not on a
+        ``LeanStream``, or its client's side has already ended: the app reads on."""
+        connection = self._connection
+        stream = connection.reader
+        if (
+            type(stream) is not LeanStream or not connection.past_handshakes or self._released is not None
+            or self.closed or self.close_sent or not self.accepted
+        ):
+            return False
+        buffered = stream.divert(self._parked_data, self._parked_end)
+        if buffered is None:
+            return False
+        connection.end_step()  # what this step wrote goes out now, as before a read
+        self._on_message, self._on_end, self._inline = on_message, on_end, inline
+        self._released = connection.loop.create_future()
+        connection.parked = self
+        self.handshake = None  # only an accept reads it
+        scope = self.scope  # the request's environ holds it too: its headers are read by now
+        kept = {key: scope[key] for key in _SCOPE_KEPT if key in scope}
+        scope.clear()
+        scope.update(kept)
+        timeout = self._config.read_timeout
+        if timeout is not None:
+            connection.watch_idle(timeout)
+        if buffered:
+            self._reader.feed(buffered)
+        connection.loop.call_soon(self._deliver)  # what was read ahead, once the app has returned
+        return True
+
+    async def until_released(self) -> None:
+        """What the connection's task waits in while parked. Cancelled (hypercorn's
+        ``graceful_timeout``), the session ends as a cancelled read would end it."""
+        released = self._released
+        if released is None:
+            return
+        try:
+            await released
+        except asyncio.CancelledError:
+            if not released.cancelled():
+                raise
+            # The cancel took the future with it: the app lets go of a new one.
+            released = self._released = self._connection.loop.create_future()
+            self._end()
+            await released
+            raise
+
+    def release(self) -> None:
+        """The app is done with the parked session: the connection's task closes it."""
+        released = self._released
+        if released is not None and not released.done():
+            released.set_result(None)
+
+    def _parked_data(self, data: bytes) -> None:
+        self._reader.feed(data)
+        timeout = self._config.read_timeout
+        if timeout is not None and self._on_end is not None:
+            self._connection.watch_idle(timeout)
+        if self._busy is None:
+            self._deliver()
+        elif not self._reading_paused and self._reader.buffered() > READ_HIGH_WATER:
+            self._reading_paused = True
+            self._connection.transport.pause_reading()
+
+    def _parked_end(self) -> None:
+        self._client_gone = True
+        if self._busy is None:
+            self._deliver()
+
+    def _next_parked(self) -> str | bytes | dict[str, Any] | None:
+        message = self._take()
+        if message is None and self._client_gone:
+            self.closed = True
+            return {"type": "websocket.disconnect", "code": ABNORMAL}
+        return message
+
+    def _deliver(self) -> None:
+        """The whole messages buffered, to the app: one its ``inline`` takes is handled
+        here; any other starts a task that handles it and those behind it, in order.
+        (A handler needs a task of its own: anyio's cancel scopes and ``asyncio.timeout``
+        belong to the task they are entered in, and a protocol callback runs in none.)"""
+        while self._on_message is not None and self._busy is None:
+            message = self._next_parked()
+            if message is None:
+                return
+            if isinstance(message, dict):
+                self._end()
+                return
+            inline = self._inline
+            if inline is not None and inline(message):
+                continue
+            self._busy = self._connection.loop.create_task(self._catch_up(message))
+
+    async def _catch_up(self, message: str | bytes) -> None:
+        go_on: bool | None = True
+        try:
+            on_message = self._on_message
+            while on_message is not None:
+                go_on = await on_message(message)
+                if go_on is False or self._on_message is None:
+                    break
+                taken = self._next_parked()
+                if taken is None:
+                    break
+                if isinstance(taken, dict):
+                    go_on = False
+                    break
+                message = taken
+        except Exception:
+            log.exception("a parked WebSocket's handler failed")
+            go_on = False
+        finally:
+            self._busy = None
+            if self._reading_paused:
+                self._reading_paused = False
+                if not self._connection.transport.is_closing():
+                    self._connection.transport.resume_reading()
+        if go_on is False:
+            self._end()
+
+    def _end(self) -> None:
+        """The parked session's end, once: the app is told."""
+        on_end = self._on_end
+        if on_end is None:
+            return
+        self._on_message = self._on_end = self._inline = None
+        self._connection.unwatch_idle()
+        on_end()
 
     def _fail(self, code: int) -> None:
         if not self.close_sent:

@@ -15,7 +15,9 @@ What python-engineio 4.x does per WebSocket connection, and what it costs here:
   for the life of the connection.
 
 About 12 KiB and a dozen loop turns per connection. Here, once a socket speaks WebSocket:
-the frames are read inline by the connection's own task; a packet is written at once (a
+the frames are read inline by the connection's own task, and once its handshake turns are
+taken, on the fast protocol path, handled from the connection's ``data_received``
+(``WebSocketSession.park``) with no stack of coroutines waiting per connection; a packet is written at once (a
 write that would wait — a client that stopped reading — finishes in a task of its own
 while later packets wait in a bounded backlog, so a slow client delays nobody else); the
 heartbeat is one timer handle per socket (send PING after the interval, close if no PONG
@@ -55,6 +57,7 @@ MAX_BACKLOG_BYTES = 1 << 20
 _NOOP = packet.Packet(packet.NOOP)
 _PING = packet.Packet(packet.PING).encode()
 _MESSAGE = str(packet.MESSAGE)
+_PONG = packet.Packet(packet.PONG).encode()
 
 
 class BodyCutOff(exceptions.EngineIOError):
@@ -422,31 +425,74 @@ class LeanSocket(async_socket.AsyncSocket):
         if self._environ is not None:
             shrink_environ(self._environ)
             self._environ = None
-        limit = server.max_http_buffer_size
         while True:
+            if self._park(ws):
+                return  # served from the connection's callbacks from now on
             try:
                 data = await ws.wait()
             except (OSError, asyncio.CancelledError):
                 break
-            if data is None or len(data) > limit or self.closed:
-                break  # closed: what the client had already sent is not handled (a flood's rest)
-            try:
-                if type(data) is str and data[:1] == _MESSAGE and data[1:2].isnumeric():
-                    # A Socket.IO packet: upstream's decode would make it a Packet whose data
-                    # is the text after the type (a digit there is never parsed as JSON).
-                    await server._trigger_event("message", self.sid, data[1:], run_async=server.async_handlers)
-                else:
-                    await self.receive(packet.Packet(encoded_packet=data))
-            except exceptions.UnknownPacketError:
-                pass
-            except exceptions.SocketIsClosedError:
+            if not await self._on_ws_message(data):
                 break
-            except Exception:
-                server.logger.exception("Unknown receive error")
-        await self.close(wait=False, abort=True, reason=server.reason.TRANSPORT_CLOSE)
-        self._ws = None
-        self._write_now = None
-        await ws.close()
+        await self._end_websocket(ws)
+
+    def _park(self, ws: Any) -> bool:
+        """On the fast protocol path, once past its handshake turns, the connection reads
+        no more in this stack: each message is handled from its ``data_received``."""
+        session = getattr(getattr(ws, "asgi_send", None), "__self__", None)
+        if type(session) is not WebSocketSession or not hasattr(ws, "screen"):
+            return False
+        return session.park(self._on_parked_message, self._on_parked_end, self._pong)
+
+    def _on_parked_message(self, data: str | bytes) -> Coroutine[Any, Any, bool]:
+        ws = self._ws
+        return self._on_ws_message(None if ws is None else ws.screen(data))
+
+    def _on_parked_end(self) -> None:
+        ws = self._ws
+        session = getattr(getattr(ws, "asgi_send", None), "__self__", None)
+        if type(session) is WebSocketSession:
+            self.server.spawn(self._end_websocket(ws, session))
+
+    def _pong(self, data: str | bytes) -> bool:
+        """A PONG, handled at once with no task (what ``receive`` does with one)."""
+        if data != _PONG:
+            return False
+        if not self.closed:
+            self.schedule_ping()
+        return True
+
+    async def _on_ws_message(self, data: Any) -> bool:
+        """One message the client sent (None: an undecodable one); False ends the session."""
+        server = self.server
+        if data is None or len(data) > server.max_http_buffer_size or self.closed:
+            return False  # closed: what the client had already sent is not handled (a flood's rest)
+        try:
+            if type(data) is str and data[:1] == _MESSAGE and data[1:2].isnumeric():
+                # A Socket.IO packet: upstream's decode would make it a Packet whose data
+                # is the text after the type (a digit there is never parsed as JSON).
+                await server._trigger_event("message", self.sid, data[1:], run_async=server.async_handlers)
+            else:
+                await self.receive(packet.Packet(encoded_packet=data))
+        except exceptions.UnknownPacketError:
+            pass
+        except exceptions.SocketIsClosedError:
+            return False
+        except Exception:
+            server.logger.exception("Unknown receive error")
+        return True
+
+    async def _end_websocket(self, ws: Any, parked: WebSocketSession | None = None) -> None:
+        """The client's WebSocket is done: the session closes (its disconnect handlers
+        run), and so does the WebSocket; a parked one is then let go of."""
+        try:
+            await self.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_CLOSE)
+            self._ws = None
+            self._write_now = None
+            await ws.close()
+        finally:
+            if parked is not None:
+                parked.release()
 
     def _take_over(self, ws: Any) -> None:
         """From now on packets go straight to the WebSocket, after what polling queued."""

@@ -20,6 +20,10 @@ connection is lost; the end of the client's side keeps the transport open for wr
 ``wait_closed`` returns once the connection is lost. TLS is served by asyncio's streams,
 and everything with ``PRESENCE_FAST_PROTOCOL=false``: ``start_server`` hands those to
 asyncio's own.
+
+A WebSocket parked by its session (``fast_websocket.WebSocketSession.park``) reads no
+more: ``divert`` hands what arrives, and the end of the connection, straight to the
+session from the protocol's callbacks, so no read waits for it.
 """
 
 from __future__ import annotations
@@ -42,8 +46,8 @@ class LeanStream(asyncio.Protocol):
     """One connection's protocol, and the reader and writer its server callback is given."""
 
     __slots__ = (
-        "_callback", "_closed", "_data", "_drainers", "_eof", "_error", "_lost", "_read_paused", "_waiter",
-        "_write_paused", "loop", "transport", "__weakref__",
+        "_callback", "_closed", "_data", "_drainers", "_eof", "_error", "_lost", "_read_paused", "_sink",
+        "_sink_end", "_waiter", "_write_paused", "loop", "transport", "__weakref__",
     )
 
     def __init__(self, callback: Callable[[Any, Any], Coroutine[Any, Any, None]], loop: asyncio.AbstractEventLoop) -> None:
@@ -59,6 +63,8 @@ class LeanStream(asyncio.Protocol):
         self._waiter: asyncio.Future[None] | None = None  # the read waiting, if one is
         self._drainers: list[asyncio.Future[None]] | None = None
         self._closed: asyncio.Future[None] | None = None  # made by the first wait_closed
+        self._sink: Callable[[bytes], None] | None = None  # once diverted: what takes the bytes
+        self._sink_end: Callable[[], None] | None = None  # and the end of the client's side
 
     # the protocol ------------------------------------------------------------------
     def connection_made(self, transport: Any) -> None:
@@ -67,6 +73,10 @@ class LeanStream(asyncio.Protocol):
         self.loop.create_task(self._callback(self, self))
 
     def data_received(self, data: bytes) -> None:
+        sink = self._sink
+        if sink is not None:
+            sink(data)
+            return
         held = self._data
         self._data = held + data if held else data
         if not self._read_paused and len(self._data) > READ_HIGH_WATER:
@@ -77,6 +87,7 @@ class LeanStream(asyncio.Protocol):
     def eof_received(self) -> bool:
         self._eof = True
         self._wake()
+        self._end_sink()
         return True  # keep the transport open: the server may still write (and closes it)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -90,6 +101,27 @@ class LeanStream(asyncio.Protocol):
                 drainer.set_result(None)  # drain sees the loss and raises
         if self._closed is not None and not self._closed.done():
             self._closed.set_result(None)
+        self._end_sink()
+
+    def _end_sink(self) -> None:
+        sink_end = self._sink_end
+        if sink_end is not None:
+            self._sink = self._sink_end = None
+            sink_end()
+
+    def divert(self, sink: Callable[[bytes], None], sink_end: Callable[[], None]) -> bytes | None:
+        """From now on the bytes that arrive go to ``sink`` as they come, and the end of
+        the client's side (or of the connection) to ``sink_end``, once; no read is made
+        again. Returns what was buffered unread, for the caller to take first, or None
+        when the client's side has already ended (nothing is diverted then)."""
+        if self._eof or self._error is not None:
+            return None
+        data, self._data = self._data, b""
+        self._sink, self._sink_end = sink, sink_end
+        if self._read_paused:
+            self._read_paused = False
+            self.transport.resume_reading()
+        return data
 
     def pause_writing(self) -> None:
         self._write_paused = True
