@@ -265,7 +265,7 @@ def run_cross(ctx: Context, kind: str) -> Outcome:
         values = {
             "other_p50": r["other"]["p50"], "other_p99": r["other"]["p99"],
             "other_pct": 100.0 * r["other"]["delivered"] / sent,
-            "own_p99": r["own"]["p99"], "own_pct": 100.0 * r["own"]["delivered"] / sent,
+            "own_p50": r["own"]["p50"], "own_p99": r["own"]["p99"], "own_pct": 100.0 * r["own"]["delivered"] / sent,
             "rate": r["rateAchieved"],
         }
         if kind in GATEWAY_KINDS:
@@ -285,6 +285,7 @@ CROSS_METRICS = (
     Metric("other_p50", "to the socket on the other instance p50 ms", "lower", 2),
     Metric("other_p99", "to the socket on the other instance p99 ms", "lower", 2),
     Metric("other_pct", "delivered to the other instance %", "higher", 1),
+    Metric("own_p50", "back to the sender's own socket p50 ms", "lower", 2),
     Metric("own_p99", "back to the sender's own socket p99 ms", "lower", 2),
     Metric("own_pct", "delivered back to the sender %", "higher", 1),
     Metric("rate", "updates sent per second", "", 0),
