@@ -199,7 +199,7 @@ class WebSocketSession:
         # client's side has ended, and what the connection's task waits for.
         self._on_message: Callable[[str | bytes], Awaitable[bool]] | None = None
         self._inline: Callable[[str | bytes], bool] | None = None
-        self._on_end: Callable[[], None] | None = None
+        self._on_end: Callable[[WebSocketSession], None] | None = None
         self._busy: asyncio.Task[None] | None = None
         self._client_gone = False
         self._reading_paused = False
@@ -325,14 +325,14 @@ class WebSocketSession:
     def park(
         self,
         on_message: Callable[[str | bytes], Awaitable[bool]],
-        on_end: Callable[[], None],
+        on_end: Callable[[WebSocketSession], None],
         inline: Callable[[str | bytes], bool] | None = None,
     ) -> bool:
         """Serve the rest of the connection from the protocol's callbacks, if it can be:
         each whole message is handed to ``inline``, which may handle it at once, with no
         task (True), or to ``on_message`` in a task (a False result ends the session),
-        and the session's end, once, to ``on_end``,
-        which must ``release`` the session when the app is done with it. The app then
+        and the session's end, once, to ``on_end`` (given the session), which must
+        ``release`` the session when the app is done with it. The app then
         returns from its ASGI call without closing anything. False (nothing changed)
         while the connection still takes handshake turns, or when it is not on a
         ``LeanStream``, or its client's side has already ended: the app reads on."""
@@ -429,10 +429,9 @@ class WebSocketSession:
     async def _catch_up(self, message: str | bytes) -> None:
         go_on: bool | None = True
         try:
-            on_message = self._on_message
-            while on_message is not None:
+            while (on_message := self._on_message) is not None:
                 go_on = await on_message(message)
-                if go_on is False or self._on_message is None:
+                if go_on is False or self._on_message is None:  # ended, here or elsewhere
                     break
                 taken = self._next_parked()
                 if taken is None:
@@ -460,7 +459,7 @@ class WebSocketSession:
             return
         self._on_message = self._on_end = self._inline = None
         self._connection.unwatch_idle()
-        on_end()
+        on_end(self)
 
     def _fail(self, code: int) -> None:
         if not self.close_sent:

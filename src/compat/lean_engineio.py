@@ -439,8 +439,8 @@ class LeanSocket(async_socket.AsyncSocket):
     def _park(self, ws: Any) -> bool:
         """On the fast protocol path, once past its handshake turns, the connection reads
         no more in this stack: each message is handled from its ``data_received``."""
-        session = getattr(getattr(ws, "asgi_send", None), "__self__", None)
-        if type(session) is not WebSocketSession or not hasattr(ws, "screen"):
+        session = _session_of(ws)
+        if session is None or not hasattr(ws, "screen"):
             return False
         return session.park(self._on_parked_message, self._on_parked_end, self._pong)
 
@@ -448,18 +448,15 @@ class LeanSocket(async_socket.AsyncSocket):
         ws = self._ws
         return self._on_ws_message(None if ws is None else ws.screen(data))
 
-    def _on_parked_end(self) -> None:
-        ws = self._ws
-        session = getattr(getattr(ws, "asgi_send", None), "__self__", None)
-        if type(session) is WebSocketSession:
-            self.server.spawn(self._end_websocket(ws, session))
+    def _on_parked_end(self, session: WebSocketSession) -> None:
+        self.server.spawn(self._end_websocket(self._ws, session))
 
     def _pong(self, data: str | bytes) -> bool:
-        """A PONG, handled at once with no task (what ``receive`` does with one)."""
-        if data != _PONG:
+        """A PONG, handled at once with no task (what ``receive`` does with one); on a
+        closed socket it goes the way of any message, which ends the session."""
+        if data != _PONG or self.closed:
             return False
-        if not self.closed:
-            self.schedule_ping()
+        self.schedule_ping()
         return True
 
     async def _on_ws_message(self, data: Any) -> bool:
@@ -489,7 +486,8 @@ class LeanSocket(async_socket.AsyncSocket):
             await self.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_CLOSE)
             self._ws = None
             self._write_now = None
-            await ws.close()
+            if ws is not None:
+                await ws.close()
         finally:
             if parked is not None:
                 parked.release()
@@ -498,8 +496,8 @@ class LeanSocket(async_socket.AsyncSocket):
         """From now on packets go straight to the WebSocket, after what polling queued."""
         queue, self._queue = self._queue, None
         self._ws = ws
-        session = getattr(getattr(ws, "asgi_send", None), "__self__", None)
-        self._write_now = session.send_text_now if isinstance(session, WebSocketSession) else None
+        session = _session_of(ws)
+        self._write_now = session.send_text_now if session is not None else None
         while queue is not None and not queue.empty():
             pkt = queue.get_nowait()
             if pkt is not None and pkt is not _NOOP:
@@ -531,6 +529,13 @@ class LeanSocket(async_socket.AsyncSocket):
                 await ws.close()
         elif wait and self._queue is not None:
             await self._queue.join()
+
+
+def _session_of(ws: Any) -> WebSocketSession | None:
+    """The fast path's session behind an Engine.IO WebSocket (its ASGI ``send`` is the
+    session's), or None on any other server."""
+    session = getattr(getattr(ws, "asgi_send", None), "__self__", None)
+    return session if type(session) is WebSocketSession else None
 
 
 class LeanEngineIOServer(engineio.AsyncServer):

@@ -101,7 +101,6 @@ class App:
         self.handled: list[tuple[str, Any]] = []
         self.gate: asyncio.Event | None = None  # while set to an unset event, a handler waits on it
         self.ends = 0
-        self.end_tasks: list[Any] = []
         self.stop_at: str | None = None
         self.release_on_end = True
 
@@ -118,10 +117,11 @@ class App:
         self.handled.append(("inline", data))
         return True
 
-    def on_end(self) -> None:
+    def on_end(self, session: WebSocketSession) -> None:
+        assert session is self.session
         self.ends += 1
         if self.release_on_end:
-            self.session.release()
+            session.release()
 
     def park(self) -> bool:
         return self.session.park(self.on_message, self.on_end, self.inline)
